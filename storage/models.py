@@ -1,0 +1,331 @@
+"""The whole Callsuite data model (CONTRACTS §1) as typed SQLAlchemy 2 models.
+
+Every API reads and writes these tables; no service has private ones. Times are stored
+as naive UTC (SQLite keeps no zone); `UtcDateTime` makes them aware again on the way out
+so no edge ever sees a naive datetime.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint, types)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(types.TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, naive UTC in the column."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- tenants and people -------------------------------------------------------------
+
+class Company(Base):
+    """A tenant: Buzzeasy company, Callbutton client codes, Recall/BMS integration settings."""
+
+    __tablename__ = "companies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[Optional[str]] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    regions: Mapped[list[Any]] = mapped_column(default=lambda: ["GB", "IE"])
+    whitelist: Mapped[list[Any]] = mapped_column(default=list)
+    blacklist: Mapped[list[Any]] = mapped_column(default=list)
+    field_names: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    bms_notify_url: Mapped[Optional[str]] = mapped_column(Text)
+    crm_url_template: Mapped[Optional[str]] = mapped_column(Text)
+    crm_web_service: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    text_files_dir: Mapped[Optional[str]] = mapped_column(Text)
+
+    client_codes: Mapped[list["ClientCode"]] = relationship(back_populates="company")
+
+
+class ClientCode(Base):
+    """A Callbutton client code (usually a toll-free number) belonging to one company."""
+
+    __tablename__ = "client_codes"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
+    company: Mapped[Company] = relationship(back_populates="client_codes")
+
+
+class PartnerAccount(Base):
+    """A Callbutton partner: reads call-detail reports for the client codes it is granted."""
+
+    __tablename__ = "partner_accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    allowed_ips: Mapped[list[Any]] = mapped_column(default=list)
+    client_codes: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class User(Base):
+    """An agent (seed 004) and/or a BMS user (seed 000; global listening rights)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    extension: Mapped[Optional[str]] = mapped_column(String(32), index=True)
+    global_listening: Mapped[bool] = mapped_column(Boolean, default=False)
+    company_id: Mapped[Optional[int]] = mapped_column(ForeignKey("companies.id"))
+
+
+class Extension(Base):
+    __tablename__ = "extensions"
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    company_id: Mapped[Optional[int]] = mapped_column(ForeignKey("companies.id"))
+
+
+class Workstation(Base):
+    """A BMS client workstation: how AddLink finds 'the active call' (by host or address)."""
+
+    __tablename__ = "workstations"
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    address: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    extension: Mapped[str] = mapped_column(String(32))
+
+
+class AuthToken(Base):
+    """Agent API token (seed 004), stored as a hash only."""
+
+    __tablename__ = "auth_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+# --- dialler and queues ---------------------------------------------------------------
+
+class ServiceQueue(Base):
+    """A Buzzeasy service queue, which is also the ACD (skill) queue of seed 004."""
+
+    __tablename__ = "service_queues"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    opening_hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    slot_minutes: Mapped[int] = mapped_column(default=30)
+    slot_capacity: Mapped[int] = mapped_column(default=1)
+    holidays: Mapped[list[Any]] = mapped_column(default=list)
+    ewt_minutes: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class QueueAgent(Base):
+    __tablename__ = "queue_agents"
+    queue_id: Mapped[int] = mapped_column(ForeignKey("service_queues.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    company_id: Mapped[Optional[int]] = mapped_column(ForeignKey("companies.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    auto_record: Mapped[bool] = mapped_column(default=True)
+    caller_id: Mapped[Optional[str]] = mapped_column(String(32))
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[Optional[int]] = mapped_column(ForeignKey("campaigns.id"))
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime]
+    phones: Mapped[list["LeadPhone"]] = relationship(back_populates="lead")
+
+
+class LeadPhone(Base):
+    __tablename__ = "lead_phones"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    phone_number: Mapped[str] = mapped_column(String(32), index=True)
+    record_type: Mapped[str] = mapped_column(String(32), default="Home")
+    record_type_id: Mapped[int] = mapped_column(default=1)
+    lead: Mapped[Lead] = relationship(back_populates="phones")
+
+
+class ResultCode(Base):
+    __tablename__ = "result_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    is_success: Mapped[bool] = mapped_column(default=False)
+    is_callback: Mapped[bool] = mapped_column(default=False)
+    is_call_again: Mapped[bool] = mapped_column(default=False)
+    is_agent_viewable: Mapped[bool] = mapped_column(default=True)
+    is_system: Mapped[bool] = mapped_column(default=False)
+
+
+# --- the call ledger ------------------------------------------------------------------
+
+class Call(Base):
+    """One call, whichever API or switch it came through."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_calls_source_external"),
+        Index("ix_calls_extension_state", "extension", "state"),
+        Index("ix_calls_started_at", "started_at"),
+        Index("ix_calls_did_started", "did", "started_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # "cti", "sim", ...
+    external_id: Mapped[str] = mapped_column(String(128))
+    company_id: Mapped[Optional[int]] = mapped_column(ForeignKey("companies.id"))
+    direction: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # ringing, answered, ended
+    started_at: Mapped[datetime]
+    answered_at: Mapped[Optional[datetime]]
+    ended_at: Mapped[Optional[datetime]]
+    did: Mapped[Optional[str]] = mapped_column(String(32))
+    ani: Mapped[Optional[str]] = mapped_column(String(32))
+    target: Mapped[Optional[str]] = mapped_column(String(32))
+    extension: Mapped[Optional[str]] = mapped_column(String(32))
+    agent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    campaign_id: Mapped[Optional[int]] = mapped_column(ForeignKey("campaigns.id"))
+    queue_id: Mapped[Optional[int]] = mapped_column(ForeignKey("service_queues.id"))
+    lead_id: Mapped[Optional[int]] = mapped_column(ForeignKey("leads.id"))
+    callback_request_id: Mapped[Optional[int]] = mapped_column(ForeignKey("callback_requests.id"))
+    result: Mapped[Optional[str]] = mapped_column(String(32))
+    result_code: Mapped[Optional[str]] = mapped_column(String(32))
+    duration_s: Mapped[Optional[int]]
+    talk_time_s: Mapped[Optional[int]]
+    dtmf: Mapped[Optional[str]] = mapped_column(String(64))
+    info_digits: Mapped[Optional[str]] = mapped_column(String(4))
+    index_number: Mapped[Optional[str]] = mapped_column(String(32))
+    other_data: Mapped[Optional[str]] = mapped_column(Text)
+    caller_address: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    reviewed: Mapped[bool] = mapped_column(default=False)
+    sales_status: Mapped[Optional[str]] = mapped_column(String(32))
+    journal: Mapped[Optional[str]] = mapped_column(Text)
+    notes: Mapped[Optional[str]] = mapped_column(Text)
+
+    recording: Mapped[Optional["Recording"]] = relationship(back_populates="call", uselist=False)
+
+
+class Recording(Base):
+    """The audio of one call. Created when the call starts so AddLink can name it live."""
+
+    __tablename__ = "recordings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="recording")  # recording, paused, available, missing, purged
+    file_path: Mapped[Optional[str]] = mapped_column(Text)  # relative to the recording store
+    format: Mapped[str] = mapped_column(String(8), default="mp3")
+    size_bytes: Mapped[Optional[int]]
+    duration_s: Mapped[Optional[float]]
+    paused_spans: Mapped[list[Any]] = mapped_column(default=list)
+    deletion_protected: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    available_at: Mapped[Optional[datetime]]
+    purged_at: Mapped[Optional[datetime]]
+
+    call: Mapped[Call] = relationship(back_populates="recording")
+
+
+class ActivityLink(Base):
+    """A BMS activity (seed 000 AddLink) linked, or waiting to be linked, to a recording."""
+
+    __tablename__ = "activity_links"
+    __table_args__ = (Index("ix_activity_links_state", "state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[str] = mapped_column(String(200), index=True)
+    bms_type: Mapped[Optional[str]] = mapped_column(String(100))
+    data1: Mapped[Optional[str]] = mapped_column(Text)
+    data2: Mapped[Optional[str]] = mapped_column(Text)
+    data3: Mapped[Optional[str]] = mapped_column(Text)
+    data4: Mapped[Optional[str]] = mapped_column(Text)
+    data5: Mapped[Optional[str]] = mapped_column(Text)
+    host: Mapped[Optional[str]] = mapped_column(String(255))
+    extension: Mapped[Optional[str]] = mapped_column(String(32))
+    requested_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))  # pending, linked
+    recording_id: Mapped[Optional[int]] = mapped_column(ForeignKey("recordings.id"))
+    linked_at: Mapped[Optional[datetime]]
+    linked_by: Mapped[Optional[str]] = mapped_column(String(100))
+
+    recording: Mapped[Optional[Recording]] = relationship()
+
+
+# --- callbacks (seed 001) -------------------------------------------------------------
+
+class CallbackRequest(Base):
+    __tablename__ = "callback_requests"
+    __table_args__ = (Index("ix_callback_company_state", "company_id", "state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    confirmation_code: Mapped[str] = mapped_column(String(10), unique=True)
+    pin: Mapped[str] = mapped_column(String(6))
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
+    queue_id: Mapped[int] = mapped_column(ForeignKey("service_queues.id"))
+    name: Mapped[Optional[str]] = mapped_column(String(200))
+    phone_e164: Mapped[str] = mapped_column(String(32))
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    asap: Mapped[bool] = mapped_column(default=True)
+    scheduled_date: Mapped[Optional[date]] = mapped_column(Date)
+    timeslot_id: Mapped[Optional[int]]
+    scheduled_for: Mapped[Optional[datetime]]
+    requested_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(24))  # open, calling, connected, succeeded, failed, cancelled
+    retries: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[Optional[datetime]]
+
+    events: Mapped[list["CallbackEvent"]] = relationship(back_populates="request", order_by="CallbackEvent.id")
+
+
+class CallbackEvent(Base):
+    """One status event (CallingUser, UserConnected, ...) in the seed's spelling."""
+
+    __tablename__ = "callback_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("callback_requests.id"), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    request: Mapped[CallbackRequest] = relationship(back_populates="events")
+
+
+# --- durable outbound notifications -----------------------------------------------------
+
+class OutboxEntry(Base):
+    """One outbound notification (BMS link notice, CRM URL, CRM web service).
+
+    Stored before it is sent so a restart never loses it; the worker retries with backoff.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # bms_link, crm_url, crm_web_service
+    target: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    sent_at: Mapped[Optional[datetime]]
