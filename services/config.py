@@ -1,0 +1,101 @@
+"""Configuration: defaults < TOML file < CALLSUITE_* environment < command-line flags.
+
+Every option is documented in README.md ("Configuration"). Secrets (the CTI token) have
+no default: the feature that needs one stays closed until it is configured.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "0.0.0.0"
+    port: int = 8000  # blueButler's documented port
+    data_dir: Path = Path("callsuite-data")
+    database_url: Optional[str] = None  # default: SQLite in data_dir
+    public_base_url: Optional[str] = None  # default: taken from each request's Host
+    timezone: str = "UTC"  # blueButler and Recall date-times (CONTRACTS §4)
+    default_region: str = "US"  # how bare national numbers from a switch are read
+    threads: int = 8
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_recording_bytes: int = 200 * 1024 * 1024
+    switch: str = "simulated"  # "simulated" or "none" (CTI ingest only)
+    playback_channels: int = 2
+    outbound_outcomes: tuple = ()  # rules for simulated outbound calls
+    cti_token: Optional[str] = None
+    retention_days: int = 0  # 0 keeps recordings for ever
+    recall_tolerance_s: int = 120
+    outbox_interval_s: float = 1.0
+    outbox_max_attempts: int = 12
+    access_log: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'callsuite.db').resolve()}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    target = _FIELDS[name].type
+    try:
+        if name == "data_dir":
+            return Path(value)
+        if name == "outbound_outcomes":
+            return tuple(dict(rule) for rule in value)
+        if target in ("int",):
+            return int(value)
+        if target in ("float",):
+            return float(value)
+        if target in ("bool",):
+            if isinstance(value, bool):
+                return value
+            return str(value).strip().lower() in ("1", "true", "yes", "on")
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"option {name!r}: {exc}") from None
+    return value
+
+
+def load_settings(config_file: Optional[Path] = None, *, environ: Mapping[str, str] = os.environ,
+                  overrides: Optional[Mapping[str, Any]] = None) -> Settings:
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            document = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc}") from None
+        section = document.get("callsuite", document)
+        for key, value in section.items():
+            if key not in _FIELDS:
+                raise ConfigError(f"unknown option {key!r} in {config_file}")
+            values[key] = value
+    for name in _FIELDS:
+        env_value = environ.get(f"CALLSUITE_{name.upper()}")
+        if env_value is not None and name != "outbound_outcomes":
+            values[name] = env_value
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    settings = replace(Settings(), **{k: _coerce(k, v) for k, v in values.items()})
+    if settings.switch not in ("simulated", "none"):
+        raise ConfigError("switch must be 'simulated' or 'none'")
+    if settings.cti_token is not None and len(settings.cti_token) < 16:
+        raise ConfigError("cti_token must be at least 16 characters")
+    return settings

@@ -1,0 +1,1 @@
+"""The domain core every edge calls: no Spyne, no WSGI, no protocol knowledge."""

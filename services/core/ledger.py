@@ -1,0 +1,237 @@
+"""The call ledger: the one place where calls start, are answered, end and get recordings.
+
+CTI ingest and the simulated switch both feed it `CallEvent`s; every API reads what it
+holds. Events are checked against the call's state: an end before a start is refused, a
+repeated event is harmless (idempotent), an event that contradicts an earlier one is a
+`Conflict`.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Optional, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Call, Recording
+
+from .errors import Conflict, InvalidInput, NotFound
+from .phone import normalize_party
+
+EVENT_KINDS = ("call.started", "call.answered", "call.ended", "recording.paused", "recording.resumed")
+DIRECTIONS = ("inbound", "outbound")
+RESULTS = ("Connected", "Busy", "No Answer", "Abandoned")
+IN_PROGRESS = ("ringing", "answered")
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    kind: str
+    source: str  # who numbered the call: "cti" (a PBX), "sim" (the simulated switch)
+    external_id: str
+    at: datetime
+    extension: Optional[str] = None
+    direction: Optional[str] = None
+    ani: Optional[str] = None
+    did: Optional[str] = None
+    target: Optional[str] = None
+    dtmf: Optional[str] = None
+    result: Optional[str] = None
+    record: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in EVENT_KINDS:
+            raise InvalidInput(f"unknown event {self.kind!r}; expected one of {', '.join(EVENT_KINDS)}")
+        if not self.external_id or len(self.external_id) > 128:
+            raise InvalidInput("call_id must be 1 to 128 characters")
+        if self.at.tzinfo is None:
+            raise InvalidInput("event time must carry a UTC offset")
+        if self.direction is not None and self.direction not in DIRECTIONS:
+            raise InvalidInput(f"direction must be one of {', '.join(DIRECTIONS)}")
+        if self.result is not None and self.result not in RESULTS:
+            raise InvalidInput(f"result must be one of {', '.join(RESULTS)}")
+        for name in ("extension", "ani", "did", "target", "dtmf"):
+            value = getattr(self, name)
+            if value is not None and len(value) > 32:
+                raise InvalidInput(f"{name} is longer than 32 characters")
+
+
+@dataclass(frozen=True)
+class Gap:
+    offset_s: float  # where in the recording's own timeline the paused span was cut out
+    length_s: float
+
+
+@dataclass
+class Outcome:
+    call: Call
+    changed: bool  # False when the event repeated one already applied
+
+
+def new_reference(session: Session) -> str:
+    """A fresh 10-digit recording reference number (blueButler's refNum)."""
+    while True:
+        reference = str(secrets.randbelow(9_000_000_000) + 1_000_000_000)
+        if session.scalar(select(Recording.id).where(Recording.reference == reference)) is None:
+            return reference
+
+
+def find_call(session: Session, source: str, external_id: str) -> Optional[Call]:
+    return session.scalar(select(Call).where(Call.source == source, Call.external_id == external_id))
+
+
+def _require_call(session: Session, event: CallEvent) -> Call:
+    call = find_call(session, event.source, event.external_id)
+    if call is None:
+        raise NotFound(f"{event.kind} for unknown call {event.external_id!r}: send call.started first")
+    if event.at < call.started_at:
+        raise Conflict(f"{event.kind} at {event.at.isoformat()} is before the call started")
+    return call
+
+
+def apply_event(session: Session, event: CallEvent, *, default_region: str = "US") -> Outcome:
+    handler = _HANDLERS[event.kind]
+    return handler(session, event, default_region)
+
+
+def _started(session: Session, event: CallEvent, region: str) -> Outcome:
+    existing = find_call(session, event.source, event.external_id)
+    if existing is not None:
+        if existing.started_at != event.at:
+            raise Conflict(f"call {event.external_id!r} already started at {existing.started_at.isoformat()}")
+        return Outcome(existing, False)
+    call = Call(
+        source=event.source, external_id=event.external_id,
+        direction=event.direction or "inbound", state="ringing", started_at=event.at,
+        extension=event.extension, ani=normalize_party(event.ani, region),
+        did=normalize_party(event.did, region), target=normalize_party(event.target, region),
+        dtmf=event.dtmf,
+    )
+    session.add(call)
+    if event.record:
+        call.recording = Recording(reference=new_reference(session), state="recording",
+                                   created_at=event.at, paused_spans=[])
+    session.flush()
+    return Outcome(call, True)
+
+
+def _answered(session: Session, event: CallEvent, region: str) -> Outcome:
+    call = _require_call(session, event)
+    if call.state == "answered" and call.answered_at == event.at:
+        return Outcome(call, False)
+    if call.state != "ringing":
+        raise Conflict(f"call {event.external_id!r} is {call.state}; it cannot be answered now")
+    call.state = "answered"
+    call.answered_at = event.at
+    if event.target:
+        call.target = normalize_party(event.target, region)
+    if event.extension:
+        call.extension = event.extension
+    return Outcome(call, True)
+
+
+def _ended(session: Session, event: CallEvent, region: str) -> Outcome:
+    call = _require_call(session, event)
+    if call.state == "ended":
+        if call.ended_at == event.at:
+            return Outcome(call, False)
+        raise Conflict(f"call {event.external_id!r} already ended at {call.ended_at.isoformat()}")
+    if call.answered_at is not None and event.at < call.answered_at:
+        raise Conflict("call.ended is before the call was answered")
+    call.state = "ended"
+    call.ended_at = event.at
+    call.result = event.result or ("Connected" if call.answered_at else "No Answer")
+    call.duration_s = round((event.at - call.started_at).total_seconds())
+    call.talk_time_s = round((event.at - call.answered_at).total_seconds()) if call.answered_at else 0
+    if event.dtmf:
+        call.dtmf = event.dtmf
+    recording = call.recording
+    if recording is not None and recording.state == "paused":
+        _close_pause(recording, event.at)
+    if recording is not None and recording.state in ("recording", "paused"):
+        recording.state = "awaiting_audio"
+    return Outcome(call, True)
+
+
+def _close_pause(recording: Recording, at: datetime) -> None:
+    spans = list(recording.paused_spans or [])
+    if spans and spans[-1].get("to") is None:
+        spans[-1] = {**spans[-1], "to": at.isoformat()}
+    recording.paused_spans = spans
+    recording.state = "recording"
+
+
+def _paused(session: Session, event: CallEvent, region: str) -> Outcome:
+    call = _require_call(session, event)
+    recording = call.recording
+    if recording is None:
+        raise Conflict(f"call {event.external_id!r} is not being recorded")
+    if recording.state == "paused":
+        return Outcome(call, False)
+    if call.state == "ended" or recording.state != "recording":
+        raise Conflict(f"recording of call {event.external_id!r} is {recording.state}; it cannot pause")
+    recording.paused_spans = [*(recording.paused_spans or []), {"from": event.at.isoformat(), "to": None}]
+    recording.state = "paused"
+    return Outcome(call, True)
+
+
+def _resumed(session: Session, event: CallEvent, region: str) -> Outcome:
+    call = _require_call(session, event)
+    recording = call.recording
+    if recording is None:
+        raise Conflict(f"call {event.external_id!r} is not being recorded")
+    if recording.state == "recording":
+        return Outcome(call, False)
+    if recording.state != "paused":
+        raise Conflict(f"recording of call {event.external_id!r} is {recording.state}; it cannot resume")
+    _close_pause(recording, event.at)
+    return Outcome(call, True)
+
+
+_HANDLERS = {
+    "call.started": _started,
+    "call.answered": _answered,
+    "call.ended": _ended,
+    "recording.paused": _paused,
+    "recording.resumed": _resumed,
+}
+
+
+def attach_audio(session: Session, call: Call, *, file_path: str, size_bytes: int, duration_s: float,
+                 gaps: Sequence[Gap] = (), at: Optional[datetime] = None) -> Recording:
+    """The recording's audio is in the store: make it available."""
+    recording = call.recording
+    if recording is None:
+        recording = Recording(reference=new_reference(session), created_at=call.started_at, paused_spans=[])
+        call.recording = recording
+    recording.file_path = file_path
+    recording.size_bytes = size_bytes
+    recording.duration_s = round(duration_s, 3)
+    if gaps:
+        recording.paused_spans = [
+            {**span, "offset_s": gap.offset_s, "length_s": gap.length_s}
+            for span, gap in zip(_padded(recording.paused_spans, len(gaps)), gaps)
+        ]
+    recording.state = "available"
+    recording.available_at = at or datetime.now(timezone.utc)
+    session.flush()
+    return recording
+
+
+def _padded(spans: Optional[list], count: int) -> list:
+    spans = list(spans or [])
+    return spans + [{} for _ in range(count - len(spans))]
+
+
+def active_call_on_extension(session: Session, extension: str) -> Optional[Call]:
+    """The call in progress (answered, not ended) on an extension; the newest if several."""
+    return session.scalar(
+        select(Call).where(Call.extension == extension, Call.state == "answered")
+        .order_by(Call.answered_at.desc(), Call.id.desc()).limit(1)
+    )
+
+
+def recording_by_reference(session: Session, reference: str) -> Optional[Recording]:
+    return session.scalar(select(Recording).where(Recording.reference == reference))
