@@ -1,0 +1,1 @@
+"""HTTP composition: one WSGI app routing by path to the services' edges."""

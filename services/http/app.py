@@ -1,0 +1,41 @@
+"""The one WSGI application: every edge's routes behind the server middleware."""
+from __future__ import annotations
+
+import json
+
+from werkzeug.wrappers import Request, Response
+
+from services.ingest.cti import CtiIngest
+from services.calldata import edge as calldata_edge
+from services.recording import edge as recording_edge
+
+from .middleware import ServerMiddleware
+from .routing import Route, Router
+
+
+def build_app(system):
+    routes: list[Route] = [Route("/health", lambda request: _health(system))]
+    routes += CtiIngest(system).routes()
+    if system.switch is not None:
+        from services.ingest.sim import SimulatedSwitchApi
+        routes += SimulatedSwitchApi(system).routes()
+    routes += recording_edge.routes(system)
+    routes += calldata_edge.routes(system)
+    settings = system.settings
+    router = Router(routes, max_body_bytes=settings.max_body_bytes)
+    return ServerMiddleware(router, max_body_bytes=settings.max_body_bytes,
+                            public_base_url=settings.public_base_url, log_access=settings.access_log)
+
+
+def _health(system) -> Response:
+    from sqlalchemy import text
+    try:
+        with system.database.session() as session:
+            session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception:
+        database = "unavailable"
+    ok = system.ready and database == "ok"
+    body = {"status": "ok" if ok else "starting" if database == "ok" else "degraded",
+            "database": database, "switch": system.settings.switch}
+    return Response(json.dumps(body), status=200 if ok else 503, content_type="application/json")

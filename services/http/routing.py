@@ -1,0 +1,76 @@
+"""Routes: each edge contributes a list; the router matches by path (werkzeug rules)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+Handler = Callable[..., Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """`rule` is a werkzeug rule (`/bluebutler/service/MP3/<ref>`).
+
+    A `handler` takes (request, **path values) and returns a Response; a `wsgi` app is
+    called as is, with SCRIPT_NAME/PATH_INFO split at `mount_depth` path segments.
+    """
+
+    rule: str
+    handler: Optional[Handler] = None
+    wsgi: Optional[Callable] = None
+    methods: Sequence[str] = ("GET",)
+    mount_depth: Optional[int] = None
+    name: str = ""
+
+
+class Router:
+    def __init__(self, routes: Iterable[Route], *, max_body_bytes: int) -> None:
+        self._routes: list[Route] = list(routes)
+        rules = []
+        for index, route in enumerate(self._routes):
+            methods = None if route.wsgi is not None else list(route.methods) + (["HEAD"] if "GET" in route.methods else [])
+            rules.append(Rule(route.rule, endpoint=index, methods=methods, strict_slashes=False,
+                              merge_slashes=False))
+        self._map = Map(rules)
+        self._max_body = max_body_bytes
+
+    def __call__(self, environ: dict, start_response):
+        adapter = self._map.bind_to_environ(environ)
+        try:
+            index, values = adapter.match()
+        except HTTPException as exc:
+            if isinstance(exc, (NotFound, MethodNotAllowed)):
+                return _plain(exc.code, exc.description or exc.name, exc)(environ, start_response)
+            return exc(environ, start_response)  # redirects
+        route = self._routes[index]
+        if route.wsgi is not None:
+            if route.mount_depth is not None:
+                _split_path(environ, route.mount_depth)
+            return route.wsgi(environ, start_response)
+        request = Request(environ)
+        request.max_content_length = self._max_body
+        try:
+            response = route.handler(request, **values)
+        except HTTPException as exc:
+            response = _plain(exc.code, exc.description or exc.name, exc)
+        return response(environ, start_response)
+
+
+def _plain(code: int, text: str, exc: HTTPException) -> Response:
+    response = Response(text.rstrip("\n") + "\n", status=code, content_type="text/plain; charset=utf-8")
+    for name, value in exc.get_headers() if hasattr(exc, "valid_methods") and exc.valid_methods else []:
+        if name.lower() == "allow":
+            response.headers[name] = value
+    return response
+
+
+def _split_path(environ: dict, depth: int) -> None:
+    path = environ.get("PATH_INFO", "")
+    parts = path.split("/")
+    head, tail = parts[: depth + 1], parts[depth + 1:]
+    environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + "/".join(head)
+    environ["PATH_INFO"] = "/" + "/".join(tail) if tail else ""

@@ -1,0 +1,1 @@
+"""Shared SOAP plumbing: authored contracts, Spyne applications per protocol, fault mapping."""

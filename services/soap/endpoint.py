@@ -1,0 +1,135 @@
+"""One SOAP service over HTTP: SOAP 1.1 and 1.2 on one address, its authored WSDL at
+?wsdl, and the same operations over GET with JSON or JSONP answers."""
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from typing import Any, Callable, Iterable, Sequence
+from urllib.parse import parse_qsl, urlencode
+
+from lxml import etree
+from spyne import Application
+from spyne.protocol.xml import SchemaValidationError
+from spyne.protocol.http import HttpRpc
+from spyne.protocol.json import JsonDocument
+from spyne.protocol.soap import Soap11, Soap12
+from spyne.server.wsgi import WsgiApplication
+
+from services.http.jsonp import JsonpError, wrap_jsonp, valid_callback
+from services.http.wsgi import base_url, plain_response, read_body, xml_has_dtd
+
+from .contracts import AuthoredContract
+
+# Client faults are the caller's business, not an operator's: Spyne would log each one
+# at ERROR with a traceback. Server faults stay logged.
+logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL + 1)
+logging.getLogger("spyne.server._base").setLevel(logging.CRITICAL + 1)
+logging.getLogger("spyne.protocol").setLevel(logging.ERROR)
+
+SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
+
+
+def _fault_envelope(soap12: bool, code: str, message: str) -> bytes:
+    from xml.sax.saxutils import escape
+    if soap12:
+        return (f'<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="{SOAP12_ENV}"><env:Body>'
+                f'<env:Fault><env:Code><env:Value>env:{"Sender" if code == "Client" else "Receiver"}</env:Value>'
+                f'</env:Code><env:Reason><env:Text xml:lang="en">{escape(message)}</env:Text></env:Reason>'
+                f'</env:Fault></env:Body></env:Envelope>').encode()
+    return (f'<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{SOAP11_ENV}"><soap:Body>'
+            f'<soap:Fault><faultcode>soap:{code}</faultcode><faultstring>{escape(message)}</faultstring>'
+            f'</soap:Fault></soap:Body></soap:Envelope>').encode()
+
+
+class AuthoredValidator:
+    """Validates request bodies against the authored schema, not Spyne's generated one.
+
+    Replaces Spyne's own lxml validator, which raises its fault with a bytes message that
+    Python 3 cannot serialise. lxml schema objects keep their error log per object, so each
+    thread gets its own.
+    """
+
+    def __init__(self, contract: AuthoredContract) -> None:
+        self._contract = contract
+        self._local = threading.local()
+
+    def __call__(self, payload) -> None:
+        schema = getattr(self._local, "schema", None)
+        if schema is None:
+            schema = self._local.schema = etree.XMLSchema(etree.parse(str(self._contract.schema_paths[0])))
+        if not schema.validate(payload):
+            raise SchemaValidationError(schema.error_log.last_error.message)
+
+
+class SoapService:
+    """The Spyne applications of one service, one per protocol, sharing its service classes."""
+
+    def __init__(self, name: str, services: Sequence[type], contract: AuthoredContract,
+                 context: Callable[[], Any]) -> None:
+        self.name = name
+        self.contract = contract
+        tns = contract.target_namespace
+
+        def application(suffix: str, in_protocol, out_protocol, authored_validation: bool = False) -> Application:
+            app = Application(list(services), tns=tns, name=f"{name}{suffix}",
+                              in_protocol=in_protocol, out_protocol=out_protocol)
+            if authored_validation:
+                in_protocol.validate_document = AuthoredValidator(contract)
+            app.event_manager.add_listener("method_call", lambda ctx: setattr(ctx, "udc", context()))
+            return app
+
+        self.soap11_app = application("Soap11", Soap11(validator="lxml"), Soap11(), True)
+        self.soap12_app = application("Soap12", Soap12(validator="lxml"), Soap12(), True)
+        self.rest_app = application("Rest", HttpRpc(validator="soft"), JsonDocument())
+        self.soap11 = WsgiApplication(self.soap11_app)
+        self.soap12 = WsgiApplication(self.soap12_app)
+        self.rest = WsgiApplication(self.rest_app)
+
+    # -- WSGI entry points -------------------------------------------------------------
+
+    def soap_endpoint(self, environ: dict, start_response) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        if method in ("GET", "HEAD"):
+            if environ.get("QUERY_STRING", "").lower() in ("wsdl", "singlewsdl"):
+                address = base_url(environ) + environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+                return plain_response(start_response, "200 OK", self.contract.document_for(address),
+                                      "text/xml; charset=utf-8")
+            return plain_response(start_response, "400 Bad Request",
+                                  b"This is a SOAP endpoint: POST a SOAP envelope, or GET ?wsdl.\n")
+        if method != "POST":
+            return plain_response(start_response, "405 Method Not Allowed", b"POST a SOAP envelope\n",
+                                  extra_headers=[("Allow", "GET, POST")])
+        content_type = environ.get("CONTENT_TYPE", "")
+        soap12 = content_type.lower().startswith("application/soap+xml")
+        body = read_body(environ)
+        if xml_has_dtd(body):
+            # SOAP forbids DTDs; refusing them outright closes XXE and entity-expansion attacks.
+            return plain_response(start_response, "500 Internal Server Error" if not soap12 else "400 Bad Request",
+                                  _fault_envelope(soap12, "Client", "a SOAP message must not contain a DTD"),
+                                  "application/soap+xml; charset=utf-8" if soap12 else "text/xml; charset=utf-8")
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return (self.soap12 if soap12 else self.soap11)(environ, start_response)
+
+    def rest_endpoint(self, environ: dict, start_response) -> Iterable[bytes]:
+        """GET /rest/{service}/{Operation}?args → JSON; with callback= → JSONP."""
+        pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        callback = [v for k, v in pairs if k == "callback"]
+        if not callback:
+            return self.rest(environ, start_response)
+        if not valid_callback(callback[-1]):
+            return plain_response(start_response, "400 Bad Request",
+                                  b"callback must be a JavaScript identifier path\n")
+        environ["QUERY_STRING"] = urlencode([(k, v) for k, v in pairs if k not in ("callback", "_")])
+        captured: dict = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        body = b"".join(self.rest(environ, capture))
+        wrapped = wrap_jsonp(callback[-1], body)
+        # JSONP must reach the script tag with 200, whatever the fault, or the callback never runs.
+        return plain_response(start_response, "200 OK", wrapped, "application/javascript; charset=utf-8")
