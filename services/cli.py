@@ -1,0 +1,157 @@
+"""`callsuite` command line: serve, provision, purge, migrate (CONTRACTS §9)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from services.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("callsuite")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="where the SQLite database and recordings live "
+                                                      "(default ./callsuite-data)")
+    parser.add_argument("--database-url", help="SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db")
+    parser.add_argument("--config", type=Path, help="a TOML configuration file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callsuite", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start every service under waitress")
+    _common(serve)
+    serve.add_argument("--host", help="listen address (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="listen port (default 8000)")
+
+    provision = commands.add_parser("provision", help="load a JSON or YAML site file idempotently")
+    _common(provision)
+    provision.add_argument("file", type=Path)
+
+    purge = commands.add_parser("purge", help="delete recordings past the retention period")
+    _common(purge)
+    purge.add_argument("--dry-run", action="store_true", help="report what would be deleted")
+
+    migrate = commands.add_parser("migrate", help="apply database migrations and exit")
+    _common(migrate)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config, overrides={
+        "data_dir": args.data_dir, "database_url": args.database_url,
+        "host": getattr(args, "host", None), "port": getattr(args, "port", None),
+    })
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except ConfigError as exc:
+        print(f"callsuite: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return {"serve": serve, "provision": provision, "purge": purge, "migrate": migrate}[args.command](settings, args)
+
+
+def serve(settings: Settings, args) -> int:
+    from waitress.server import create_server
+
+    from services.http.app import build_app
+    from services.system import System
+
+    system = System(settings).start()
+    server = create_server(build_app(system), host=settings.host, port=settings.port,
+                           threads=settings.threads, ident="callsuite")
+
+    def stop(signum, frame):
+        log.info("stopping (signal %s)", signum)
+        server.close()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("Callsuite listening on http://%s:%s (database %s, switch %s)", settings.host, server.effective_port,
+             "sqlite" if system.database.is_sqlite else "external", settings.switch)
+    try:
+        server.run()
+    except (OSError, ValueError):
+        pass  # the socket map closes under us on signal
+    finally:
+        system.close()
+    return 0
+
+
+def _load_site(path: Path):
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+        return yaml.safe_load(text)
+    return json.loads(text)
+
+
+def provision(settings: Settings, args) -> int:
+    from services.core.errors import InvalidInput
+    from services.core.provisioning import provision as load
+    from storage.database import Database
+
+    try:
+        site = _load_site(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"callsuite: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    database.migrate()
+    try:
+        with database.session() as session:
+            changes = load(session, site)
+    except InvalidInput as exc:
+        print(f"callsuite: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        database.dispose()
+    for change in changes:
+        print(change)
+    counts = {action: sum(1 for c in changes if c.action == action) for action in ("created", "changed", "unchanged")}
+    print(f"{counts['created']} created, {counts['changed']} changed, {counts['unchanged']} unchanged")
+    return 0
+
+
+def purge(settings: Settings, args) -> int:
+    from services.core.retention import purge_expired
+    from storage.database import Database
+    from storage.recordings import RecordingStore
+
+    database = Database(settings.effective_database_url)
+    database.migrate()
+    try:
+        report = purge_expired(database, RecordingStore(settings.recordings_dir),
+                               retention_days=settings.retention_days, dry_run=args.dry_run)
+    finally:
+        database.dispose()
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def migrate(settings: Settings, args) -> int:
+    from storage.database import Database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    database.migrate()
+    database.dispose()
+    print("database is at the newest schema")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""CTI ingest (CONTRACTS §9): a PBX or recorder posts call events and uploads audio.
+
+POST /cti/v1/events                      JSON event, Bearer token
+PUT  /cti/v1/calls/{call_id}/recording   audio/mpeg body
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from werkzeug.wrappers import Request, Response
+
+from services.core import ledger
+from services.core.errors import CallsuiteError, Conflict, InvalidInput, NotFound
+from services.core.security import constant_time_equals
+from services.http.routing import Route
+from services.http.wsgi import BodyTooLarge
+from storage.recordings import NotMp3, RecordingTooLarge, is_mp3, probe_mp3
+
+SOURCE = "cti"
+_STATUS = {InvalidInput: 400, NotFound: 404, Conflict: 409}
+_EVENT_FIELDS = {"event", "call_id", "at", "extension", "direction", "ani", "did", "target", "dtmf", "result"}
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(json.dumps({"error": message}), status=status, content_type="application/json")
+
+
+def _domain_error(exc: CallsuiteError) -> Response:
+    for cls, status in _STATUS.items():
+        if isinstance(exc, cls):
+            return _error(status, str(exc))
+    return _error(500, str(exc))
+
+
+class CtiIngest:
+    def __init__(self, system) -> None:
+        self.system = system
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/cti/v1/events", self.post_event, methods=("POST",)),
+            Route("/cti/v1/calls/<call_id>/recording", self.put_recording, methods=("PUT",)),
+        ]
+
+    def _authorized(self, request: Request) -> Response | None:
+        token = self.system.settings.cti_token
+        if not token:
+            return _error(503, "CTI ingest is disabled: set cti_token in the configuration")
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not constant_time_equals(given.strip(), token):
+            response = _error(401, "a valid Bearer token is required")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="callsuite-cti"'
+            return response
+        return None
+
+    def post_event(self, request: Request) -> Response:
+        refused = self._authorized(request)
+        if refused:
+            return refused
+        if request.mimetype != "application/json":
+            return _error(415, "send the event as application/json")
+        try:
+            document = json.loads(request.get_data(cache=False) or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _error(400, f"malformed JSON: {exc}")
+        if not isinstance(document, dict):
+            return _error(400, "the event must be a JSON object")
+        unknown = set(document) - _EVENT_FIELDS
+        if unknown:
+            return _error(400, f"unknown field(s): {', '.join(sorted(unknown))}")
+        for name in ("event", "call_id", "at"):
+            if not isinstance(document.get(name), str) or not document[name]:
+                return _error(400, f"{name!r} is required and must be a string")
+        for name in _EVENT_FIELDS - {"event", "call_id", "at"}:
+            if document.get(name) is not None and not isinstance(document[name], str):
+                return _error(400, f"{name!r} must be a string")
+        try:
+            at = datetime.fromisoformat(document["at"].replace("Z", "+00:00"))
+        except ValueError:
+            return _error(400, "'at' must be an ISO 8601 date-time")
+        try:
+            event = ledger.CallEvent(
+                kind=document["event"], source=SOURCE, external_id=document["call_id"], at=at,
+                extension=document.get("extension"), direction=document.get("direction"),
+                ani=document.get("ani"), did=document.get("did"), target=document.get("target"),
+                dtmf=document.get("dtmf"), result=document.get("result"))
+            with self.system.database.session() as session:
+                outcome = ledger.apply_event(session, event, default_region=self.system.settings.default_region)
+                call = outcome.call
+                body = {"call_id": call.external_id, "state": call.state, "applied": outcome.changed,
+                        "reference": call.recording.reference if call.recording else None}
+        except CallsuiteError as exc:
+            return _domain_error(exc)
+        return Response(json.dumps(body), status=201 if outcome.changed and event.kind == "call.started" else 200,
+                        content_type="application/json")
+
+    def put_recording(self, request: Request, call_id: str) -> Response:
+        refused = self._authorized(request)
+        if refused:
+            return refused
+        if request.mimetype != "audio/mpeg":
+            return _error(415, "upload the recording as audio/mpeg")
+        with self.system.database.session() as session:
+            call = ledger.find_call(session, SOURCE, call_id)
+            if call is None:
+                return _error(404, f"unknown call {call_id!r}")
+            started_at = call.started_at
+        stream = request.stream
+        head = stream.read(10)
+        if not is_mp3(head):
+            return _error(422, "the upload is not an MP3 file")
+        store = self.system.store
+        try:
+            relpath = store.put(started_at, _Prefixed(head, stream), max_bytes=self.system.settings.max_recording_bytes)
+        except RecordingTooLarge as exc:
+            return _error(413, str(exc))
+        try:
+            info = probe_mp3(store.path_of(relpath))
+        except NotMp3:
+            store.delete(relpath)
+            return _error(422, "the upload is not a readable MP3 file")
+        try:
+            with self.system.database.session() as session:
+                call = ledger.find_call(session, SOURCE, call_id)
+                previous = call.recording.file_path if call.recording else None
+                recording = ledger.attach_audio(session, call, file_path=relpath,
+                                                size_bytes=store.size(relpath), duration_s=info.duration_s)
+                body = {"reference": recording.reference, "duration_s": recording.duration_s,
+                        "size_bytes": recording.size_bytes}
+        except Exception:
+            store.delete(relpath)
+            raise
+        if previous and previous != relpath:
+            store.delete(previous)  # a re-upload replaces the audio
+        return Response(json.dumps(body), status=201, content_type="application/json")
+
+
+class _Prefixed:
+    """A stream with its first bytes already read (to sniff the format) put back in front."""
+
+    def __init__(self, head: bytes, stream) -> None:
+        self._head, self._stream = head, stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            if size is None or size < 0:
+                return head + self._stream.read()
+            return head + self._stream.read(max(0, size - len(head)))
+        return self._stream.read(size)

@@ -1,0 +1,101 @@
+"""The simulated switch's own API (CONTRACTS §9), mounted only when it is in use.
+
+POST /sim/v1/calls                 start a call that runs in real time and is recorded
+GET  /sim/v1/calls/{id}            its state and recording reference
+POST /sim/v1/calls/{id}/pause      pause the recording (the paused audio is never written)
+POST /sim/v1/calls/{id}/resume
+POST /sim/v1/calls/{id}/hangup
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from services.core import ledger
+from services.http.routing import Route
+from services.telephony.driver import InvalidCallState, TelephonyError, UnknownCall
+
+_MAX_DURATION_S = 4 * 3600
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def _number(document: dict, name: str, default: float | None) -> float | None:
+    value = document.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= _MAX_DURATION_S:
+        raise ValueError(f"{name!r} must be a number of seconds from 0 to {_MAX_DURATION_S}")
+    return float(value)
+
+
+class SimulatedSwitchApi:
+    def __init__(self, system) -> None:
+        self.system = system
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/sim/v1/calls", self.start_call, methods=("POST",)),
+            Route("/sim/v1/calls/<call_id>", self.get_call),
+            Route("/sim/v1/calls/<call_id>/<any(pause,resume,hangup):action>", self.act, methods=("POST",)),
+        ]
+
+    def start_call(self, request: Request) -> Response:
+        try:
+            document = json.loads(request.get_data(cache=False) or b"{}")
+            if not isinstance(document, dict):
+                raise ValueError("the body must be a JSON object")
+            direction = document.get("direction", "inbound")
+            if direction not in ("inbound", "outbound"):
+                raise ValueError("direction must be 'inbound' or 'outbound'")
+            for name in ("extension", "ani", "did", "target"):
+                if document.get(name) is not None and (not isinstance(document[name], str) or len(document[name]) > 32):
+                    raise ValueError(f"{name!r} must be a string of at most 32 characters")
+            answer_after = _number(document, "answer_after_s", 0.0)
+            duration = _number(document, "duration_s", None)
+        except ValueError as exc:
+            return _json(400, {"error": str(exc)})
+        number = document.get("did") if direction == "inbound" else (document.get("target") or document.get("did"))
+        try:
+            call_id = self.system.switch.place_call(
+                extension=document.get("extension"), number=number, direction=direction,
+                ani=document.get("ani"), did=document.get("did"),
+                answer_after_s=answer_after, duration_s=duration)
+        except TelephonyError as exc:
+            return _json(503, {"error": str(exc)})
+        return _json(201, self._describe(call_id))
+
+    def _describe(self, call_id: str) -> dict:
+        with self.system.database.session() as session:
+            call = ledger.find_call(session, "sim", call_id)
+            body = {"call_id": call_id, "reference": None, "state": None}
+            if call is not None:
+                body.update(reference=call.recording.reference if call.recording else None, state=call.state,
+                            recording_state=call.recording.state if call.recording else None,
+                            duration_s=call.duration_s, result=call.result)
+        snapshot = self.system.switch.call(call_id)
+        if snapshot is not None:
+            body["switch_state"] = snapshot.state
+        return body
+
+    def get_call(self, request: Request, call_id: str) -> Response:
+        body = self._describe(call_id)
+        if body["state"] is None and body.get("switch_state") is None:
+            return _json(404, {"error": f"unknown call {call_id!r}"})
+        return _json(200, body)
+
+    def act(self, request: Request, call_id: str, action: str) -> Response:
+        switch = self.system.switch
+        operation = {"pause": switch.pause_recording, "resume": switch.resume_recording,
+                     "hangup": switch.hangup}[action]
+        try:
+            operation(call_id)
+        except UnknownCall:
+            return _json(404, {"error": f"unknown call {call_id!r}"})
+        except InvalidCallState as exc:
+            return _json(409, {"error": str(exc)})
+        return _json(200, self._describe(call_id))

@@ -1,0 +1,92 @@
+"""The composition root: one `System` holds the settings, the database, the recording
+store, the switch and the background workers. Nothing is global, so a test builds as
+many independent systems as it likes."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, Optional
+
+from services.config import Settings
+from services.core import ledger
+from services.core.errors import CallsuiteError
+from storage.database import Database
+from storage.recordings import RecordingStore
+
+log = logging.getLogger(__name__)
+
+
+class LedgerSink:
+    """Receives what the switch reports and writes it to the call ledger."""
+
+    def __init__(self, database: Database, store: RecordingStore, default_region: str,
+                 source: str = "sim") -> None:
+        self.database = database
+        self.store = store
+        self.default_region = default_region
+        self.source = source
+        self.listeners: list[Callable] = []
+
+    def handle(self, event) -> None:
+        with self.database.session() as session:
+            if event.kind == "recording.ready":
+                call = ledger.find_call(session, self.source, event.call_id)
+                if call is None:
+                    raise CallsuiteError(f"recording for unknown call {event.call_id}")
+                ledger.attach_audio(
+                    session, call, file_path=event.recording_path, size_bytes=self.store.size(event.recording_path),
+                    duration_s=event.duration_s, at=event.at,
+                    gaps=[ledger.Gap(g.offset_s, g.length_s) for g in event.gaps])
+            else:
+                ledger.apply_event(session, ledger.CallEvent(
+                    kind=event.kind, source=self.source, external_id=event.call_id, at=event.at,
+                    extension=event.extension, direction=event.direction, ani=event.ani,
+                    did=event.did, target=event.target, dtmf=event.dtmf, result=event.result,
+                ), default_region=self.default_region)
+        for listener in self.listeners:
+            listener(event)
+
+
+class System:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.database = Database(settings.effective_database_url)
+        self.store = RecordingStore(settings.recordings_dir)
+        self.sink = LedgerSink(self.database, self.store, settings.default_region)
+        self.switch = None
+        self._workers: list = []
+        self._started = threading.Event()
+
+    def start(self) -> "System":
+        self.database.migrate()
+        if self.settings.switch == "simulated":
+            from services.telephony.outcomes import OutcomeRules
+            from services.telephony.simulated import SimulatedSwitch
+            self.switch = SimulatedSwitch(
+                self.store, self.sink, playback_channels=self.settings.playback_channels,
+                outcomes=OutcomeRules.from_config(self.settings.outbound_outcomes))
+        for worker in self._workers:
+            worker.start()
+        self._started.set()
+        return self
+
+    def add_worker(self, worker) -> None:
+        """A background worker with start() and stop() (outbox, scheduler)."""
+        self._workers.append(worker)
+        if self._started.is_set():
+            worker.start()
+
+    @property
+    def ready(self) -> bool:
+        return self._started.is_set()
+
+    def close(self) -> None:
+        for worker in reversed(self._workers):
+            try:
+                worker.stop()
+            except Exception:
+                log.exception("stopping %r", worker)
+        if self.switch is not None:
+            self.switch.close()
+        self.database.dispose()
