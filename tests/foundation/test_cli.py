@@ -1,0 +1,91 @@
+"""The operating interface as an operator uses it: the `callsuite` command in a shell."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from helpers.server import DEMO_SITE, REPO
+
+
+def callsuite(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "services.cli", *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_provision_is_idempotent(tmp_path):
+    first = callsuite("provision", "--data-dir", tmp_path, DEMO_SITE)
+    assert first.returncode == 0, first.stderr
+    assert "created   company 1" in first.stdout
+    assert "created   partner partner1" in first.stdout
+    second = callsuite("provision", "--data-dir", tmp_path, DEMO_SITE)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip().splitlines()[-1].startswith("0 created, 0 changed,")
+    assert "created" not in "\n".join(second.stdout.splitlines()[:-1])
+
+
+def test_provision_reports_a_change_and_reads_yaml(tmp_path):
+    callsuite("provision", "--data-dir", tmp_path, DEMO_SITE)
+    site = tmp_path / "site.yaml"
+    site.write_text("users:\n  - {id: 7, username: alice, full_name: Alice A. Agent, password: demo-alice-pw,"
+                    " extension: '201', company: 1}\n")
+    result = callsuite("provision", "--data-dir", tmp_path, site)
+    assert result.returncode == 0, result.stderr
+    assert "changed   user 7" in result.stdout
+
+
+def test_provision_refuses_a_bad_file_and_keeps_data(tmp_path):
+    callsuite("provision", "--data-dir", tmp_path, DEMO_SITE)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"companies": [{"id": 2}], "users": [{"id": 99, "username": "x", "password": "p"}]}')
+    result = callsuite("provision", "--data-dir", tmp_path, bad)
+    assert result.returncode == 2
+    assert "companies[0] lacks 'name'" in result.stderr
+    assert "Traceback" not in result.stderr
+    again = callsuite("provision", "--data-dir", tmp_path, DEMO_SITE)
+    assert again.stdout.strip().splitlines()[-1].startswith("0 created, 0 changed,")
+
+
+def test_serve_starts_and_stops_cleanly(tmp_path):
+    port = free_port()
+    config = tmp_path / "callsuite.toml"
+    config.write_text('[callsuite]\nhost = "127.0.0.1"\ncti_token = "a-long-enough-cti-token"\n')
+    process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--data-dir", str(tmp_path / "data"),
+                                "--config", str(config), "--port", str(port)], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stdout.read()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        assert response.status_code == 200
+        assert response.json()["status"] == "ok"
+        assert (tmp_path / "data" / "callsuite.db").exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "Callsuite listening on http://127.0.0.1:" in output
+
+
+def test_bad_config_is_a_clear_error(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[callsuite]\nport = "eighty"\n')
+    result = callsuite("serve", "--config", config, "--data-dir", tmp_path)
+    assert result.returncode == 2
+    assert "option 'port'" in result.stderr

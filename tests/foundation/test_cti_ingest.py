@@ -1,0 +1,80 @@
+"""CTI ingest: a PBX posts call events over HTTP; the ledger keeps them, checked."""
+import requests
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from helpers.server import CTI_TOKEN
+from storage.models import Call
+
+
+def event(kind, call_id, at, **fields):
+    return {"event": kind, "call_id": call_id, "at": at, **fields}
+
+
+def stored(live, call_id) -> Call:
+    with live.db.session() as session:
+        return session.scalar(select(Call).options(selectinload(Call.recording))
+                              .where(Call.source == "cti", Call.external_id == call_id))
+
+
+def test_a_call_through_cti_lands_in_the_ledger(live):
+    r = live.cti(event("call.started", "pbx-1", "2026-11-20T14:00:00Z", extension="201", direction="inbound",
+                       ani="(312) 555-0142", did="8005551234"))
+    assert r.status_code == 201, r.text
+    reference = r.json()["reference"]
+    assert reference and reference.isdigit() and len(reference) == 10
+    assert live.cti(event("call.answered", "pbx-1", "2026-11-20T14:00:05Z")).status_code == 200
+    r = live.cti(event("call.ended", "pbx-1", "2026-11-20T14:03:05+00:00", dtmf="12#"))
+    assert r.status_code == 200 and r.json()["state"] == "ended"
+
+    call = stored(live, "pbx-1")
+    assert (call.direction, call.extension, call.state, call.result) == ("inbound", "201", "ended", "Connected")
+    assert call.ani == "+13125550142" and call.did == "+18005551234"
+    assert (call.duration_s, call.talk_time_s, call.dtmf) == (185, 180, "12#")
+    assert call.recording.reference == reference
+
+
+def test_repeated_events_are_idempotent(live):
+    started = event("call.started", "pbx-2", "2026-11-20T15:00:00Z", extension="202")
+    assert live.cti(started).status_code == 201
+    again = live.cti(started)
+    assert again.status_code == 200 and again.json()["applied"] is False
+    ended = event("call.ended", "pbx-2", "2026-11-20T15:00:30Z", result="No Answer")
+    assert live.cti(ended).status_code == 200
+    assert live.cti(ended).json()["applied"] is False
+    assert stored(live, "pbx-2").result == "No Answer"
+
+
+def test_bad_events_get_4xx_with_a_reason(live):
+    url = live.url("/cti/v1/events")
+    auth = {"Authorization": f"Bearer {CTI_TOKEN}"}
+    cases = [
+        (requests.post(url, json=event("call.started", "x", "2026-11-20T15:00:00Z")), 401, "Bearer"),
+        (requests.post(url, json=event("call.started", "x", "2026-11-20T15:00:00Z"),
+                       headers={"Authorization": "Bearer wrong-token-wrong-token"}), 401, "Bearer"),
+        (requests.post(url, data="{not json", headers={**auth, "Content-Type": "application/json"}), 400, "malformed JSON"),
+        (requests.post(url, data="a=b", headers={**auth, "Content-Type": "application/x-www-form-urlencoded"}), 415, "application/json"),
+        (live.cti(event("call.exploded", "x", "2026-11-20T15:00:00Z")), 400, "unknown event"),
+        (live.cti(event("call.started", "x", "yesterday")), 400, "ISO 8601"),
+        (live.cti(event("call.started", "x", "2026-11-20T15:00:00")), 400, "UTC offset"),
+        (live.cti(event("call.started", "x", "2026-11-20T15:00:00Z", direction="sideways")), 400, "direction"),
+        (live.cti({**event("call.started", "x", "2026-11-20T15:00:00Z"), "color": "red"}), 400, "unknown field"),
+        (live.cti(event("call.ended", "never-started", "2026-11-20T15:00:00Z")), 404, "send call.started first"),
+    ]
+    for response, status, reason in cases:
+        assert response.status_code == status, (status, response.text)
+        assert reason in response.text
+        assert "Traceback" not in response.text
+
+
+def test_out_of_order_events_are_refused_and_change_nothing(live):
+    assert live.cti(event("call.started", "pbx-3", "2026-11-20T16:00:00Z", extension="203")).status_code == 201
+    before_start = live.cti(event("call.answered", "pbx-3", "2026-11-20T15:59:00Z"))
+    assert before_start.status_code == 409 and "before the call started" in before_start.text
+    assert live.cti(event("call.ended", "pbx-3", "2026-11-20T16:01:00Z")).status_code == 200
+    late_answer = live.cti(event("call.answered", "pbx-3", "2026-11-20T16:00:30Z"))
+    assert late_answer.status_code == 409 and "cannot be answered" in late_answer.text
+    restart = live.cti(event("call.started", "pbx-3", "2026-11-20T17:00:00Z"))
+    assert restart.status_code == 409
+    call = stored(live, "pbx-3")
+    assert call.state == "ended" and call.answered_at is None and call.result == "No Answer"
