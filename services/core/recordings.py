@@ -1,0 +1,119 @@
+"""Recordings as the APIs see them: who may listen, playing by phone, Recall's lookup."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from storage.models import Call, Recording, User
+
+from . import ledger
+from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from .phone import to_e164
+from .security import verify_password
+
+PLAY_OK, PLAY_FAILED, PLAY_NO_CHANNEL = "TRUE", "FALSE", "ERROR: No Playback Channels"
+
+
+def authenticate(session: Session, username: Optional[str], password: Optional[str]) -> User:
+    if not username or password is None:
+        raise Unauthorized("credentials required")
+    user = session.scalar(select(User).where(User.username == username))
+    if not verify_password(user.password_hash if user else None, password):
+        raise Unauthorized("unknown user or wrong password")
+    return user
+
+
+def may_listen(user: User, recording: Recording) -> bool:
+    """Global listening rights open every recording; others hear their own extension's."""
+    if user.global_listening:
+        return True
+    return bool(user.extension) and recording.call is not None and recording.call.extension == user.extension
+
+
+def recording_for_listener(session: Session, user: User, reference: str) -> Recording:
+    recording = ledger.recording_by_reference(session, reference)
+    if recording is None or recording.state != "available" or not recording.file_path:
+        raise NotFound(f"no recording {reference!r}")
+    if not may_listen(user, recording):
+        raise Forbidden("this user may not listen to that recording")
+    return recording
+
+
+def available_recording(session: Session, reference: str) -> Recording:
+    recording = ledger.recording_by_reference(session, reference)
+    if recording is None or recording.state != "available" or not recording.file_path:
+        raise NotFound(f"no recording {reference!r}")
+    return recording
+
+
+def play_by_phone(database, store, switch, reference: str, phone: str, default_region: str) -> str:
+    """TRUE when a playback channel was taken and the call placed; the seed's strings otherwise."""
+    if switch is None:
+        return PLAY_NO_CHANNEL  # no playback hardware configured
+    try:
+        number = to_e164(phone, default_region)
+    except InvalidInput:
+        return PLAY_FAILED
+    with database.session() as session:
+        recording = ledger.recording_by_reference(session, reference)
+        if recording is None or recording.state != "available" or not recording.file_path:
+            return PLAY_FAILED
+        path = store.path_of(recording.file_path)
+    from services.telephony.driver import PlaybackOutcome  # the driver's own vocabulary
+    outcome = switch.play(number, path)
+    if outcome == PlaybackOutcome.PLAYING:
+        return PLAY_OK
+    if outcome == PlaybackOutcome.NO_CHANNEL:
+        return PLAY_NO_CHANNEL
+    return PLAY_FAILED
+
+
+# --- Recall (seed 003) ------------------------------------------------------------------
+
+def parse_recall_datetime(text: str, zone: str) -> datetime:
+    """'yyyy-MM-dd HH:mm:ss' in the server's zone, optionally JSON-quoted as the seed sends it."""
+    value = text.strip()
+    if value.startswith('"'):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InvalidInput("dtCallDateTime: unbalanced quotes") from None
+    try:
+        local = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError):
+        raise InvalidInput("dtCallDateTime must be 'yyyy-MM-dd HH:mm:ss'") from None
+    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+
+
+def _digits(number: Optional[str]) -> str:
+    return "".join(ch for ch in number or "" if ch.isdigit())
+
+
+def retrieve_rec_file(session: Session, store, *, extension: str, when: datetime, phone: Optional[str],
+                      protect: bool, tolerance: timedelta) -> str:
+    """Full path of the recording of the call on `extension` that spans `when` (or began
+    within `tolerance` of it), matching `phone` against either party; "" when none."""
+    if not extension:
+        raise InvalidInput("sExtension is required")
+    candidates = session.scalars(
+        select(Recording).join(Call, Recording.call_id == Call.id)
+        .where(Call.extension == extension, Recording.state == "available",
+               Call.started_at <= when + tolerance,
+               or_(Call.ended_at.is_(None), Call.ended_at >= when - tolerance))
+        .order_by(Call.started_at.desc()).limit(50)).all()
+    wanted = _digits(phone)
+    for recording in sorted(candidates, key=lambda r: abs((r.call.started_at - when).total_seconds())):
+        call = recording.call
+        if wanted and not any(_digits(n).endswith(wanted) or (wanted.endswith(_digits(n)) and _digits(n))
+                              for n in (call.ani, call.did, call.target)):
+            continue
+        if protect:
+            recording.deletion_protected = True
+        return str(store.path_of(recording.file_path))
+    return ""

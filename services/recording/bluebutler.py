@@ -1,0 +1,105 @@
+"""blueButler's own URLs (seed 000), exactly as the BMS calls them:
+
+GET /bluebutler/service/AddLink/id={id}?type=&data1..data5=&host=&activeCall=
+GET /bluebutler/service/MP3/{refNum}
+GET /bluebutler/service/PlayByPhone/{refNum}/{phone_number}
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from werkzeug.utils import send_file
+from werkzeug.wrappers import Request, Response
+
+from services.core import linking, recordings
+from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthorized
+from services.http.jsonp import valid_callback, wrap_jsonp
+from services.http.routing import Route
+
+log = logging.getLogger(__name__)
+ERROR = "Error"
+REALM = 'Basic realm="blueButler", charset="UTF-8"'
+
+
+def string_answer(request: Request, value: str | None) -> Response:
+    """The seed's plain string; `format=json` gives {"d": ...}; `callback=` gives JSONP."""
+    args = {k.lower(): v for k, v in request.args.items()}
+    callback = args.get("callback")
+    if callback is not None:
+        if not valid_callback(callback):
+            return Response("callback must be a JavaScript identifier path\n", status=400, content_type="text/plain")
+        body = wrap_jsonp(callback, json.dumps({"d": value}).encode())
+        return Response(body, content_type="application/javascript; charset=utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
+    if args.get("format", "").lower() == "json":
+        return Response(json.dumps({"d": value}), content_type="application/json; charset=utf-8")
+    return Response(value or "", content_type="text/plain; charset=utf-8")
+
+
+class BlueButler:
+    def __init__(self, system) -> None:
+        self.system = system
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/bluebutler/service/AddLink/id=<activity_id>", self.add_link),
+            Route("/bluebutler/service/MP3/<reference>", self.mp3),
+            Route("/bluebutler/service/PlayByPhone/<reference>/<phone>", self.play_by_phone),
+        ]
+
+    def add_link(self, request: Request, activity_id: str) -> Response:
+        args = {k.lower(): v for k, v in request.args.items()}
+        try:
+            link = linking.AddLinkRequest(
+                activity_id=activity_id, bms_type=args.get("type"),
+                data=tuple(args.get(f"data{i}") for i in range(1, 6)), host=args.get("host") or None,
+                client_address=request.remote_addr,
+                active_call=linking.parse_bool(args.get("activecall"), "activeCall"))
+            with self.system.database.session() as session:
+                value = linking.add_link(session, link)
+        except CallsuiteError as exc:
+            log.info("AddLink %r refused: %s", activity_id, exc)
+            value = ERROR
+        return string_answer(request, value)
+
+    def _listener(self, request: Request):
+        auth = request.authorization
+        if auth is None or auth.type != "basic":
+            raise Unauthorized("credentials required")
+        with self.system.database.session() as session:
+            return recordings.authenticate(session, auth.username, auth.password)
+
+    def mp3(self, request: Request, reference: str) -> Response:
+        try:
+            user = self._listener(request)
+            with self.system.database.session() as session:
+                recording = recordings.recording_for_listener(session, user, reference)
+                path = self.system.store.path_of(recording.file_path)
+                modified = recording.available_at
+        except Unauthorized:
+            return Response("", status=401, headers={"WWW-Authenticate": REALM})
+        except Forbidden:
+            return Response("", status=403)
+        except NotFound:
+            return Response("", status=404)  # the seed's NULL
+        response = send_file(path, request.environ, mimetype="audio/mpeg", conditional=True, etag=True,
+                             last_modified=modified, max_age=0,
+                             download_name=f"{reference}.mp3", as_attachment=False)
+        response.headers["Accept-Ranges"] = "bytes"
+        return response
+
+    def play_by_phone(self, request: Request, reference: str, phone: str) -> Response:
+        # Playing a recording down a phone line is listening to it: the same rights apply,
+        # and nobody unauthenticated can make the server dial out.
+        try:
+            user = self._listener(request)
+            with self.system.database.session() as session:
+                recordings.recording_for_listener(session, user, reference)
+        except Unauthorized:
+            return Response("", status=401, headers={"WWW-Authenticate": REALM})
+        except (Forbidden, NotFound):
+            return string_answer(request, recordings.PLAY_FAILED)
+        system = self.system
+        return string_answer(request, recordings.play_by_phone(
+            system.database, system.store, system.switch, reference, phone, system.settings.default_region))

@@ -1,0 +1,27 @@
+"""Mounts the recording service: SOAP at /soap/recording (and Recall's .asmx path), the
+generic GET/JSONP at /rest/recording/{Operation}, and the seed-exact URLs."""
+from __future__ import annotations
+
+from services.http.routing import Route
+from services.soap.contracts import AuthoredContract, contracts_root
+from services.soap.endpoint import SoapService
+
+from .bluebutler import BlueButler
+from .recall import Recall
+from .soap import RecordingService
+
+
+def build_soap(system) -> SoapService:
+    contract = AuthoredContract(contracts_root() / "wsdl" / "recording.wsdl")
+    return SoapService("RecordingService", [RecordingService], contract, lambda: system)
+
+
+def routes(system) -> list[Route]:
+    soap = build_soap(system)
+    return [
+        Route("/soap/recording", wsgi=soap.soap_endpoint),
+        Route("/RecallIPInterfaceWS/Recording.asmx", wsgi=soap.soap_endpoint),
+        Route("/rest/recording/<path:operation>", wsgi=soap.rest_endpoint, mount_depth=2),
+        *BlueButler(system).routes(),
+        *Recall(system).routes(),
+    ]

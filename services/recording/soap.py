@@ -1,0 +1,83 @@
+"""The recording service over SOAP 1.1/1.2 and GET/JSON: a thin translation to the core."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from spyne import Boolean, ServiceBase, Unicode, rpc
+
+from services.core import ledger, linking, recordings
+from services.core.errors import NotFound
+from services.soap.faults import soap_operation
+
+from .types import ActivityLink, Gap, RecordingInfo, optional, required
+
+
+def _client_address(ctx) -> str | None:
+    environ = getattr(ctx.transport, "req_env", None) or {}
+    return environ.get("REMOTE_ADDR")
+
+
+def activity_link(link) -> ActivityLink:
+    return ActivityLink(
+        ActivityId=link.activity_id, Type=link.bms_type, Data1=link.data1, Data2=link.data2,
+        Data3=link.data3, Data4=link.data4, Data5=link.data5, Host=link.host, State=link.state,
+        RequestedAt=link.requested_at, ReferenceNumber=link.recording.reference if link.recording else None,
+        LinkedAt=link.linked_at)
+
+
+def recording_info(recording) -> RecordingInfo:
+    call = recording.call
+    return RecordingInfo(
+        ReferenceNumber=recording.reference, CallId=call.id, Direction=call.direction,
+        Extension=call.extension, CallingNumber=call.ani, CalledNumber=call.did or call.target,
+        StartTime=call.started_at, EndTime=call.ended_at, State=recording.state,
+        DurationSeconds=recording.duration_s, DeletionProtected=recording.deletion_protected,
+        Gaps=[Gap(OffsetSeconds=span["offset_s"], LengthSeconds=span["length_s"])
+              for span in recording.paused_spans or [] if "offset_s" in span])
+
+
+class RecordingService(ServiceBase):
+    @rpc(required(Unicode), optional(Unicode), optional(Unicode), optional(Unicode), optional(Unicode),
+         optional(Unicode), optional(Unicode), optional(Unicode), optional(Boolean),
+         _args=("id", "type", "data1", "data2", "data3", "data4", "data5", "host", "activeCall"),
+         _returns=Unicode(min_occurs=0, nillable=True))
+    @soap_operation
+    def AddLink(ctx, id, type, data1, data2, data3, data4, data5, host, activeCall):
+        request = linking.AddLinkRequest(activity_id=id, bms_type=type, data=(data1, data2, data3, data4, data5),
+                                         host=host, client_address=_client_address(ctx),
+                                         active_call=bool(activeCall))
+        with ctx.udc.database.session() as session:
+            return linking.add_link(session, request)
+
+    @rpc(required(Unicode), required(Unicode), _args=("refNum", "phoneNumber"), _returns=required(Unicode))
+    @soap_operation
+    def PlayByPhone(ctx, refNum, phoneNumber):
+        system = ctx.udc
+        return recordings.play_by_phone(system.database, system.store, system.switch, refNum, phoneNumber,
+                                        system.settings.default_region)
+
+    @rpc(required(Unicode), required(Unicode), _args=("activityId", "refNum"), _returns=required(ActivityLink))
+    @soap_operation
+    def LinkRecording(ctx, activityId, refNum):
+        with ctx.udc.database.session() as session:
+            return activity_link(linking.link_recording(session, activityId, refNum, linked_by="LinkRecording"))
+
+    @rpc(required(Unicode), _args=("refNum",), _returns=required(RecordingInfo))
+    @soap_operation
+    def GetRecordingInfo(ctx, refNum):
+        with ctx.udc.database.session() as session:
+            recording = ledger.recording_by_reference(session, refNum)
+            if recording is None:
+                raise NotFound(f"no recording {refNum!r}")
+            return recording_info(recording)
+
+    @rpc(required(Unicode), optional(Unicode), required(Unicode), optional(Boolean),
+         _args=("sExtension", "sPhoneNumber", "dtCallDateTime", "bDeletionProtected"), _returns=required(Unicode))
+    @soap_operation
+    def RetrieveRecFile(ctx, sExtension, sPhoneNumber, dtCallDateTime, bDeletionProtected):
+        system = ctx.udc
+        when = recordings.parse_recall_datetime(dtCallDateTime, system.settings.timezone)
+        with system.database.session() as session:
+            return recordings.retrieve_rec_file(
+                session, system.store, extension=sExtension, when=when, phone=sPhoneNumber,
+                protect=bool(bDeletionProtected), tolerance=timedelta(seconds=system.settings.recall_tolerance_s))
