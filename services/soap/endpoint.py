@@ -43,6 +43,35 @@ def _fault_envelope(soap12: bool, code: str, message: str) -> bytes:
             f'</soap:Fault></soap:Body></soap:Envelope>').encode()
 
 
+FAULT_NS = "urn:callsuite:fault:1"  # not a service namespace: lxml would merge it into tns
+
+
+class CallsuiteSoap12(Soap12):
+    """SOAP 1.2 with namespace-qualified fault subcodes (JAX-WS cannot read Spyne's bare
+    ones) and 400 for Sender faults, as the SOAP 1.2 HTTP binding says."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("cleanup_namespaces", False)
+        super().__init__(*args, **kwargs)
+
+    def generate_subcode(self, value, subcode=None):
+        node = etree.Element(f"{{{self.ns_soap_env}}}Subcode")
+        element = etree.SubElement(node, f"{{{self.ns_soap_env}}}Value", nsmap={"cs": FAULT_NS})
+        element.text = f"cs:{value}"
+        if subcode is not None and subcode is not False:
+            node.append(subcode)
+        return node
+
+    def serialize(self, ctx, message):
+        result = super().serialize(ctx, message)
+        if ctx.out_document is not None:
+            etree.cleanup_namespaces(ctx.out_document, keep_ns_prefixes=["cs"])
+        return result
+
+    def fault_to_http_response_code(self, fault):
+        return "400 Bad Request" if str(fault.faultcode).startswith("Client") else "500 Internal Server Error"
+
+
 class AuthoredValidator:
     """Validates request bodies against the authored schema, not Spyne's generated one.
 
@@ -81,7 +110,7 @@ class SoapService:
             return app
 
         self.soap11_app = application("Soap11", Soap11(validator="lxml"), Soap11(), True)
-        self.soap12_app = application("Soap12", Soap12(validator="lxml"), Soap12(), True)
+        self.soap12_app = application("Soap12", Soap12(validator="lxml"), CallsuiteSoap12(), True)
         self.rest_app = application("Rest", HttpRpc(validator="soft"), JsonDocument())
         self.soap11 = WsgiApplication(self.soap11_app)
         self.soap12 = WsgiApplication(self.soap12_app)
