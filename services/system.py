@@ -42,6 +42,7 @@ class LedgerSink:
                     kind=event.kind, source=self.source, external_id=event.call_id, at=event.at,
                     extension=event.extension, direction=event.direction, ani=event.ani,
                     did=event.did, target=event.target, dtmf=event.dtmf, result=event.result,
+                    record=event.record,
                 ), default_region=self.default_region)
         for listener in self.listeners:
             listener(event)
@@ -60,6 +61,7 @@ class System:
 
     def start(self) -> "System":
         self.database.migrate()
+        self.store.discard_partials()  # temp files a crash left behind
         if self.settings.switch == "simulated":
             from services.telephony.outcomes import OutcomeRules
             from services.telephony.simulated import SimulatedSwitch

@@ -151,7 +151,8 @@ def _ended(session: Session, event: CallEvent, region: str) -> Outcome:
     if recording is not None and recording.state == "paused":
         _close_pause(recording, event.at)
     if recording is not None and recording.state in ("recording", "paused"):
-        recording.state = "awaiting_audio"
+        # Nobody answered: there is no conversation, so no audio will come.
+        recording.state = "awaiting_audio" if call.answered_at else "none"
     return Outcome(call, True)
 
 
