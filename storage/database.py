@@ -27,6 +27,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _sqlite_begin(conn) -> None:
+    read_only = conn.get_execution_options().get("callsuite_read_only", False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
 class Database:
     """Owns the engine; hands out sessions. No protocol knowledge lives here."""
 
@@ -43,7 +48,7 @@ class Database:
             # pysqlite's own transaction handling defers BEGIN; take it over so writers
             # lock at BEGIN IMMEDIATE and never deadlock on lock upgrade.
             event.listen(self.engine, "connect", lambda conn, _r: setattr(conn, "isolation_level", None))
-            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -61,6 +66,18 @@ class Database:
             session.rollback()
             raise
         finally:
+            session.close()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A transaction that only reads (reports, look-ups, credential checks): on SQLite it
+        takes no write lock, so long reads never hold up the switch writing calls."""
+        session = self._sessions()
+        try:
+            session.connection(execution_options={"callsuite_read_only": True})
+            yield session
+        finally:
+            session.rollback()
             session.close()
 
     def migrate(self) -> None:
