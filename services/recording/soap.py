@@ -9,7 +9,9 @@ from services.core import ledger, linking, recordings
 from services.core.errors import NotFound
 from services.soap.faults import soap_operation
 
-from .types import ActivityLink, Gap, RecordingInfo, optional, required
+from services.soap.types import optional, required
+
+from .types import ActivityLink, Gap, RecordingInfo
 
 
 def _client_address(ctx) -> str | None:

@@ -2,15 +2,9 @@
 (tests/contracts checks that they agree)."""
 from spyne import Array, Boolean, ComplexModel, DateTime, Double, Long, Unicode
 
+from services.soap.types import optional, required
+
 TNS = "urn:callsuite:recording:1"
-
-
-def required(cls):
-    return cls.customize(min_occurs=1, nillable=False)
-
-
-def optional(cls):
-    return cls.customize(min_occurs=0, nillable=False)
 
 
 class ActivityLink(ComplexModel):
