@@ -56,6 +56,7 @@ __all__ = [
     "build_report_in_memory",
     "call_validator",
     "error_document",
+    "from_central",
     "get_schema",
     "iter_report",
     "parse_request",
@@ -187,16 +188,27 @@ def _parse_central(text: str, field: str) -> datetime:
     except ValueError:
         raise _refuse(f"Date range not valid: {field} {text!r} is not a valid date "
                       f"(expected MM/DD/YYYY HH:MM:SS)") from None
+    return from_central(naive, field, text)
+
+
+def from_central(naive: datetime, field: str = "date", text: Optional[str] = None) -> datetime:
+    """A US Central Time wall-clock time -> aware UTC, with the rules of the module
+    docstring (the repeated fall-back hour is its first occurrence, a time in the
+    spring-forward gap is refused). An aware datetime is simply converted. ``field`` and
+    ``text`` (the value as the client wrote it) only shape the error message."""
+    if naive.tzinfo is not None:
+        return naive.astimezone(timezone.utc)
+    shown = text if text is not None else naive.strftime(DATE_FORMAT)
     # fold=0: in the repeated fall-back hour take the first occurrence (CDT).
     local = naive.replace(tzinfo=CENTRAL, fold=0)
     try:
         utc = local.astimezone(timezone.utc)
         back = utc.astimezone(CENTRAL).replace(tzinfo=None)
     except (OverflowError, ValueError):
-        raise _refuse(f"Date range not valid: {field} {text!r} is out of range") from None
+        raise _refuse(f"Date range not valid: {field} {shown!r} is out of range") from None
     if back != naive:
         # The wall time falls in the spring-forward gap: it never happened in Central Time.
-        raise _refuse(f"Date range not valid: {field} {text!r} does not exist in US Central "
+        raise _refuse(f"Date range not valid: {field} {shown!r} does not exist in US Central "
                       f"Time (clocks skip that hour when daylight saving time starts)")
     return utc
 

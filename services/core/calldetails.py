@@ -1,0 +1,334 @@
+"""Callbutton call details (seed 002) as the domain sees them: who the partner is, which
+client codes it may read, and the calls of a client code, read from the ledger in batches.
+
+No Spyne, no WSGI: the XML edge (POST /cb/main/jsp/xml/xml.jsp), the recording URL and the
+SOAP/GET service all call these functions and translate the errors into their protocol.
+
+Decisions (see also the report in services/calldata/xml_service.py):
+
+* Authentication: username + password (argon2, :func:`security.verify_password`) of a
+  PartnerAccount, then the client address against its ``allowed_ips``: exact addresses or
+  CIDR networks, IPv4 or IPv6 (``::ffff:a.b.c.d`` counts as ``a.b.c.d``). An empty list
+  allows nobody (fail closed); ``0.0.0.0/0`` and ``::/0`` allow everybody. Entries that are
+  not addresses are ignored (and logged). A wrong username or password is
+  :class:`Unauthorized`; the right password from an address not allowed is
+  :class:`AddressNotAllowed` (a :class:`Forbidden`).
+* Grants: a partner reads the client codes listed in its ``client_codes``. The entry
+  ``"*"`` grants every client code provisioned in ``client_codes`` (the table). A request
+  for ``*`` means every code the partner is granted, in sorted order.
+* A requested code the partner is not granted - whether or not it exists, so that a
+  partner cannot probe which codes exist - refuses the WHOLE request with
+  :class:`ClientCodeNotGranted` (a :class:`Forbidden`), naming the codes. The seed's
+  answer has one status for the whole document, so there is no partial success.
+  A granted code with no calls (or not provisioned as a company's code) is answered with
+  an empty CallDetails.
+* A call belongs to a client code through its DID (the tracking number): the 10-digit
+  code ``8005551234`` matches calls whose DID is ``+18005551234``; any other code matches a
+  DID equal to the code as written.
+* Date range: ``start <= started_at < end + 1 s`` (the seed's dates have whole seconds, so
+  the end second is included); no start means from the beginning, no end means until now
+  (no upper bound).
+* Batches: keyset pagination on ``(started_at, id)``, ``batch_size`` rows per query, each
+  in its own short session (transaction), so a long report holds no transaction, no
+  connection and no lock between batches and memory stays bounded. The report is not one
+  snapshot: a call inserted behind the cursor while the report streams is not seen, one
+  inserted ahead of it is.
+* ``recorded`` means a recording in state ``available`` with a file; a call still being
+  recorded gets no VoiceDirectory until its audio is in the store.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from services.calldata.report import ReportAddress, ReportCall, RequestedClient
+from storage.models import Call, Campaign, ClientCode, PartnerAccount, Recording
+
+from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from .security import verify_password
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+MAX_CLIENT_CODE_LENGTH = 100
+ALL = "*"
+_TEN_DIGITS = re.compile(r"[0-9]{10}")
+
+
+class AddressNotAllowed(Forbidden):
+    """Valid credentials from an address the partner's allow-list does not hold."""
+
+
+class ClientCodeNotGranted(Forbidden):
+    """The partner asked for client codes it may not read."""
+
+
+@dataclass(frozen=True)
+class Partner:
+    id: int
+    username: str
+    grants: tuple[str, ...]  # as provisioned; may hold "*"
+
+    @property
+    def grants_everything(self) -> bool:
+        return ALL in self.grants
+
+
+# --------------------------------------------------------------------------- addresses
+
+
+def _address(text: str) -> Optional[ipaddress._BaseAddress]:
+    try:
+        address = ipaddress.ip_address((text or "").strip().split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def address_allowed(allowed: Iterable[Any], client_ip: Optional[str]) -> bool:
+    """Is ``client_ip`` one of the exact addresses or inside one of the CIDR networks?"""
+    address = _address(client_ip or "")
+    if address is None:
+        return False
+    for entry in allowed or ():
+        try:
+            network = ipaddress.ip_network(str(entry).strip(), strict=False)
+        except ValueError:
+            log.warning("ignoring allowed_ips entry %r: not an address or network", entry)
+            continue
+        if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96 \
+                and network.network_address.ipv4_mapped is not None:
+            network = ipaddress.ip_network(f"{network.network_address.ipv4_mapped}/{network.prefixlen - 96}")
+        if address.version == network.version and address in network:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- partners
+
+
+def authenticate_partner(database, username: Optional[str], password: Optional[str],
+                         client_ip: Optional[str]) -> Partner:
+    """The partner with these credentials, calling from an allowed address.
+
+    The account is read in its own short read transaction and the password checked after
+    it has ended: argon2 takes a noticeable fraction of a second.
+    """
+    if not username or password is None:
+        raise Unauthorized("a partner username and password are required")
+    with database.read_session() as session:
+        row = session.execute(
+            select(PartnerAccount.id, PartnerAccount.username, PartnerAccount.password_hash,
+                   PartnerAccount.allowed_ips, PartnerAccount.client_codes)
+            .where(PartnerAccount.username == username)).first()
+    # verify_password runs argon2 even for an unknown user, so timing does not tell.
+    if not verify_password(row.password_hash if row else None, password) or row is None:
+        log.info("Callbutton partner %r: wrong username or password (from %s)", username, client_ip)
+        raise Unauthorized("invalid username or password")
+    if not address_allowed(row.allowed_ips or [], client_ip):
+        log.info("Callbutton partner %r: address %s not allowed", username, client_ip)
+        raise AddressNotAllowed(f"access from address {client_ip or 'unknown'} is not allowed "
+                                f"for user {row.username}")
+    grants = tuple(dict.fromkeys(str(code).strip() for code in row.client_codes or [] if str(code).strip()))
+    return Partner(id=row.id, username=row.username, grants=grants)
+
+
+def granted_codes(session: Session, partner: Partner) -> list[str]:
+    """Every client code the partner may read, sorted."""
+    codes = {code for code in partner.grants if code != ALL}
+    if partner.grants_everything:
+        codes.update(session.scalars(select(ClientCode.code)))
+    return sorted(codes)
+
+
+def is_granted(session: Session, partner: Partner, code: str) -> bool:
+    if code in partner.grants and code != ALL:
+        return True
+    return partner.grants_everything and session.get(ClientCode, code) is not None
+
+
+def resolve_clients(session: Session, partner: Partner, requested: Sequence[RequestedClient],
+                    all_clients: bool) -> list[RequestedClient]:
+    """The client codes to report, in order, with their status flags.
+
+    ``*`` (first) expands to every granted code with the ``*`` entry's flag; codes named
+    after it are ignored (report.parse_request refuses a ``*`` anywhere else). A code
+    named twice is reported once, at its first place, with the status flag set if any of
+    its entries set it.
+    """
+    if not requested:
+        raise InvalidInput("at least one ClientCode is required")
+    if all_clients:
+        return [RequestedClient(code, requested[0].status) for code in granted_codes(session, partner)]
+    merged: dict[str, bool] = {}
+    for client in requested:
+        code = client.code.strip()
+        if not code or len(code) > MAX_CLIENT_CODE_LENGTH:
+            raise InvalidInput(f"client code {code[:20]!r} must be 1 to {MAX_CLIENT_CODE_LENGTH} characters")
+        if code == ALL:
+            raise InvalidInput("ClientCode '*' (all clients) is only allowed as the first ClientCode")
+        merged[code] = merged.get(code, False) or client.status
+    refused = [code for code in merged if not is_granted(session, partner, code)]
+    if refused:
+        named = ", ".join(refused[:20]) + (f" and {len(refused) - 20} more" if len(refused) > 20 else "")
+        raise ClientCodeNotGranted(f"user {partner.username} is not authorized for client code(s) {named}")
+    return [RequestedClient(code, flag) for code, flag in merged.items()]
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def did_for_code(code: str) -> str:
+    """The ledger's DID (E.164) of a client code: 10 digits -> +1XXXXXXXXXX."""
+    code = code.strip()
+    return f"+1{code}" if _TEN_DIGITS.fullmatch(code) else code
+
+
+def code_for_did(did: Optional[str]) -> Optional[str]:
+    """The client code a call belongs to, from its DID (the inverse of did_for_code)."""
+    if not did:
+        return None
+    did = did.strip()
+    if did.startswith("+1") and _TEN_DIGITS.fullmatch(did[2:]):
+        return did[2:]
+    return did
+
+
+# --------------------------------------------------------------------------- the query
+
+
+_ADDRESS_KEYS = {
+    "first_name": ("FirstName", "first_name", "firstName"),
+    "middle_initial": ("MiddleInitial", "middle_initial", "middleInitial", "mi"),
+    "last_name": ("LastName", "last_name", "lastName"),
+    "street_address": ("StreetAddress", "street_address", "streetAddress", "address"),
+    "secondary_address": ("SecondaryAddress", "secondary_address", "secondaryAddress"),
+    "city": ("City", "city"),
+    "state": ("State", "state"),
+    "zip": ("ZIP", "zip", "Zip"),
+    "zip4": ("ZIP4", "zip4", "Zip4"),
+}
+
+
+def report_address(value: Any) -> Optional[ReportAddress]:
+    """The ledger's ``caller_address`` JSON (the seed's tag names, or snake_case) ->
+    ReportAddress; None when nothing is known (the seed omits <Address> then)."""
+    if not isinstance(value, Mapping):
+        return None
+    fields: dict[str, str] = {}
+    for name, keys in _ADDRESS_KEYS.items():
+        for key in keys:
+            item = value.get(key)
+            if item is not None and str(item).strip():
+                fields[name] = str(item).strip()
+                break
+    return ReportAddress(**fields) if fields else None
+
+
+_COLUMNS = (
+    Call.id, Call.started_at, Call.campaign_id, Campaign.name, Call.did, Call.ani, Call.target,
+    Call.other_data, Call.info_digits, Call.result, Call.duration_s, Call.talk_time_s,
+    Call.index_number, Recording.state, Recording.file_path, Call.caller_address, Call.reviewed,
+    Call.dtmf, Call.sales_status, Call.journal,
+)
+
+
+def _report_call(row) -> ReportCall:
+    (call_id, started_at, campaign_id, campaign_name, did, ani, target, other_data, info_digits,
+     result, duration, talk_time, index_number, recording_state, file_path, address, reviewed,
+     dtmf, sales_status, journal) = row
+    return ReportCall(
+        call_id=str(call_id), start_time=started_at,
+        campaign=campaign_name if campaign_name is not None else (None if campaign_id is None else str(campaign_id)),
+        did=did, ani=ani, target=target, other_data=other_data, info_digits=info_digits,
+        result=result, duration=duration, talk_time=talk_time, index_number=index_number,
+        recorded=recording_state == "available" and bool(file_path),
+        address=report_address(address), reviewed=bool(reviewed), dtmf=dtmf,
+        sales_status=sales_status, journal=journal,
+    )
+
+
+def iter_calls(database, code: str, start: Optional[datetime], end: Optional[datetime], *,
+               batch_size: int = BATCH_SIZE) -> Iterator[ReportCall]:
+    """The calls of one client code in [start, end], by start time, lazily, in batches.
+
+    Each batch is one short read transaction (``database.read_session()``), closed before any call
+    of it is yielded, so the consumer may take as long as it likes between calls.
+    """
+    batch_size = max(1, int(batch_size))
+    base = (select(*_COLUMNS).select_from(Call)
+            .outerjoin(Campaign, Campaign.id == Call.campaign_id)
+            .outerjoin(Recording, Recording.call_id == Call.id)
+            .where(Call.did == did_for_code(code)))
+    if start is not None:
+        base = base.where(Call.started_at >= start)
+    if end is not None:
+        base = base.where(Call.started_at < end + timedelta(seconds=1))
+    base = base.order_by(Call.started_at, Call.id).limit(batch_size)
+    last: Optional[tuple[datetime, int]] = None
+    while True:
+        statement = base
+        if last is not None:
+            last_started, last_id = last
+            # Written so that the (did, started_at) index gives a range scan.
+            statement = statement.where(Call.started_at >= last_started,
+                                        or_(Call.started_at > last_started,
+                                            and_(Call.started_at == last_started, Call.id > last_id)))
+        with database.read_session() as session:
+            rows = session.execute(statement).all()
+        for row in rows:
+            yield _report_call(row)
+        if len(rows) < batch_size:
+            return
+        last = (rows[-1][1], rows[-1][0])
+
+
+def report_clients(database, clients: Sequence[RequestedClient], start: Optional[datetime],
+                   end: Optional[datetime], *, batch_size: int = BATCH_SIZE
+                   ) -> Iterator[tuple[str, bool, Iterator[ReportCall]]]:
+    """What report.iter_report consumes: (code, status flag, lazy calls) per client."""
+    for client in clients:
+        yield client.code, client.status, iter_calls(database, client.code, start, end, batch_size=batch_size)
+
+
+# --------------------------------------------------------------------------- recordings
+
+
+@dataclass(frozen=True)
+class RecordingFile:
+    call_id: int
+    reference: str
+    file_path: str  # relative to the recording store
+    available_at: Optional[datetime]
+
+
+def recording_for_partner(session: Session, partner: Partner, call_id: str) -> RecordingFile:
+    """The recording of a call (the seed's Event_CallRecordingURL ``id``), if the partner
+    may read the call's client code. NotFound for no such call or no available audio;
+    ClientCodeNotGranted for a call of a client code not granted to the partner."""
+    text = (call_id or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise NotFound("no such call")
+    row = session.execute(
+        select(Call.id, Call.did, Recording.reference, Recording.state, Recording.file_path,
+               Recording.available_at)
+        .select_from(Call).outerjoin(Recording, Recording.call_id == Call.id)
+        .where(Call.id == int(text))).first()
+    if row is None:
+        raise NotFound("no such call")
+    found_id, did, reference, state, file_path, available_at = row
+    code = code_for_did(did)
+    if code is None or not is_granted(session, partner, code):
+        raise ClientCodeNotGranted(f"user {partner.username} is not authorized for this call's client code")
+    if state != "available" or not file_path:
+        raise NotFound("the call has no recording")
+    return RecordingFile(call_id=found_id, reference=reference, file_path=file_path, available_at=available_at)
