@@ -77,8 +77,7 @@ class Database:
             session.connection(execution_options={"callsuite_read_only": True})
             yield session
         finally:
-            session.rollback()
-            session.close()
+            session.close()  # ends the transaction; loaded objects stay readable, detached
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent)."""

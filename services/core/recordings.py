@@ -15,16 +15,19 @@ from storage.models import Call, Recording, User
 from . import ledger
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .phone import to_e164
-from .security import verify_password
+from .security import verify_password_cached
 
 PLAY_OK, PLAY_FAILED, PLAY_NO_CHANNEL = "TRUE", "FALSE", "ERROR: No Playback Channels"
 
 
-def authenticate(session: Session, username: Optional[str], password: Optional[str]) -> User:
+def authenticate(database, username: Optional[str], password: Optional[str]) -> User:
+    """The user with these credentials (detached). The password is checked after the read
+    transaction ends: argon2 is deliberately slow."""
     if not username or password is None:
         raise Unauthorized("credentials required")
-    user = session.scalar(select(User).where(User.username == username))
-    if not verify_password(user.password_hash if user else None, password):
+    with database.read_session() as session:
+        user = session.scalar(select(User).where(User.username == username))
+    if not verify_password_cached(user.password_hash if user else None, password):
         raise Unauthorized("unknown user or wrong password")
     return user
 

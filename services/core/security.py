@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,6 +26,43 @@ def verify_password(password_hash: str | None, password: str | None) -> bool:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+class _VerifiedCache:
+    """Remembers, for a minute, that a password matched a stored hash, so a media player's
+    stream of Range requests does not pay argon2 (~0.2 s, 64 MB) on every request. Keyed by
+    a digest of the hash and the password: a changed password misses the cache."""
+
+    def __init__(self, ttl_s: float = 60.0, size: int = 1024) -> None:
+        self.ttl_s, self.size = ttl_s, size
+        self._entries: dict[bytes, float] = {}
+        self._lock = threading.Lock()
+
+    def check(self, password_hash: str, password: str) -> bool:
+        key = hashlib.sha256(password_hash.encode() + b"\0" + password.encode()).digest()
+        now = time.monotonic()
+        with self._lock:
+            expiry = self._entries.get(key)
+            if expiry is not None and expiry > now:
+                return True
+        if not verify_password(password_hash, password):
+            return False
+        with self._lock:
+            if len(self._entries) >= self.size:
+                self._entries = {k: v for k, v in self._entries.items() if v > now}
+                if len(self._entries) >= self.size:
+                    self._entries.clear()
+            self._entries[key] = now + self.ttl_s
+        return True
+
+
+_verified = _VerifiedCache()
+
+
+def verify_password_cached(password_hash: str | None, password: str | None) -> bool:
+    if password_hash is None or password is None:
+        return verify_password(password_hash, password)  # same timing for unknown users
+    return _verified.check(password_hash, password)
 
 
 def password_matches_hash(password_hash: str | None, password: str) -> bool:

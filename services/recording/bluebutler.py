@@ -67,8 +67,7 @@ class BlueButler:
         auth = request.authorization
         if auth is None or auth.type != "basic":
             raise Unauthorized("credentials required")
-        with self.system.database.session() as session:
-            return recordings.authenticate(session, auth.username, auth.password)
+        return recordings.authenticate(self.system.database, auth.username, auth.password)
 
     def mp3(self, request: Request, reference: str) -> Response:
         try:
