@@ -10,6 +10,7 @@ from typing import Callable, Optional
 from services.config import Settings
 from services.core import ledger
 from services.core.errors import CallsuiteError
+from services.integrations.outbox_worker import OutboxWorker
 from storage.database import Database
 from storage.recordings import RecordingStore
 
@@ -58,6 +59,8 @@ class System:
         self.switch = None
         self._workers: list = []
         self._started = threading.Event()
+        self.add_worker(OutboxWorker(self.database, interval_s=settings.outbox_interval_s,
+                                     max_attempts=settings.outbox_max_attempts))
 
     def start(self) -> "System":
         self.database.migrate()

@@ -1,0 +1,1 @@
+"""Outbound integrations: delivering what the outbox holds (BMS link notices, CRM calls)."""
