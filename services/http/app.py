@@ -7,6 +7,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.ingest.cti import CtiIngest
 from services.calldata import edge as calldata_edge
+from services.console import edge as console_edge
 from services.recording import edge as recording_edge
 
 from .middleware import ServerMiddleware
@@ -21,6 +22,7 @@ def build_app(system):
         routes += SimulatedSwitchApi(system).routes()
     routes += recording_edge.routes(system)
     routes += calldata_edge.routes(system)
+    routes += console_edge.routes(system)
     settings = system.settings
     router = Router(routes, max_body_bytes=settings.max_body_bytes)
     return ServerMiddleware(router, max_body_bytes=settings.max_body_bytes,
