@@ -164,11 +164,15 @@ def _close_pause(recording: Recording, at: datetime) -> None:
     recording.state = "recording"
 
 
-def _paused(session: Session, event: CallEvent, region: str) -> Outcome:
+def _recorded_call(session: Session, event: CallEvent) -> tuple[Call, Recording]:
     call = _require_call(session, event)
-    recording = call.recording
-    if recording is None:
+    if call.recording is None:
         raise Conflict(f"call {event.external_id!r} is not being recorded")
+    return call, call.recording
+
+
+def _paused(session: Session, event: CallEvent, region: str) -> Outcome:
+    call, recording = _recorded_call(session, event)
     if recording.state == "paused":
         return Outcome(call, False)
     if call.state == "ended" or recording.state != "recording":
@@ -179,10 +183,7 @@ def _paused(session: Session, event: CallEvent, region: str) -> Outcome:
 
 
 def _resumed(session: Session, event: CallEvent, region: str) -> Outcome:
-    call = _require_call(session, event)
-    recording = call.recording
-    if recording is None:
-        raise Conflict(f"call {event.external_id!r} is not being recorded")
+    call, recording = _recorded_call(session, event)
     if recording.state == "recording":
         return Outcome(call, False)
     if recording.state != "paused":

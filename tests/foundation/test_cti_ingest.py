@@ -78,3 +78,17 @@ def test_out_of_order_events_are_refused_and_change_nothing(live):
     assert restart.status_code == 409
     call = stored(live, "pbx-3")
     assert call.state == "ended" and call.answered_at is None and call.result == "No Answer"
+
+
+def test_recording_pauses_from_a_pbx_are_kept_as_spans(live):
+    assert live.cti(event("call.started", "pbx-4", "2026-11-20T18:00:00Z", extension="204")).status_code == 201
+    assert live.cti(event("call.answered", "pbx-4", "2026-11-20T18:00:01Z")).ok
+    assert live.cti(event("recording.resumed", "pbx-4", "2026-11-20T18:00:05Z")).json()["applied"] is False
+    assert live.cti(event("recording.paused", "pbx-4", "2026-11-20T18:00:10Z")).json()["applied"] is True
+    assert live.cti(event("recording.paused", "pbx-4", "2026-11-20T18:00:11Z")).json()["applied"] is False
+    assert live.cti(event("recording.resumed", "pbx-4", "2026-11-20T18:00:20Z")).ok
+    assert live.cti(event("call.ended", "pbx-4", "2026-11-20T18:01:00Z")).ok
+    late = live.cti(event("recording.paused", "pbx-4", "2026-11-20T18:02:00Z"))
+    assert late.status_code == 409 and "cannot pause" in late.text
+    spans = stored(live, "pbx-4").recording.paused_spans
+    assert spans == [{"from": "2026-11-20T18:00:10+00:00", "to": "2026-11-20T18:00:20+00:00"}]

@@ -145,3 +145,24 @@ def differences(expected: Any, actual: Any, path: str = "") -> list[str]:
             out.extend(differences(e, a, f"{path}[{index}]"))
         return out
     return [] if expected == actual else [f"{path}: authored {expected!r}, Spyne {actual!r}"]
+
+
+def spyne_view(app, address: str = "http://localhost:8000/") -> dict:
+    """What Spyne itself would publish for `app`, described like an authored WSDL."""
+    from spyne.interface.wsdl import Wsdl11
+
+    wsdl = Wsdl11(app.interface)
+    wsdl.build_interface_document(address)
+    return describe(wsdl.get_interface_document())
+
+
+def drift(soap, protocol: str, authored_root=None) -> list[str]:
+    """Differences between a SoapService's authored contract and its Spyne application for
+    one protocol ("soap11" or "soap12"); empty when they agree."""
+    authored = describe(authored_root if authored_root is not None else soap.contract.inlined)
+    spyne = spyne_view(soap.soap11_app if protocol == "soap11" else soap.soap12_app)
+    found = differences(authored["operations"], spyne["operations"])
+    found += differences(authored["bindings"].get(protocol), spyne["bindings"].get(protocol), f"/{protocol}")
+    if authored["targetNamespace"] != spyne["targetNamespace"]:
+        found.append(f"targetNamespace: authored {authored['targetNamespace']}, Spyne {spyne['targetNamespace']}")
+    return found
