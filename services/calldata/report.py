@@ -43,6 +43,8 @@ import defusedxml.ElementTree as SafeET
 import xmlschema
 from lxml import etree
 
+from services.contracts import contracts_root
+
 __all__ = [
     "CENTRAL",
     "DATE_FORMAT",
@@ -144,17 +146,7 @@ class ReportRequestError(ValueError):
 # --------------------------------------------------------------------------- schema
 
 
-def _default_schema_path() -> Path:
-    """xsd/ lives beside the packages (the repository root, or the working directory)."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[2], Path.cwd()):
-        path = candidate / "xsd" / "callbutton.xsd"
-        if path.is_file():
-            return path
-    return here.parents[2] / "xsd" / "callbutton.xsd"
-
-
-SCHEMA_PATH = _default_schema_path()
+SCHEMA_PATH = contracts_root() / "xsd" / "callbutton.xsd"
 
 _schemas: dict[str, xmlschema.XMLSchema10] = {}
 _schemas_lock = threading.Lock()

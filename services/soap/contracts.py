@@ -13,21 +13,14 @@ from pathlib import Path
 
 from lxml import etree
 
+from services.contracts import contracts_root  # noqa: F401 (re-exported for the edges)
+
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 XS_NS = "http://www.w3.org/2001/XMLSchema"
 SOAP11_BINDING_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
 SOAP12_BINDING_NS = "http://schemas.xmlsoap.org/wsdl/soap12/"
 
 _SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-
-
-def contracts_root() -> Path:
-    """wsdl/ and xsd/ live beside the packages (the repository root, or the install's data)."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[2], Path.cwd()):
-        if (candidate / "wsdl").is_dir() and (candidate / "xsd").is_dir():
-            return candidate
-    raise FileNotFoundError("cannot find the wsdl/ and xsd/ folders")
 
 
 class AuthoredContract:
