@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import parse_qsl, urlencode
@@ -27,6 +28,7 @@ logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL + 1)
 logging.getLogger("spyne.server._base").setLevel(logging.CRITICAL + 1)
 logging.getLogger("spyne.protocol").setLevel(logging.ERROR)
 
+_SPYNE_CLASS_REPR = re.compile(rb"<class '[\w.]+\.(\w+)'>")
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
 
@@ -133,6 +135,10 @@ class SoapService:
         content_type = environ.get("CONTENT_TYPE", "")
         soap12 = content_type.lower().startswith("application/soap+xml")
         body = read_body(environ)
+        if not body.strip():
+            return plain_response(start_response, "400 Bad Request" if soap12 else "500 Internal Server Error",
+                                  _fault_envelope(soap12, "Client", "the request has no SOAP envelope"),
+                                  "application/soap+xml; charset=utf-8" if soap12 else "text/xml; charset=utf-8")
         if xml_has_dtd(body):
             # SOAP forbids DTDs; refusing them outright closes XXE and entity-expansion attacks.
             return plain_response(start_response, "500 Internal Server Error" if not soap12 else "400 Bad Request",
@@ -146,9 +152,7 @@ class SoapService:
         """GET /rest/{service}/{Operation}?args → JSON; with callback= → JSONP."""
         pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         callback = [v for k, v in pairs if k == "callback"]
-        if not callback:
-            return self.rest(environ, start_response)
-        if not valid_callback(callback[-1]):
+        if callback and not valid_callback(callback[-1]):
             return plain_response(start_response, "400 Bad Request",
                                   b"callback must be a JavaScript identifier path\n")
         environ["QUERY_STRING"] = urlencode([(k, v) for k, v in pairs if k not in ("callback", "_")])
@@ -158,7 +162,10 @@ class SoapService:
             captured["status"], captured["headers"] = status, headers
             return lambda data: None
 
-        body = b"".join(self.rest(environ, capture))
-        wrapped = wrap_jsonp(callback[-1], body)
+        # Spyne names the offending parameter by its class repr; callers need only its name.
+        body = _SPYNE_CLASS_REPR.sub(rb"\1", b"".join(self.rest(environ, capture)))
+        if not callback:
+            return plain_response(start_response, captured["status"], body, "application/json; charset=utf-8")
         # JSONP must reach the script tag with 200, whatever the fault, or the callback never runs.
-        return plain_response(start_response, "200 OK", wrapped, "application/javascript; charset=utf-8")
+        return plain_response(start_response, "200 OK", wrap_jsonp(callback[-1], body),
+                              "application/javascript; charset=utf-8", [("X-Content-Type-Options", "nosniff")])

@@ -96,3 +96,18 @@ def test_jsonp_callback_names_are_checked(live):
     assert good.status_code == 200
     assert good.headers["Content-Type"].startswith("application/javascript")
     assert good.text.startswith("cb.done(") and good.text.endswith(");")
+
+
+def test_malformed_soap_gets_a_fault_never_a_traceback(live):
+    for body in (b"", b"not xml", b"<a>", b"<?xml version='1.0'?><x/>"):
+        for content_type in ("text/xml", "application/soap+xml"):
+            response = requests.post(live.url("/soap/recording"), data=body, headers={"Content-Type": content_type})
+            assert is_fault(response.content), (body, response.text)
+            assert "Traceback" not in response.text
+
+
+def test_generic_get_errors_name_the_parameter(live):
+    response = requests.get(live.url("/rest/recording/AddLink"))
+    assert response.status_code == 400
+    assert response.json()["faultstring"] == "AddLink.id member must occur at least 1 times."
+    assert requests.get(live.url("/rest/recording/Nope")).status_code == 404
