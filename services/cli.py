@@ -73,8 +73,10 @@ def serve(settings: Settings, args) -> int:
                            threads=settings.threads, ident="callsuite")
 
     def stop(signum, frame):
+        # waitress's run() ends on SystemExit and then shuts its worker threads down;
+        # closing only the listening socket would leave it serving keep-alive connections.
         log.info("stopping (signal %s)", signum)
-        server.close()
+        raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -82,9 +84,8 @@ def serve(settings: Settings, args) -> int:
              "sqlite" if system.database.is_sqlite else "external", settings.switch)
     try:
         server.run()
-    except (OSError, ValueError):
-        pass  # the socket map closes under us on signal
     finally:
+        server.close()
         system.close()
     return 0
 

@@ -25,8 +25,7 @@ def build_app(system):
     routes += console_edge.routes(system)
     settings = system.settings
     router = Router(routes, max_body_bytes=settings.max_body_bytes)
-    return ServerMiddleware(router, max_body_bytes=settings.max_body_bytes,
-                            public_base_url=settings.public_base_url, log_access=settings.access_log)
+    return ServerMiddleware(router, public_base_url=settings.public_base_url, log_access=settings.access_log)
 
 
 def _health(system) -> Response:

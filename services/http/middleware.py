@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import time
 from typing import Callable, Optional
 
@@ -21,64 +20,77 @@ def redact_query(query: str) -> str:
 
 
 class ServerMiddleware:
-    """Sets per-request settings, limits bodies, logs access, and turns any uncaught
-    exception into a plain 500 (the traceback goes to the server log, never the client)."""
+    """Sets per-request settings, logs access, and turns any uncaught exception into a
+    plain 500 (the traceback goes to the server log, never the client). Body limits are
+    per route (the router); a body that outgrows its limit while read ends here as 413."""
 
-    def __init__(self, app: Callable, *, max_body_bytes: int, public_base_url: Optional[str],
-                 log_access: bool = True) -> None:
+    def __init__(self, app: Callable, *, public_base_url: Optional[str], log_access: bool = True) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
         self.public_base_url = public_base_url
         self.log_access = log_access
 
     def __call__(self, environ: dict, start_response):
         started = time.perf_counter()
-        environ["callsuite.max_body_bytes"] = self.max_body_bytes
         environ["callsuite.public_base_url"] = self.public_base_url
-        state = {"status": "-", "sent": False, "bytes": 0}
+        state = {"status": "-", "sent": False, "bytes": 0, "length": None}
 
         def tracking_start_response(status, headers, exc_info=None):
             state["status"] = status.split(" ", 1)[0]
             state["sent"] = True
+            state["length"] = next((v for k, v in headers if k.lower() == "content-length"), None)
             return start_response(status, headers, exc_info)
 
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
+            int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            length = -1
+            result = plain_response(tracking_start_response, "400 Bad Request", b"bad Content-Length\n")
+            return self._iterate(result, environ, start_response, state, started)
         try:
-            if length < 0:
-                result = plain_response(tracking_start_response, "400 Bad Request", b"bad Content-Length\n")
-            elif length > self.max_body_bytes:
-                result = plain_response(tracking_start_response, "413 Request Entity Too Large",
-                                        f"request body over {self.max_body_bytes} bytes\n".encode())
-            else:
-                result = self.app(environ, tracking_start_response)
+            result = self.app(environ, tracking_start_response)
+        except Exception as exc:
+            return self._failed(exc, environ, start_response, state, started)
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
+            # The server sends a wrapped file itself, without reading it through Python:
+            # hand it over untouched (a recording streams in constant memory).
+            state["bytes"] = int(state["length"] or 0)
+            self._log(environ, state, started)
+            return result
+        return self._iterate(result, environ, start_response, state, started)
+
+    def _iterate(self, result, environ, start_response, state, started):
+        try:
             for chunk in result:
                 state["bytes"] += len(chunk)
                 yield chunk
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        except BodyTooLarge as exc:
-            if not state["sent"]:
-                yield from plain_response(tracking_start_response, "413 Request Entity Too Large",
-                                          f"{exc}\n".encode())
-        except Exception:
-            error_log.exception("unhandled error on %s %s", environ.get("REQUEST_METHOD"),
-                                environ.get("PATH_INFO"))
-            if not state["sent"]:
-                body = b"internal server error\n"
-                start_response("500 Internal Server Error",
-                               [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
-                               sys.exc_info())
-                state["status"] = "500"
-                yield body
+        except Exception as exc:
+            yield from self._failed(exc, environ, start_response, state, None)
         finally:
-            if self.log_access:
-                query = environ.get("QUERY_STRING")
-                path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-                access_log.info('%s "%s %s%s" %s %d %.1fms', environ.get("REMOTE_ADDR", "-"),
-                                environ.get("REQUEST_METHOD"), path,
-                                f"?{redact_query(query)}" if query else "", state["status"],
-                                state["bytes"], (time.perf_counter() - started) * 1000)
+            self._log(environ, state, started)
+
+    def _failed(self, exc: Exception, environ, start_response, state, started) -> list[bytes]:
+        if isinstance(exc, BodyTooLarge):
+            status, body = "413 Request Entity Too Large", f"{exc}\n".encode()
+        else:
+            error_log.error("unhandled error on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+                            exc_info=exc)
+            status, body = "500 Internal Server Error", b"internal server error\n"
+        if state["sent"]:
+            return []  # headers are out: the truncated body is all the client can be told
+        start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+                       (type(exc), exc, exc.__traceback__))
+        state["status"], state["bytes"] = status.split(" ", 1)[0], len(body)
+        if started is not None:
+            self._log(environ, state, started)
+        return [body]
+
+    def _log(self, environ, state, started) -> None:
+        if self.log_access:
+            query = environ.get("QUERY_STRING")
+            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+            access_log.info('%s "%s %s%s" %s %d %.1fms', environ.get("REMOTE_ADDR", "-"),
+                            environ.get("REQUEST_METHOD"), path, f"?{redact_query(query)}" if query else "",
+                            state["status"], state["bytes"], (time.perf_counter() - started) * 1000)

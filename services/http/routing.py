@@ -24,6 +24,7 @@ class Route:
     wsgi: Optional[Callable] = None
     methods: Sequence[str] = ("GET",)
     mount_depth: Optional[int] = None
+    max_body_bytes: Optional[int] = None  # a larger (or smaller) limit than the server's
     name: str = ""
 
 
@@ -47,12 +48,16 @@ class Router:
                 return _plain(exc.code, exc.description or exc.name, exc)(environ, start_response)
             return exc(environ, start_response)  # redirects
         route = self._routes[index]
+        limit = route.max_body_bytes or self._max_body
+        environ["callsuite.max_body_bytes"] = limit
+        if int(environ.get("CONTENT_LENGTH") or 0) > limit:
+            return _plain(413, f"request body over {limit} bytes", exc=None)(environ, start_response)
         if route.wsgi is not None:
             if route.mount_depth is not None:
                 _split_path(environ, route.mount_depth)
             return route.wsgi(environ, start_response)
         request = Request(environ)
-        request.max_content_length = self._max_body
+        request.max_content_length = limit
         try:
             response = route.handler(request, **values)
         except HTTPException as exc:
@@ -60,9 +65,9 @@ class Router:
         return response(environ, start_response)
 
 
-def _plain(code: int, text: str, exc: HTTPException) -> Response:
+def _plain(code: int, text: str, exc: Optional[HTTPException]) -> Response:
     response = Response(text.rstrip("\n") + "\n", status=code, content_type="text/plain; charset=utf-8")
-    for name, value in exc.get_headers() if hasattr(exc, "valid_methods") and exc.valid_methods else []:
+    for name, value in exc.get_headers() if getattr(exc, "valid_methods", None) else []:
         if name.lower() == "allow":
             response.headers[name] = value
     return response

@@ -40,7 +40,8 @@ class CtiIngest:
     def routes(self) -> list[Route]:
         return [
             Route("/cti/v1/events", self.post_event, methods=("POST",)),
-            Route("/cti/v1/calls/<call_id>/recording", self.put_recording, methods=("PUT",)),
+            Route("/cti/v1/calls/<call_id>/recording", self.put_recording, methods=("PUT",),
+                  max_body_bytes=self.system.settings.max_recording_bytes),
         ]
 
     def _authorized(self, request: Request) -> Response | None:

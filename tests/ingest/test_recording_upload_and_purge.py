@@ -87,3 +87,20 @@ def test_purge_spares_protected_recordings(tmp_path):
     assert new_ref not in result.stdout
     assert "1 deleted, 1 protected kept" in result.stdout
     assert not paths[old_ref].exists() and paths[kept_ref].exists() and paths[new_ref].exists()
+
+
+def test_recordings_larger_than_the_request_limit_upload(tmp_path):
+    live = start_server(tmp_path, max_body_bytes=64 * 1024, max_recording_bytes=2 * 1024 * 1024)
+    try:
+        start_call(live, "big-1")
+        audio = tone_mp3(40.0)  # about 160 KB: over the request limit, under the recording limit
+        assert len(audio) > 64 * 1024
+        assert upload(live, "big-1", audio).status_code == 201
+        start_call(live, "big-2")
+        too_big = requests.put(live.url("/cti/v1/calls/big-2/recording"), data=b"\xff\xfb" * (1024 * 1024 + 1),
+                               headers={**AUTH, "Content-Type": "audio/mpeg"})
+        assert too_big.status_code == 413
+        soap = requests.post(live.url("/soap/recording"), data=b"<x/>" * 20000, headers={"Content-Type": "text/xml"})
+        assert soap.status_code == 413
+    finally:
+        live.stop()
