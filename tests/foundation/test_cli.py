@@ -63,11 +63,12 @@ def test_serve_starts_and_stops_cleanly(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--data-dir", str(tmp_path / "data"),
                                 "--config", str(config), "--port", str(port)], cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    keep_alive = requests.Session()  # an idle keep-alive connection must not hold the server up
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                response = requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                response = keep_alive.get(f"http://127.0.0.1:{port}/health", timeout=1)
                 break
             except requests.ConnectionError:
                 assert process.poll() is None, process.stdout.read()
@@ -78,7 +79,8 @@ def test_serve_starts_and_stops_cleanly(tmp_path):
         assert (tmp_path / "data" / "callsuite.db").exists()
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
+        output, _ = process.communicate(timeout=10)
+        keep_alive.close()
     assert process.returncode == 0, output
     assert "Callsuite listening on http://127.0.0.1:" in output
 
