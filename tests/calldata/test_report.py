@@ -15,6 +15,8 @@ import pytest
 import xmlschema
 from lxml import etree
 
+from helpers.callbutton import request_doc
+
 from services.calldata import report
 from services.calldata.report import (
     CallDetailsRequest,
@@ -49,21 +51,6 @@ def no_network(monkeypatch):
         raise AssertionError("network access attempted")
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-
-
-def request_doc(*codes: str, start: str = "01/05/2026 08:00:00", end: str = "01/06/2026 17:30:00") -> bytes:
-    lines = "\n".join(f"      {c}" for c in codes)
-    return (f"""<?xml version="1.0"?>
-<Callbutton version="B">
-  <CallbuttonService>
-    <GetCallDetailsRequest>
-{lines}
-      <StartDate>{start}</StartDate>
-      <EndDate>{end}</EndDate>
-    </GetCallDetailsRequest>
-  </CallbuttonService>
-</Callbutton>
-""").encode()
 
 
 def cc(code: str, status: str | None = None) -> str:

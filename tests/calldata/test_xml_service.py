@@ -16,6 +16,7 @@ import xmlschema
 from lxml import etree
 from sqlalchemy import insert, select, update
 
+from helpers.callbutton import request_doc
 from helpers.audio import tone_mp3
 from helpers.server import CTI_TOKEN, REPO, start_server
 from services.calldata import report
@@ -119,21 +120,6 @@ def live(tmp_path_factory):
     server.audio = audio
     yield server
     server.stop()
-
-
-def request_doc(*codes, start="01/05/2026 08:00:00", end="01/06/2026 17:30:00") -> bytes:
-    lines = "\n".join(f"      {c}" if c.startswith("<") else f"      <ClientCode>{c}</ClientCode>" for c in codes)
-    return f"""<?xml version="1.0"?>
-<Callbutton version="B">
-  <CallbuttonService>
-    <GetCallDetailsRequest>
-{lines}
-      <StartDate>{start}</StartDate>
-      <EndDate>{end}</EndDate>
-    </GetCallDetailsRequest >
-  </CallbuttonService>
-</Callbutton>
-""".encode()
 
 
 def post(live, body, auth=P1, **kw) -> requests.Response:
