@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Call, Recording
+from storage.models import Call, Campaign, Recording
 
 from .errors import Conflict, InvalidInput, NotFound
 from .phone import normalize_party
@@ -23,6 +23,9 @@ from .phone import normalize_party
 EVENT_KINDS = ("call.started", "call.answered", "call.ended", "recording.paused", "recording.resumed")
 DIRECTIONS = ("inbound", "outbound")
 RESULTS = ("Connected", "Busy", "No Answer", "Abandoned")
+INFO_DIGITS = ("", "p", "c")  # Callbutton: normal, payphone, cell phone
+ADDRESS_KEYS = ("first_name", "middle_initial", "last_name", "street_address", "secondary_address",
+                "city", "state", "zip", "zip4")
 IN_PROGRESS = ("ringing", "answered")
 
 
@@ -40,6 +43,12 @@ class CallEvent:
     dtmf: Optional[str] = None
     result: Optional[str] = None
     record: bool = True
+    # Call-tracking details a PBX may know (Callbutton's report carries them).
+    campaign_id: Optional[int] = None
+    info_digits: Optional[str] = None
+    index_number: Optional[str] = None
+    other_data: Optional[str] = None
+    caller_address: Optional[dict] = None
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_KINDS:
@@ -52,10 +61,21 @@ class CallEvent:
             raise InvalidInput(f"direction must be one of {', '.join(DIRECTIONS)}")
         if self.result is not None and self.result not in RESULTS:
             raise InvalidInput(f"result must be one of {', '.join(RESULTS)}")
-        for name in ("extension", "ani", "did", "target", "dtmf"):
+        for name in ("extension", "ani", "did", "target", "dtmf", "index_number"):
             value = getattr(self, name)
             if value is not None and len(value) > 32:
                 raise InvalidInput(f"{name} is longer than 32 characters")
+        if self.info_digits is not None and self.info_digits not in INFO_DIGITS:
+            raise InvalidInput("info_digits must be '', 'p' (payphone) or 'c' (cell phone)")
+        if self.other_data is not None and len(self.other_data) > 4000:
+            raise InvalidInput("other_data is longer than 4000 characters")
+        if self.caller_address is not None:
+            unknown = set(self.caller_address) - set(ADDRESS_KEYS)
+            if unknown:
+                raise InvalidInput(f"caller_address has unknown key(s) {', '.join(sorted(unknown))}; "
+                                   f"expected {', '.join(ADDRESS_KEYS)}")
+            if any(not isinstance(v, str) or len(v) > 200 for v in self.caller_address.values()):
+                raise InvalidInput("caller_address values must be strings of at most 200 characters")
 
 
 @dataclass(frozen=True)
@@ -109,12 +129,26 @@ def _started(session: Session, event: CallEvent, region: str) -> Outcome:
         did=normalize_party(event.did, region), target=normalize_party(event.target, region),
         dtmf=event.dtmf,
     )
+    _apply_details(session, call, event)
     session.add(call)
     if event.record:
         call.recording = Recording(reference=new_reference(session), state="recording",
                                    created_at=event.at, paused_spans=[])
     session.flush()
     return Outcome(call, True)
+
+
+def _apply_details(session: Session, call: Call, event: CallEvent) -> None:
+    """Tracking details may come with the start or only at the end (the index number is
+    spoken at the end of the call); what an event leaves out stays as it was."""
+    if event.campaign_id is not None:
+        if session.get(Campaign, event.campaign_id) is None:
+            raise InvalidInput(f"unknown campaign {event.campaign_id}")
+        call.campaign_id = event.campaign_id
+    for name in ("info_digits", "index_number", "other_data", "caller_address"):
+        value = getattr(event, name)
+        if value is not None:
+            setattr(call, name, value)
 
 
 def _answered(session: Session, event: CallEvent, region: str) -> Outcome:
@@ -147,6 +181,7 @@ def _ended(session: Session, event: CallEvent, region: str) -> Outcome:
     call.talk_time_s = round((event.at - call.answered_at).total_seconds()) if call.answered_at else 0
     if event.dtmf:
         call.dtmf = event.dtmf
+    _apply_details(session, call, event)
     recording = call.recording
     if recording is not None and recording.state == "paused":
         _close_pause(recording, event.at)

@@ -5,6 +5,7 @@ shows nothing changed. Passwords are compared against their stored hash, never k
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -158,12 +159,21 @@ def _partner(session: Session, e: Mapping[str, Any]) -> Change:
     if created:
         partner = PartnerAccount(username=username, password_hash="")
         session.add(partner)
-    changed = _apply(partner, {"allowed_ips": list(e.get("allowed_ips", [])),
+    changed = _apply(partner, {"allowed_ips": [_network(entry) for entry in e.get("allowed_ips", [])],
                                "client_codes": [str(c) for c in e.get("client_codes", [])]})
     if not password_matches_hash(partner.password_hash or None, str(e["password"])):
         partner.password_hash = hash_password(str(e["password"]))
         changed = True
     return Change("partners", username, "created" if created else ("changed" if changed else "unchanged"))
+
+
+def _network(entry: Any) -> str:
+    """An allowed source: an address or a CIDR network, checked now rather than at run time."""
+    try:
+        ipaddress.ip_network(str(entry), strict=False)
+    except ValueError:
+        raise InvalidInput(f"allowed_ips entry {entry!r} is not an IP address or network") from None
+    return str(entry)
 
 
 def _campaign(session: Session, e: Mapping[str, Any]) -> Change:

@@ -19,7 +19,9 @@ from storage.recordings import NotMp3, RecordingTooLarge, is_mp3, probe_mp3
 
 SOURCE = "cti"
 _STATUS = {InvalidInput: 400, NotFound: 404, Conflict: 409}
-_EVENT_FIELDS = {"event", "call_id", "at", "extension", "direction", "ani", "did", "target", "dtmf", "result"}
+_STRING_FIELDS = {"event", "call_id", "at", "extension", "direction", "ani", "did", "target", "dtmf", "result",
+                  "info_digits", "index_number", "other_data"}
+_EVENT_FIELDS = _STRING_FIELDS | {"campaign", "caller_address"}
 
 
 def _error(status: int, message: str) -> Response:
@@ -74,9 +76,15 @@ class CtiIngest:
         for name in ("event", "call_id", "at"):
             if not isinstance(document.get(name), str) or not document[name]:
                 return _error(400, f"{name!r} is required and must be a string")
-        for name in _EVENT_FIELDS - {"event", "call_id", "at"}:
+        for name in _STRING_FIELDS - {"event", "call_id", "at"}:
             if document.get(name) is not None and not isinstance(document[name], str):
                 return _error(400, f"{name!r} must be a string")
+        campaign = document.get("campaign")
+        if campaign is not None and (isinstance(campaign, bool) or not isinstance(campaign, int)):
+            return _error(400, "'campaign' must be a campaign id (an integer)")
+        address = document.get("caller_address")
+        if address is not None and not isinstance(address, dict):
+            return _error(400, "'caller_address' must be an object")
         try:
             at = datetime.fromisoformat(document["at"].replace("Z", "+00:00"))
         except ValueError:
@@ -86,7 +94,9 @@ class CtiIngest:
                 kind=document["event"], source=SOURCE, external_id=document["call_id"], at=at,
                 extension=document.get("extension"), direction=document.get("direction"),
                 ani=document.get("ani"), did=document.get("did"), target=document.get("target"),
-                dtmf=document.get("dtmf"), result=document.get("result"))
+                dtmf=document.get("dtmf"), result=document.get("result"), campaign_id=campaign,
+                info_digits=document.get("info_digits"), index_number=document.get("index_number"),
+                other_data=document.get("other_data"), caller_address=address)
             with self.system.database.session() as session:
                 outcome = ledger.apply_event(session, event, default_region=self.system.settings.default_region)
                 call = outcome.call

@@ -91,3 +91,11 @@ def test_bad_config_is_a_clear_error(tmp_path):
     result = callsuite("serve", "--config", config, "--data-dir", tmp_path)
     assert result.returncode == 2
     assert "option 'port'" in result.stderr
+
+
+def test_provision_refuses_a_bad_allowed_ip(tmp_path):
+    site = tmp_path / "site.json"
+    site.write_text('{"partners": [{"username": "p2", "password": "pw", "allowed_ips": ["10.0.0.0/8", "not-an-ip"]}]}')
+    result = callsuite("provision", "--data-dir", tmp_path, site)
+    assert result.returncode == 2
+    assert "'not-an-ip' is not an IP address or network" in result.stderr

@@ -92,3 +92,36 @@ def test_recording_pauses_from_a_pbx_are_kept_as_spans(live):
     assert late.status_code == 409 and "cannot pause" in late.text
     spans = stored(live, "pbx-4").recording.paused_spans
     assert spans == [{"from": "2026-11-20T18:00:10+00:00", "to": "2026-11-20T18:00:20+00:00"}]
+
+
+def test_call_tracking_details_reach_the_callbutton_report(live):
+    address = {"first_name": "Pat", "last_name": "Doe", "street_address": "1 Main St", "city": "Dallas",
+               "state": "TX", "zip": "75201"}
+    assert live.cti(event("call.started", "pbx-5", "2026-11-20T19:00:00Z", extension="205", ani="2145550142",
+                          did="8005551234", campaign=3, info_digits="c", other_data="web lead",
+                          caller_address=address)).status_code == 201
+    assert live.cti(event("call.answered", "pbx-5", "2026-11-20T19:00:03Z")).ok
+    assert live.cti(event("call.ended", "pbx-5", "2026-11-20T19:02:00Z", index_number="4711")).ok
+    call = stored(live, "pbx-5")
+    assert (call.campaign_id, call.info_digits, call.other_data, call.index_number) == (3, "c", "web lead", "4711")
+    assert call.caller_address == address
+    body = ('<?xml version="1.0"?><Callbutton version="B"><CallbuttonService><GetCallDetailsRequest>'
+            '<ClientCode>8005551234</ClientCode><StartDate>11/20/2026 12:59:00</StartDate><EndDate>11/20/2026 13:01:00</EndDate>'
+            '</GetCallDetailsRequest></CallbuttonService></Callbutton>')
+    report = requests.post(live.url("/cb/main/jsp/xml/xml.jsp"), data=body, auth=("partner1", "demo-partner-pw"))
+    from lxml import etree
+    [row] = etree.fromstring(report.content).iter("Call")
+    assert (row.findtext("Campaign"), row.findtext("InfoDigits"), row.findtext("OtherData"),
+            row.findtext("IndexNumber"), row.findtext("ANI")) == ("Renewals", "c", "web lead", "4711", "2145550142")
+    assert (row.findtext("Address/FirstName"), row.findtext("Address/City"), row.findtext("Address/ZIP")) == \
+           ("Pat", "Dallas", "75201")
+
+
+def test_bad_tracking_details_are_refused(live):
+    cases = [({"campaign": "Renewals"}, "campaign id"), ({"campaign": 999}, "unknown campaign"),
+             ({"info_digits": "x"}, "info_digits"), ({"caller_address": "1 Main St"}, "must be an object"),
+             ({"caller_address": {"planet": "Mars"}}, "unknown key")]
+    for fields, reason in cases:
+        response = live.cti(event("call.started", "pbx-bad", "2026-11-20T19:00:00Z", **fields))
+        assert response.status_code == 400 and reason in response.text, (fields, response.text)
+    assert stored(live, "pbx-bad") is None
