@@ -78,9 +78,15 @@ def test_purge_spares_protected_recordings(tmp_path):
                      session.execute(select(Recording.reference, Recording.file_path))}
     finally:
         live.stop()
-    result = subprocess.run([sys.executable, "-m", "services.cli", "purge", "--data-dir", str(tmp_path / "data")],
-                            cwd=REPO, capture_output=True, text=True, timeout=60,
-                            env={"CALLSUITE_RETENTION_DAYS": "30", "PATH": "/usr/bin:/bin"})
+    def purge(*flags):
+        return subprocess.run([sys.executable, "-m", "services.cli", "purge", "--data-dir", str(tmp_path / "data"),
+                               *flags], cwd=REPO, capture_output=True, text=True, timeout=60,
+                              env={"CALLSUITE_RETENTION_DAYS": "30", "PATH": "/usr/bin:/bin"})
+
+    dry = purge("--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"would delete {old_ref}" in dry.stdout and paths[old_ref].exists()
+    result = purge()
     assert result.returncode == 0, result.stderr
     assert f"deleted {old_ref}" in result.stdout
     assert f"kept {kept_ref} (deletion-protected)" in result.stdout
