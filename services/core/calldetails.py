@@ -6,7 +6,7 @@ SOAP/GET service all call these functions and translate the errors into their pr
 
 Decisions (see also the report in services/calldata/xml_service.py):
 
-* Authentication: username + password (argon2, :func:`security.verify_password`) of a
+* Authentication: username + password (argon2, :func:`security.verify_password_cached`) of a
   PartnerAccount, then the client address against its ``allowed_ips``: exact addresses or
   CIDR networks, IPv4 or IPv6 (``::ffff:a.b.c.d`` counts as ``a.b.c.d``). An empty list
   allows nobody (fail closed); ``0.0.0.0/0`` and ``::/0`` allow everybody. Entries that are
@@ -52,7 +52,7 @@ from services.calldata.report import ReportAddress, ReportCall, RequestedClient
 from storage.models import Call, Campaign, ClientCode, PartnerAccount, Recording
 
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from .security import verify_password
+from .security import verify_password_cached
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,8 @@ def authenticate_partner(database, username: Optional[str], password: Optional[s
             select(PartnerAccount.id, PartnerAccount.username, PartnerAccount.password_hash,
                    PartnerAccount.allowed_ips, PartnerAccount.client_codes)
             .where(PartnerAccount.username == username)).first()
-    # verify_password runs argon2 even for an unknown user, so timing does not tell.
-    if not verify_password(row.password_hash if row else None, password) or row is None:
+    # verify_password_cached runs argon2 even for an unknown user, so timing does not tell.
+    if not verify_password_cached(row.password_hash if row else None, password) or row is None:
         log.info("Callbutton partner %r: wrong username or password (from %s)", username, client_ip)
         raise Unauthorized("invalid username or password")
     if not address_allowed(row.allowed_ips or [], client_ip):
