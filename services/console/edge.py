@@ -2,7 +2,10 @@
 
 A BMS user signs in with the same credentials as MP3 playback, sees the pending activity
 links of the workstation extension (everything, with global listening rights), listens to
-the candidate recordings and links one. Also: recent calls and recent callback requests.
+the candidate recordings and links one. Also: recent calls and recent callback requests,
+and per call an options page (/console/calls/<id>): the call's details, its recording,
+and the reviewed flag, sales status and journal of the Callbutton call detail report
+(services.core.calloptions), for whoever may listen to the call.
 
 Sessions: a random token in an HttpOnly, SameSite=Strict cookie scoped to /console, stored
 only as a hash in `auth_tokens` (salted with a console prefix so a console session can
@@ -27,8 +30,9 @@ from sqlalchemy.orm import Session, selectinload
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
-from services.core import linking, recordings
-from services.core.errors import CallsuiteError, Conflict, Forbidden, NotFound, Unauthorized
+from services.core import calloptions, linking, recordings
+from services.core.errors import (CallsuiteError, Conflict, Forbidden, InvalidInput, NotFound,
+                                  Unauthorized)
 from services.core.security import hash_token, new_token
 from services.http.routing import Route
 from storage.models import ActivityLink, AuthToken, CallbackRequest, Call, Recording, ServiceQueue, User
@@ -41,6 +45,8 @@ PRESESSION_COOKIE = "callsuite_console_pre"
 COOKIE_PATH = "/console"
 SESSION_TTL = timedelta(hours=8)
 MAX_CREDENTIAL = 1024
+CHECKED = frozenset({"1", "on", "true", "yes"})
+UNCHECKED = frozenset({"", "0", "off", "false", "no"})
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'none'; style-src 'self'; media-src 'self'; img-src 'self'; "
                                 "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
@@ -116,6 +122,8 @@ class Console:
             Route("/console/signin", self.signin, methods=("POST",)),
             Route("/console/signout", self.signout, methods=("POST",)),
             Route("/console/link", self.link, methods=("POST",)),
+            Route("/console/calls/<int:call_id>", self.call_page),
+            Route("/console/calls/<int:call_id>", self.call_options, methods=("POST",)),
             Route("/console/recordings/<reference>.mp3", self.recording),
             Route("/console/static/console.css", self.stylesheet),
         ]
@@ -234,7 +242,7 @@ class Console:
                 query = query.where(Call.extension == viewer.scope)
             for call in session.scalars(query.order_by(Call.started_at.desc(), Call.id.desc()).limit(20)):
                 recording = call.recording
-                calls.append({"time": self._time(call.started_at), "direction": call.direction,
+                calls.append({"id": call.id, "time": self._time(call.started_at), "direction": call.direction,
                               "extension": call.extension or "", "calling": call.ani or "",
                               "called": call.did or call.target or "", "state": call.state,
                               "duration": _duration(call.duration_s), "result": call.result or "",
@@ -306,6 +314,72 @@ class Console:
             return self._page(viewer, error=str(exc), status=409)
         log.info("console: %s linked activity %r to recording %s", viewer.username, link.activity_id, reference)
         return _redirect(f"/console/?linked={linked_id}")
+
+    # --- call options ------------------------------------------------------------------------
+
+    def call_page(self, request: Request, call_id: int) -> Response:
+        viewer = self._viewer(request)
+        if viewer is None:
+            return _redirect("/console/signin")
+        notice = "Call options saved." if request.args.get("saved") == "1" else None
+        return self._call_page(viewer, call_id, notice=notice)
+
+    def call_options(self, request: Request, call_id: int) -> Response:
+        viewer = self._viewer(request)
+        if viewer is None:
+            return _redirect("/console/signin")
+        if not _csrf_ok(request, viewer.token, "session"):
+            return _refused(403, "CSRF token missing or wrong")
+        form = {"reviewed": request.form.get("reviewed", ""), "sales_status": request.form.get("sales_status", ""),
+                "journal": request.form.get("journal", "")}
+        try:
+            with self.system.database.session() as session:
+                user = session.get(User, viewer.id)
+                if form["reviewed"] not in CHECKED | UNCHECKED:
+                    calloptions.call_for_editor(session, user, call_id)  # who may not see it learns nothing
+                    raise InvalidInput("reviewed must be checked or not")
+                calloptions.set_call_options(session, user, call_id, reviewed=form["reviewed"] in CHECKED,
+                                             sales_status=form["sales_status"], journal=form["journal"])
+        except InvalidInput as exc:
+            return self._call_page(viewer, call_id, error=str(exc), form=form, status=400)
+        except (Forbidden, NotFound) as exc:
+            return self._call_refused(viewer, exc)
+        log.info("console: %s set the options of call %s", viewer.username, call_id)
+        return _redirect(f"/console/calls/{call_id}?saved=1")
+
+    def _call_page(self, viewer: Viewer, call_id: int, *, notice: Optional[str] = None, error: Optional[str] = None,
+                   form: Optional[dict[str, str]] = None, status: int = 200) -> Response:
+        try:
+            with self.system.database.read_session() as session:
+                call = calloptions.call_for_editor(session, session.get(User, viewer.id), call_id)
+                details = self._call_view(call)
+        except (Forbidden, NotFound) as exc:
+            return self._call_refused(viewer, exc)
+        if form is None:
+            form = {"reviewed": "1" if details["reviewed"] else "", "sales_status": details["sales_status"],
+                    "journal": details["journal"]}
+        return self._html("call.html", status=status, viewer=viewer, call=details, notice=notice, error=error,
+                          form={**form, "reviewed": form["reviewed"] in CHECKED},
+                          sales_statuses=calloptions.SALES_STATUSES, max_journal=calloptions.MAX_JOURNAL,
+                          csrf=_csrf_for(viewer.token, "session"), timezone=self.system.settings.timezone)
+
+    def _call_refused(self, viewer: Viewer, exc: CallsuiteError) -> Response:
+        if isinstance(exc, Forbidden):
+            return self._page(viewer, error="You may not see that call.", status=403)
+        return self._page(viewer, error="No such call.", status=404)
+
+    def _call_view(self, call: Call) -> dict[str, Any]:
+        recording = call.recording
+        return {"id": call.id, "time": self._time(call.started_at), "answered": self._time(call.answered_at),
+                "ended": self._time(call.ended_at), "direction": call.direction, "extension": call.extension or "",
+                "calling": call.ani or "", "called": call.did or "", "target": call.target or "",
+                "state": call.state, "result": call.result or "", "duration": _duration(call.duration_s),
+                "talk_time": _duration(call.talk_time_s), "dtmf": call.dtmf or "",
+                "reference": recording.reference if recording else "",
+                "recording_state": recording.state if recording else "",
+                "playable": recording is not None and recording.state == "available" and bool(recording.file_path),
+                "reviewed": bool(call.reviewed), "sales_status": call.sales_status or "",
+                "journal": call.journal or ""}
 
     # --- audio and assets ----------------------------------------------------------------
 

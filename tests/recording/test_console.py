@@ -15,13 +15,12 @@ import requests
 from sqlalchemy import select
 
 from helpers.audio import tone_mp3
+from helpers.console import CHROMIUM_ARGS, csrf_of, signed_in
 from helpers.server import CTI_TOKEN, start_server
 from storage.models import ActivityLink, AuthToken, CallbackEvent, CallbackRequest
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ZONE = "America/Chicago"  # the console shows times in the server's configured zone
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 XSS_ID = "<script>alert(1)</script>"
 XSS_DATA = '"><img src=x onerror=alert(2)>'
 counter = itertools.count(1)
@@ -53,16 +52,6 @@ def add_pending_link(live, activity: str, **params) -> None:
     r = requests.get(live.url("/rest/recording/AddLink"),
                      params={"id": activity, "host": "WS-ALICE", "activeCall": "false", **params}, timeout=10)
     assert r.status_code == 200 and r.json() is None, r.text
-
-
-def signed_in(live, username="alice", password="demo-alice-pw") -> tuple[requests.Session, str]:
-    """A requests session signed in through the form; returns it and its CSRF token."""
-    http = requests.Session()
-    form = http.get(live.url("/console/signin"))
-    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text).group(1)
-    r = http.post(live.url("/console/signin"), data={"csrf": csrf, "username": username, "password": password})
-    assert r.status_code == 200 and r.url.endswith("/console/"), r.text
-    return http, re.search(r'name="csrf" value="([0-9a-f]+)"', r.text).group(1)
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +151,7 @@ def test_sign_in_play_and_link_in_the_browser(server, scene, browser):
 def test_the_session_cookie_and_stored_token(server, scene):
     http = requests.Session()
     form = http.get(server.url("/console/signin"))
-    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text).group(1)
+    csrf = csrf_of(form.text)
     r = http.post(server.url("/console/signin"), allow_redirects=False,
                   data={"csrf": csrf, "username": "alice", "password": "demo-alice-pw"})
     assert r.status_code == 303 and r.headers["Location"] == "/console/"
