@@ -23,6 +23,8 @@ class Settings:
     data_dir: Path = Path("callsuite-data")
     database_url: Optional[str] = None  # default: SQLite in data_dir
     public_base_url: Optional[str] = None  # default: taken from each request's Host
+    trusted_proxy: Optional[str] = None  # address of a reverse proxy whose X-Forwarded-* we believe ("*": any)
+    trusted_proxy_count: int = 1  # how many proxies in a row
     timezone: str = "UTC"  # blueButler and Recall date-times (CONTRACTS §4)
     default_region: str = "US"  # how bare national numbers from a switch are read
     threads: int = 8

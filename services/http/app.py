@@ -28,6 +28,18 @@ def build_app(system):
     return ServerMiddleware(router, public_base_url=settings.public_base_url, log_access=settings.access_log)
 
 
+def server_options(settings) -> dict:
+    """waitress options. Behind a reverse proxy, waitress itself takes the client address
+    (AddLink's workstation, Callbutton's allow-lists) and scheme/host (URLs handed out) from
+    X-Forwarded-* — only from the configured proxy; from anyone else it drops them."""
+    options = {"threads": settings.threads, "ident": "callsuite"}
+    if settings.trusted_proxy:
+        options.update(trusted_proxy=settings.trusted_proxy, trusted_proxy_count=settings.trusted_proxy_count,
+                       trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+                                              "x-forwarded-port"})
+    return options
+
+
 def _health(system) -> Response:
     from sqlalchemy import text
     try:

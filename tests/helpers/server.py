@@ -13,7 +13,7 @@ from waitress.server import create_server
 
 from services.config import load_settings
 from services.core.provisioning import provision
-from services.http.app import build_app
+from services.http.app import build_app, server_options
 from services.system import System
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,8 +56,7 @@ def start_server(data_dir: Path, *, site: Optional[dict] = None, **overrides) ->
         site = json.loads(DEMO_SITE.read_text())
     with system.database.session() as session:
         provision(session, site)
-    server = create_server(build_app(system), host="127.0.0.1", port=0, threads=settings.threads,
-                           ident="callsuite-test")
+    server = create_server(build_app(system), host="127.0.0.1", port=0, **server_options(settings))
     stopping = threading.Event()
     thread = threading.Thread(target=_run, args=(server, stopping), daemon=True, name="waitress")
     thread.start()

@@ -9,7 +9,7 @@ import zeep
 from sqlalchemy import select
 
 from helpers.audio import tone_mp3
-from helpers.server import CTI_TOKEN
+from helpers.server import CTI_TOKEN, start_server
 from helpers.soap import ValidatingPlugin
 from storage.models import ActivityLink, Recording
 
@@ -218,3 +218,28 @@ def test_soap12_port_works(live):
 def test_generic_get_json(live):
     r = requests.get(live.url("/rest/recording/AddLink"), params={"id": "G-1", "host": "WS-ALICE", "activeCall": "true"})
     assert r.status_code == 200 and r.json() == "No Active Call"
+
+
+def test_behind_a_reverse_proxy_the_forwarded_address_finds_the_workstation(tmp_path):
+    site = {"workstations": [{"host": "WS-BOB", "address": "10.1.2.3", "extension": "207"}]}
+    proxied = start_server(tmp_path, site=site, trusted_proxy="127.0.0.1")
+    try:
+        proxied.cti({"event": "call.started", "call_id": "px-1", "at": "2026-11-20T10:00:00Z", "extension": "207"})
+        reference = proxied.cti({"event": "call.answered", "call_id": "px-1", "at": "2026-11-20T10:00:01Z"}).json()["reference"]
+        r = requests.get(proxied.url("/bluebutler/service/AddLink/id=PX-1"), params={"activeCall": "true"},
+                         headers={"X-Forwarded-For": "10.1.2.3"})
+        assert r.text == reference
+    finally:
+        proxied.stop()
+
+
+def test_forwarded_headers_are_ignored_without_a_proxy(live):
+    call_id, reference = cti_call(live, extension="201")
+    try:
+        # Without a trusted proxy the header is only the client's word: the demo workstation
+        # WS-ALICE (127.0.0.1) is still the one found.
+        r = requests.get(live.url("/bluebutler/service/AddLink/id=PX-2"), params={"activeCall": "true"},
+                         headers={"X-Forwarded-For": "10.9.9.9"})
+        assert r.text == reference
+    finally:
+        hang_up(live, call_id)
