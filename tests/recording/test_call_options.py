@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from helpers.audio import tone_mp3
 from helpers.callbutton import request_doc
-from helpers.console import CHROMIUM_ARGS, csrf_of, signed_in
+from helpers.console import csrf_of, signed_in
 from helpers.server import CTI_TOKEN, REPO, start_server
 from services.core import calloptions, ledger
 from services.core.errors import Forbidden, InvalidInput, NotFound
@@ -225,17 +225,6 @@ def test_set_call_options_in_the_domain(server, scene):
             with pytest.raises(InvalidInput):
                 calloptions.set_call_options(session, alice, scene["bare"], **arguments)
     assert options(server, scene["bare"])[:2] == (True, "Called back")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_options_page_in_the_browser(server, scene, browser):

@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import select
 
 from helpers.audio import tone_mp3
-from helpers.console import CHROMIUM_ARGS, csrf_of, signed_in
+from helpers.console import csrf_of, signed_in
 from helpers.server import CTI_TOKEN, start_server
 from storage.models import ActivityLink, AuthToken, CallbackEvent, CallbackRequest
 
@@ -66,17 +66,6 @@ def scene(server):
     add_pending_link(server, XSS_ID, type="EZLynx", data1=XSS_DATA)
     add_pending_link(server, "ACT-CONSOLE-CSRF")
     return {"reference": reference, "started": started, "other": other}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_sign_in_play_and_link_in_the_browser(server, scene, browser):
