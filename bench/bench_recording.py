@@ -10,7 +10,6 @@ cores, so the figures are end to end, client cost included. Stops by itself.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import signal

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Optional
 
 from services.config import Settings
 from services.core import ledger
@@ -26,7 +25,6 @@ class LedgerSink:
         self.store = store
         self.default_region = default_region
         self.source = source
-        self.listeners: list[Callable] = []
 
     def handle(self, event) -> None:
         with self.database.session() as session:
@@ -45,8 +43,6 @@ class LedgerSink:
                     did=event.did, target=event.target, dtmf=event.dtmf, result=event.result,
                     record=event.record,
                 ), default_region=self.default_region)
-        for listener in self.listeners:
-            listener(event)
 
 
 class System:

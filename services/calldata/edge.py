@@ -4,7 +4,8 @@ generic GET/JSONP at /rest/calldata/{Operation}."""
 from __future__ import annotations
 
 from services.http.routing import Route
-from services.soap.contracts import AuthoredContract, contracts_root
+from services.contracts import contracts_root
+from services.soap.contracts import AuthoredContract
 from services.soap.endpoint import SoapService
 
 from .soap import CallDataService

@@ -8,7 +8,7 @@ repeated event is harmless (idempotent), an event that contradicts an earlier on
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional, Sequence
 

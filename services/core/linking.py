@@ -11,7 +11,7 @@ from urllib.parse import quote
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import ActivityLink, Call, Company, Extension, Recording, User, Workstation
+from storage.models import ActivityLink, Call, Company, Extension, Recording, Workstation
 
 from . import ledger
 from .errors import Conflict, InvalidInput, NotFound

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 
 from services.ingest.cti import CtiIngest
 from services.calldata import edge as calldata_edge

@@ -14,7 +14,6 @@ from services.core import ledger
 from services.core.errors import CallsuiteError, Conflict, InvalidInput, NotFound
 from services.core.security import constant_time_equals
 from services.http.routing import Route
-from services.http.wsgi import BodyTooLarge
 from storage.recordings import NotMp3, RecordingTooLarge, is_mp3, probe_mp3
 
 SOURCE = "cti"

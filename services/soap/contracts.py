@@ -13,8 +13,6 @@ from pathlib import Path
 
 from lxml import etree
 
-from services.contracts import contracts_root  # noqa: F401 (re-exported for the edges)
-
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 XS_NS = "http://www.w3.org/2001/XMLSchema"
 SOAP11_BINDING_NS = "http://schemas.xmlsoap.org/wsdl/soap/"

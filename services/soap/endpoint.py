@@ -17,7 +17,7 @@ from spyne.protocol.json import JsonDocument
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.server.wsgi import WsgiApplication
 
-from services.http.jsonp import JsonpError, wrap_jsonp, valid_callback
+from services.http.jsonp import valid_callback, wrap_jsonp
 from services.http.wsgi import base_url, plain_response, read_body, xml_has_dtd
 
 from .contracts import AuthoredContract

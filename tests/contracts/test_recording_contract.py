@@ -1,7 +1,7 @@
 """The recording service's Spyne definition and its authored WSDL/XSD must not drift."""
 from lxml import etree
 
-from helpers.contracts import describe, drift
+from helpers.contracts import drift
 from services.recording.edge import build_soap
 
 

@@ -1,11 +1,9 @@
 """The operating interface as an operator uses it: the `callsuite` command in a shell."""
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import requests
 

@@ -5,7 +5,8 @@ from lxml import etree
 
 from helpers.contracts import describe
 from helpers.soap import is_fault, soap_body
-from services.soap.contracts import AuthoredContract, contracts_root
+from services.contracts import contracts_root
+from services.soap.contracts import AuthoredContract
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"

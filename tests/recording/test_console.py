@@ -40,11 +40,10 @@ def recorded_call(live, extension: str, started: datetime, seconds: float = 2.0)
         r = live.cti({"event": kind, "call_id": call_id, "at": at.isoformat(), "extension": extension,
                       "direction": "inbound", "ani": "+13125550100", "did": "8005551234"})
         assert r.ok, r.text
-        reference = r.json().get("reference") if kind == "call.started" else reference
     r = requests.put(live.url(f"/cti/v1/calls/{call_id}/recording"), data=tone_mp3(seconds),
                      headers={"Authorization": f"Bearer {CTI_TOKEN}", "Content-Type": "audio/mpeg"}, timeout=10)
     assert r.status_code == 201, r.text
-    return reference
+    return r.json()["reference"]
 
 
 def add_pending_link(live, activity: str, **params) -> None:
