@@ -227,6 +227,7 @@ def test_recent_callback_requests_show_their_latest_status(server, scene):
     section = html[html.index('id="callbacks"'):]
     row = re.search(r'<tr class="callback">(.*?)</tr>', section, re.S).group(1)
     cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
-    local = lambda t: t.astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%d %H:%M:%S")
+    def local(t):
+        return t.astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%d %H:%M:%S")
     assert cells == [local(now - timedelta(minutes=2)), "4207351986", "Dana &lt;Customer&gt;", "+442079460000",
                      "Claims", "ASAP", "calling", f"CallingUser ({local(now - timedelta(minutes=1))})"]
