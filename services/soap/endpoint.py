@@ -48,9 +48,26 @@ def _fault_envelope(soap12: bool, code: str, message: str) -> bytes:
 FAULT_NS = "urn:callsuite:fault:1"  # not a service namespace: lxml would merge it into tns
 
 
+def _drop_empty(document, tag: str) -> None:
+    """Spyne writes every fault with an actor/role element, empty when there is none."""
+    for element in list(document.iter(tag)):
+        if len(element) == 0 and not (element.text or "").strip():
+            element.getparent().remove(element)
+
+
+class CallsuiteSoap11(Soap11):
+    """SOAP 1.1 faults without an empty <faultactor/>."""
+
+    def serialize(self, ctx, message):
+        result = super().serialize(ctx, message)
+        if ctx.out_document is not None and ctx.out_error is not None:
+            _drop_empty(ctx.out_document, "faultactor")
+        return result
+
+
 class CallsuiteSoap12(Soap12):
     """SOAP 1.2 with namespace-qualified fault subcodes (JAX-WS cannot read Spyne's bare
-    ones) and 400 for Sender faults, as the SOAP 1.2 HTTP binding says."""
+    ones), no empty <Role/>, and 400 for Sender faults, as the SOAP 1.2 HTTP binding says."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("cleanup_namespaces", False)
@@ -67,6 +84,8 @@ class CallsuiteSoap12(Soap12):
     def serialize(self, ctx, message):
         result = super().serialize(ctx, message)
         if ctx.out_document is not None:
+            if ctx.out_error is not None:
+                _drop_empty(ctx.out_document, f"{{{self.ns_soap_env}}}Role")
             etree.cleanup_namespaces(ctx.out_document, keep_ns_prefixes=["cs"])
         return result
 
@@ -111,7 +130,7 @@ class SoapService:
             app.event_manager.add_listener("method_call", lambda ctx: setattr(ctx, "udc", context()))
             return app
 
-        self.soap11_app = application("Soap11", Soap11(validator="lxml"), Soap11(), True)
+        self.soap11_app = application("Soap11", Soap11(validator="lxml"), CallsuiteSoap11(), True)
         self.soap12_app = application("Soap12", Soap12(validator="lxml"), CallsuiteSoap12(), True)
         self.rest_app = application("Rest", HttpRpc(validator="soft"), JsonDocument())
         self.soap11 = WsgiApplication(self.soap11_app)

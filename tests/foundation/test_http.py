@@ -112,3 +112,16 @@ def test_generic_get_errors_name_the_parameter(live):
     assert response.status_code == 400
     assert response.json()["faultstring"] == "AddLink.id member must occur at least 1 times."
     assert requests.get(live.url("/rest/recording/Nope")).status_code == 404
+
+
+def test_faults_carry_no_empty_actor_or_role(live):
+    body = '<GetRecordingInfo xmlns="urn:callsuite:recording:1"><refNum>0000000000</refNum></GetRecordingInfo>'
+    soap11 = requests.post(live.url("/soap/recording"), data=envelope(body), headers={"Content-Type": "text/xml"})
+    fault = soap_body(soap11.content)
+    assert fault.findtext("faultcode").endswith("Client.NotFound") and fault.find("faultactor") is None
+    soap12 = requests.post(live.url("/soap/recording"), data=envelope(body, SOAP12),
+                           headers={"Content-Type": "application/soap+xml"})
+    assert soap12.status_code == 400
+    fault = soap_body(soap12.content)
+    assert fault.find(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text").text == "no recording '0000000000'"
+    assert fault.find(f"{{{SOAP12}}}Role") is None
