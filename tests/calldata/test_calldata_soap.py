@@ -11,7 +11,7 @@ from lxml import etree
 from sqlalchemy import select, update
 
 from helpers.audio import tone_mp3
-from helpers.server import CTI_TOKEN, start_server
+from helpers.server import start_server
 from helpers.soap import ValidatingPlugin, assert_valid_response, is_fault, soap_body
 from services.calldata import soap as calldata_soap
 from storage.models import Call
@@ -47,8 +47,7 @@ def live(tmp_path_factory):
     cti(server, "call.answered", "full", "2026-01-05T15:00:05Z")
     cti(server, "call.ended", "full", "2026-01-05T15:02:10Z", dtmf="1#")
     server.audio = tone_mp3(1.0)
-    r = requests.put(server.url("/cti/v1/calls/full/recording"), data=server.audio,
-                     headers={"Authorization": f"Bearer {CTI_TOKEN}", "Content-Type": "audio/mpeg"})
+    r = server.upload("full", server.audio)
     assert r.status_code == 201, r.text
     cti(server, "call.started", "early", "2026-01-05T13:30:00Z", ani="+447700900123", did="8005551234")
     cti(server, "call.started", "other", "2026-01-05T15:00:00Z", did="8775559876")

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 
 from helpers.callbutton import request_doc
 from helpers.audio import tone_mp3
-from helpers.server import CTI_TOKEN, REPO, start_server
+from helpers.server import REPO, start_server
 from services.calldata import report
 from services.core import calldetails, ledger
 from storage.models import Base, Call
@@ -89,8 +89,7 @@ def live(tmp_path_factory):
         ani="(312) 555-0100", did="8005551234", target="+16305550111")
     cti(server, "call.answered", "full", "2026-01-05T15:00:05Z")
     cti(server, "call.ended", "full", "2026-01-05T15:02:10Z", dtmf="1#", result="Connected")
-    r = requests.put(server.url("/cti/v1/calls/full/recording"), data=audio,
-                     headers={"Authorization": f"Bearer {CTI_TOKEN}", "Content-Type": "audio/mpeg"})
+    r = server.upload("full", audio)
     assert r.status_code == 201, r.text
     # 2. A bare call: no recording, no address, a caller outside North America.
     cti(server, "call.started", "bare", "2026-01-05T16:30:00Z", extension="201", ani="+447700900123",
@@ -103,8 +102,7 @@ def live(tmp_path_factory):
     # 5. Another company's call with a recording (partner1 may not hear it).
     cti(server, "call.started", "other", "2026-01-05T15:10:00Z", did="8775559876")
     cti(server, "call.ended", "other", "2026-01-05T15:11:00Z")
-    r = requests.put(server.url("/cti/v1/calls/other/recording"), data=audio,
-                     headers={"Authorization": f"Bearer {CTI_TOKEN}", "Content-Type": "audio/mpeg"})
+    r = server.upload("other", audio)
     assert r.status_code == 201, r.text
     with server.db.session() as session:
         session.execute(update(Call).where(Call.external_id == "full").values(

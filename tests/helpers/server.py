@@ -1,10 +1,12 @@
 """Start the real Callsuite WSGI app under waitress on 127.0.0.1 (a free port)."""
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,9 +18,18 @@ from services.core.provisioning import provision
 from services.http.app import build_app, server_options
 from services.system import System
 
+from .audio import tone_mp3
+
 REPO = Path(__file__).resolve().parents[2]
 DEMO_SITE = REPO / "demo" / "site.json"
 CTI_TOKEN = "test-cti-token-0123456789abcdef"
+_call_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    call_id: str  # the PBX's id, as CTI ingest knows it
+    reference: str  # the recording's reference number
 
 
 @dataclass
@@ -39,6 +50,26 @@ class LiveServer:
     def cti(self, event: dict) -> requests.Response:
         return requests.post(self.url("/cti/v1/events"), json=event,
                              headers={"Authorization": f"Bearer {CTI_TOKEN}"}, timeout=10)
+
+    def upload(self, call_id: str, data: bytes, content_type: str = "audio/mpeg") -> requests.Response:
+        return requests.put(self.url(f"/cti/v1/calls/{call_id}/recording"), data=data, timeout=10,
+                            headers={"Authorization": f"Bearer {CTI_TOKEN}", "Content-Type": content_type})
+
+    def recorded_call(self, extension: str = "201", *, started: Optional[datetime] = None, talk_s: float = 2.0,
+                      audio: Optional[bytes] = None) -> RecordedCall:
+        """An inbound call through CTI ingest — answered a second after it starts, ended
+        `talk_s` later — with its MP3 (a tone of that length unless given) uploaded."""
+        call_id = f"rec-{next(_call_numbers)}-{time.monotonic_ns()}"
+        started = started or datetime.now(timezone.utc) - timedelta(minutes=3)
+        answered = started + timedelta(seconds=1)
+        for kind, at in (("call.started", started), ("call.answered", answered),
+                         ("call.ended", answered + timedelta(seconds=talk_s))):
+            r = self.cti({"event": kind, "call_id": call_id, "at": at.isoformat(), "extension": extension,
+                          "direction": "inbound", "ani": "+13125550100", "did": "8005551234"})
+            assert r.ok, r.text
+        r = self.upload(call_id, tone_mp3(talk_s) if audio is None else audio)
+        assert r.status_code == 201, r.text
+        return RecordedCall(call_id, r.json()["reference"])
 
     def stop(self) -> None:
         self._stopping.set()

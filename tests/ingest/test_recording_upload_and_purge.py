@@ -19,11 +19,6 @@ def start_call(live, call_id, at="2026-11-20T09:00:00Z", extension="201"):
     return r.json()["reference"]
 
 
-def upload(live, call_id, data, content_type="audio/mpeg"):
-    return requests.put(live.url(f"/cti/v1/calls/{call_id}/recording"), data=data,
-                        headers={**AUTH, "Content-Type": content_type})
-
-
 def store_files(live):
     return sorted(p for p in live.system.store.root.rglob("*") if p.is_file())
 
@@ -31,7 +26,7 @@ def store_files(live):
 def test_uploaded_mp3_is_stored_byte_for_byte(live):
     reference = start_call(live, "up-1")
     audio = tone_mp3(2.0, 660)
-    r = upload(live, "up-1", audio)
+    r = live.upload("up-1", audio)
     assert r.status_code == 201, r.text
     assert r.json()["reference"] == reference and abs(r.json()["duration_s"] - 2.0) < 0.15
     with live.db.session() as session:
@@ -46,10 +41,10 @@ def test_non_mp3_uploads_are_refused_and_nothing_is_stored(live):
     start_call(live, "up-2")
     before = store_files(live)
     wav = b"RIFF\x24\x08\x00\x00WAVEfmt " + b"\x00" * 2000
-    assert upload(live, "up-2", wav, "audio/wav").status_code == 415
-    assert upload(live, "up-2", wav).status_code == 422
-    assert upload(live, "up-2", b"\xff\xfb" + b"\x00" * 5000).status_code == 422  # a frame sync, then junk
-    assert upload(live, "nope", tone_mp3(0.5)).status_code == 404
+    assert live.upload("up-2", wav, "audio/wav").status_code == 415
+    assert live.upload("up-2", wav).status_code == 422
+    assert live.upload("up-2", b"\xff\xfb" + b"\x00" * 5000).status_code == 422  # a frame sync, then junk
+    assert live.upload("nope", tone_mp3(0.5)).status_code == 404
     assert requests.put(live.url("/cti/v1/calls/up-2/recording"), data=tone_mp3(0.5),
                         headers={"Content-Type": "audio/mpeg"}).status_code == 401
     assert store_files(live) == before
@@ -65,7 +60,7 @@ def test_purge_spares_protected_recordings(tmp_path):
         kept_ref = start_call(live, "old-2", at="2026-01-06T09:00:00Z", extension="302")
         new_ref = start_call(live, "new-1", at="2099-01-01T09:00:00Z", extension="303")
         for call_id in ("old-1", "old-2", "new-1"):
-            assert upload(live, call_id, tone_mp3(0.5)).status_code == 201
+            assert live.upload(call_id, tone_mp3(0.5)).status_code == 201
         for call_id, at in (("old-1", "2026-01-05T09:01:00Z"), ("old-2", "2026-01-06T09:01:00Z")):
             live.cti({"event": "call.ended", "call_id": call_id, "at": at})
         # Recall's CRM protects the second one from deletion.
@@ -101,7 +96,7 @@ def test_recordings_larger_than_the_request_limit_upload(tmp_path):
         start_call(live, "big-1")
         audio = tone_mp3(40.0)  # about 160 KB: over the request limit, under the recording limit
         assert len(audio) > 64 * 1024
-        assert upload(live, "big-1", audio).status_code == 201
+        assert live.upload("big-1", audio).status_code == 201
         start_call(live, "big-2")
         too_big = requests.put(live.url("/cti/v1/calls/big-2/recording"), data=b"\xff\xfb" * (1024 * 1024 + 1),
                                headers={**AUTH, "Content-Type": "audio/mpeg"})

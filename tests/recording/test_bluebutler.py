@@ -9,7 +9,7 @@ import zeep
 from sqlalchemy import select
 
 from helpers.audio import tone_mp3
-from helpers.server import CTI_TOKEN, start_server
+from helpers.server import start_server
 from helpers.soap import ValidatingPlugin
 from storage.models import ActivityLink, Recording
 
@@ -29,8 +29,7 @@ def cti_call(live, extension="201", answered=True, ended=False, audio: bytes | N
     if ended:
         assert live.cti({"event": "call.ended", "call_id": call_id, "at": "2026-11-20T10:01:00Z"}).ok
     if audio is not None:
-        r = requests.put(live.url(f"/cti/v1/calls/{call_id}/recording"), data=audio,
-                         headers={"Authorization": f"Bearer {CTI_TOKEN}", "Content-Type": "audio/mpeg"})
+        r = live.upload(call_id, audio)
         assert r.status_code == 201, r.text
     return call_id, reference
 

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from helpers.audio import tone_mp3
 from helpers.callbutton import request_doc
 from helpers.console import csrf_of, signed_in
-from helpers.server import CTI_TOKEN, REPO, start_server
+from helpers.server import REPO, start_server
 from services.core import calloptions, ledger
 from services.core.errors import Forbidden, InvalidInput, NotFound
 from storage.models import Call, User
@@ -45,17 +45,7 @@ def call_id_of(live, external_id: str) -> int:
 
 
 def recorded_call(live, extension: str, started: datetime, audio: bytes) -> int:
-    external = f"options-{next(counter)}"
-    for kind, at in (("call.started", started), ("call.answered", started + timedelta(seconds=1)),
-                     ("call.ended", started + timedelta(seconds=4))):
-        r = live.cti({"event": kind, "call_id": external, "at": at.isoformat(), "extension": extension,
-                      "direction": "inbound", "ani": "+13125550100", "did": "8005551234",
-                      **({"result": "Connected"} if kind == "call.ended" else {})})
-        assert r.ok, r.text
-    r = requests.put(live.url(f"/cti/v1/calls/{external}/recording"), data=audio, timeout=10,
-                     headers={"Authorization": f"Bearer {CTI_TOKEN}", "Content-Type": "audio/mpeg"})
-    assert r.status_code == 201, r.text
-    return call_id_of(live, external)
+    return call_id_of(live, live.recorded_call(extension, started=started, talk_s=3.0, audio=audio).call_id)
 
 
 def unrecorded_call(live, extension: str, started: datetime) -> int:

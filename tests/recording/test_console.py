@@ -14,9 +14,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from helpers.audio import tone_mp3
 from helpers.console import csrf_of, signed_in
-from helpers.server import CTI_TOKEN, start_server
+from helpers.server import start_server
 from storage.models import ActivityLink, AuthToken, CallbackEvent, CallbackRequest
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -33,19 +32,6 @@ def server(tmp_path_factory):
     live.stop()
 
 
-def recorded_call(live, extension: str, started: datetime, seconds: float = 2.0) -> str:
-    call_id = f"console-{next(counter)}"
-    for kind, at in (("call.started", started), ("call.answered", started + timedelta(seconds=1)),
-                     ("call.ended", started + timedelta(seconds=1 + seconds))):
-        r = live.cti({"event": kind, "call_id": call_id, "at": at.isoformat(), "extension": extension,
-                      "direction": "inbound", "ani": "+13125550100", "did": "8005551234"})
-        assert r.ok, r.text
-    r = requests.put(live.url(f"/cti/v1/calls/{call_id}/recording"), data=tone_mp3(seconds),
-                     headers={"Authorization": f"Bearer {CTI_TOKEN}", "Content-Type": "audio/mpeg"}, timeout=10)
-    assert r.status_code == 201, r.text
-    return r.json()["reference"]
-
-
 def add_pending_link(live, activity: str, **params) -> None:
     # The generic GET takes any id (the seed path cannot carry a "/"); activeCall=false.
     r = requests.get(live.url("/rest/recording/AddLink"),
@@ -59,8 +45,8 @@ def scene(server):
     extension, and a pending link whose BMS data is hostile."""
     now = datetime.now(timezone.utc).replace(microsecond=0)
     started = now - timedelta(minutes=10)
-    reference = recorded_call(server, "201", started, seconds=3.0)
-    other = recorded_call(server, "299", now - timedelta(minutes=8))
+    reference = server.recorded_call("201", started=started, talk_s=3.0).reference
+    other = server.recorded_call("299", started=now - timedelta(minutes=8)).reference
     add_pending_link(server, "ACT-CONSOLE-1", type="AMS360", data1="ACC-9", data2="POL-7")
     add_pending_link(server, XSS_ID, type="EZLynx", data1=XSS_DATA)
     add_pending_link(server, "ACT-CONSOLE-CSRF")

@@ -20,9 +20,8 @@ import requests
 import zeep
 from sqlalchemy import select
 
-from helpers.audio import tone_mp3
 from helpers.postgres import PostgresServer
-from helpers.server import CTI_TOKEN, DEMO_SITE, start_server
+from helpers.server import DEMO_SITE, start_server
 from helpers.soap import ValidatingPlugin
 from services.core.outbox import enqueue
 from services.integrations.outbox_worker import OutboxWorker, safe_url
@@ -101,23 +100,6 @@ def with_worker(live):
     return live
 
 
-def recorded_call(live, extension="201") -> str:
-    call_id = f"ob-{next(counter)}-{time.monotonic_ns()}"
-    now = datetime.now(timezone.utc)
-    events = [("call.started", now - timedelta(minutes=3)), ("call.answered", now - timedelta(minutes=3) + timedelta(seconds=2)),
-              ("call.ended", now - timedelta(minutes=1))]
-    reference = None
-    for kind, at in events:
-        r = live.cti({"event": kind, "call_id": call_id, "at": at.isoformat(), "extension": extension,
-                      "direction": "inbound", "ani": "+13125550100", "did": "8005551234"})
-        assert r.ok, r.text
-        reference = reference or r.json()["reference"]
-    r = requests.put(live.url(f"/cti/v1/calls/{call_id}/recording"), data=tone_mp3(1.0),
-                     headers={"Authorization": f"Bearer {CTI_TOKEN}", "Content-Type": "audio/mpeg"}, timeout=10)
-    assert r.status_code == 201, r.text
-    return reference
-
-
 def pending_link(live, activity: str) -> None:
     r = requests.get(live.url("/rest/recording/AddLink"), params={"id": activity, "host": "WS-ALICE"}, timeout=10)
     assert r.status_code == 200 and r.json() is None, r.text
@@ -153,7 +135,7 @@ def test_link_reaches_the_bms_after_two_failures(tmp_path, receiver):
     url = f"http://127.0.0.1:{bms.port}/bms/link?activity={{activity_id}}&ref={{ref}}&type={{type}}"
     live = with_worker(start_server(tmp_path / "data", site=site_notifying(url), outbox_interval_s=0.1))
     try:
-        reference = recorded_call(live)
+        reference = live.recorded_call().reference
         activity = "ACT-OB 1&x=/?"  # travels URL-encoded
         pending_link(live, activity)
         started = time.monotonic()
@@ -176,7 +158,7 @@ def test_an_entry_pending_at_shutdown_is_delivered_after_restart(tmp_path, recei
     data_dir = tmp_path / "data"
     first = with_worker(start_server(data_dir, site=site_notifying(url), outbox_interval_s=60))
     try:
-        reference = recorded_call(first)
+        reference = first.recorded_call().reference
         pending_link(first, "ACT-RESTART")
         soap_link(first, "ACT-RESTART", reference)
         [entry] = outbox_entries(first)
@@ -203,7 +185,7 @@ def test_a_bms_that_never_accepts_ends_failed_without_leaking_secrets(tmp_path, 
     live = with_worker(start_server(tmp_path / "data", site=site_notifying(url), outbox_interval_s=0.1,
                                     outbox_max_attempts=3))
     try:
-        reference = recorded_call(live)
+        reference = live.recorded_call().reference
         pending_link(live, "ACT-FAIL")
         soap_link(live, "ACT-FAIL", reference)
         entry = wait_for(lambda: next((e for e in outbox_entries(live) if e.state == "failed"), None))

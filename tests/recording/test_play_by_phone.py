@@ -4,7 +4,7 @@ import requests
 import zeep
 
 from helpers.audio import tone_mp3
-from helpers.server import CTI_TOKEN, start_server
+from helpers.server import start_server
 from helpers.soap import ValidatingPlugin
 
 BMS = ("bms", "demo-bms-pw")
@@ -20,8 +20,7 @@ def live(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reference(live):
     r = live.cti({"event": "call.started", "call_id": "pbp-1", "at": "2026-11-20T10:00:00Z", "extension": "201"})
-    requests.put(live.url("/cti/v1/calls/pbp-1/recording"), data=tone_mp3(3.0),
-                 headers={"Authorization": f"Bearer {CTI_TOKEN}", "Content-Type": "audio/mpeg"}).raise_for_status()
+    live.upload("pbp-1", tone_mp3(3.0)).raise_for_status()
     return r.json()["reference"]
 
 
