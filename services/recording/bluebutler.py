@@ -6,7 +6,6 @@ GET /bluebutler/service/PlayByPhone/{refNum}/{phone_number}
 """
 from __future__ import annotations
 
-import json
 import logging
 
 from werkzeug.utils import send_file
@@ -14,7 +13,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.core import linking, recordings
 from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthorized
-from services.http.jsonp import valid_callback, wrap_jsonp
+from services.http.jsonp import json_answer
 from services.http.routing import Route
 
 log = logging.getLogger(__name__)
@@ -26,14 +25,8 @@ def string_answer(request: Request, value: str | None) -> Response:
     """The seed's plain string; `format=json` gives {"d": ...}; `callback=` gives JSONP."""
     args = {k.lower(): v for k, v in request.args.items()}
     callback = args.get("callback")
-    if callback is not None:
-        if not valid_callback(callback):
-            return Response("callback must be a JavaScript identifier path\n", status=400, content_type="text/plain")
-        body = wrap_jsonp(callback, json.dumps({"d": value}).encode())
-        return Response(body, content_type="application/javascript; charset=utf-8",
-                        headers={"X-Content-Type-Options": "nosniff"})
-    if args.get("format", "").lower() == "json":
-        return Response(json.dumps({"d": value}), content_type="application/json; charset=utf-8")
+    if callback is not None or args.get("format", "").lower() == "json":
+        return json_answer({"d": value}, callback)
     return Response(value or "", content_type="text/plain; charset=utf-8")
 
 

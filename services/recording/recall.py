@@ -7,14 +7,13 @@ Answers use the ASP.NET wrapper {"d": "..."}.
 """
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from werkzeug.wrappers import Request, Response
 
 from services.core import linking, recordings
 from services.core.errors import InvalidInput
-from services.http.jsonp import valid_callback, wrap_jsonp
+from services.http.jsonp import json_answer, valid_callback
 from services.http.routing import Route
 
 
@@ -29,7 +28,7 @@ class Recall:
         args = request.args
         callback = args.get("callback")
         if callback is not None and not valid_callback(callback):
-            return Response("callback must be a JavaScript identifier path\n", status=400, content_type="text/plain")
+            return json_answer(None, callback)  # refused before any work is done
         settings = self.system.settings
         status = 200
         try:
@@ -43,8 +42,4 @@ class Recall:
             payload = {"d": path}
         except InvalidInput as exc:
             status, payload = 400, {"Message": str(exc)}
-        body = json.dumps(payload).encode()
-        if callback is not None:
-            return Response(wrap_jsonp(callback, body), content_type="application/javascript; charset=utf-8",
-                            headers={"X-Content-Type-Options": "nosniff"})
-        return Response(body, status=status, content_type="application/json; charset=utf-8")
+        return json_answer(payload, callback, status)

@@ -17,7 +17,7 @@ from spyne.protocol.json import JsonDocument
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.server.wsgi import WsgiApplication
 
-from services.http.jsonp import valid_callback, wrap_jsonp
+from services.http.jsonp import BAD_CALLBACK, JAVASCRIPT, valid_callback, wrap_jsonp
 from services.http.wsgi import base_url, plain_response, read_body, xml_has_dtd
 
 from .contracts import AuthoredContract
@@ -172,8 +172,7 @@ class SoapService:
         pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         callback = [v for k, v in pairs if k == "callback"]
         if callback and not valid_callback(callback[-1]):
-            return plain_response(start_response, "400 Bad Request",
-                                  b"callback must be a JavaScript identifier path\n")
+            return plain_response(start_response, "400 Bad Request", BAD_CALLBACK.encode())
         environ["QUERY_STRING"] = urlencode([(k, v) for k, v in pairs if k not in ("callback", "_")])
         captured: dict = {}
 
@@ -187,4 +186,4 @@ class SoapService:
             return plain_response(start_response, captured["status"], body, "application/json; charset=utf-8")
         # JSONP must reach the script tag with 200, whatever the fault, or the callback never runs.
         return plain_response(start_response, "200 OK", wrap_jsonp(callback[-1], body),
-                              "application/javascript; charset=utf-8", [("X-Content-Type-Options", "nosniff")])
+                              JAVASCRIPT, [("X-Content-Type-Options", "nosniff")])
