@@ -1,7 +1,6 @@
 """The one WSGI application: every edge's routes behind the server middleware."""
 from __future__ import annotations
 
-import json
 
 from werkzeug.wrappers import Response
 
@@ -10,6 +9,7 @@ from services.calldata import edge as calldata_edge
 from services.console import edge as console_edge
 from services.recording import edge as recording_edge
 
+from .jsonp import json_answer
 from .middleware import ServerMiddleware
 from .routing import Route, Router
 
@@ -51,4 +51,4 @@ def _health(system) -> Response:
     ok = system.ready and database == "ok"
     body = {"status": "ok" if ok else "starting" if database == "ok" else "degraded",
             "database": database, "switch": system.settings.switch}
-    return Response(json.dumps(body), status=200 if ok else 503, content_type="application/json")
+    return json_answer(body, None, 200 if ok else 503)

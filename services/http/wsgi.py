@@ -1,9 +1,8 @@
 """Small WSGI helpers shared by every edge."""
 from __future__ import annotations
 
-import json
 import re
-from typing import Any, Iterable, Optional
+from typing import Iterable, Optional
 
 # Anywhere in the prolog; entity declarations only appear inside a DOCTYPE.
 _DTD = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
@@ -48,8 +47,3 @@ def plain_response(start_response, status: str, body: bytes, content_type: str =
     headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *extra_headers]
     start_response(status, headers)
     return [body]
-
-
-def json_response(start_response, status: str, payload: Any) -> list[bytes]:
-    return plain_response(start_response, status, json.dumps(payload).encode("utf-8"),
-                          "application/json; charset=utf-8")

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 from services.core import ledger
 from services.core.errors import CallsuiteError, Conflict, InvalidInput, NotFound
 from services.core.security import constant_time_equals
+from services.http.jsonp import json_answer
 from services.http.routing import Route
 from storage.recordings import NotMp3, RecordingTooLarge, is_mp3, probe_mp3
 
@@ -24,7 +25,7 @@ _EVENT_FIELDS = _STRING_FIELDS | {"campaign", "caller_address"}
 
 
 def _error(status: int, message: str) -> Response:
-    return Response(json.dumps({"error": message}), status=status, content_type="application/json")
+    return json_answer({"error": message}, None, status)
 
 
 def _domain_error(exc: CallsuiteError) -> Response:
@@ -103,8 +104,7 @@ class CtiIngest:
                         "reference": call.recording.reference if call.recording else None}
         except CallsuiteError as exc:
             return _domain_error(exc)
-        return Response(json.dumps(body), status=201 if outcome.changed and event.kind == "call.started" else 200,
-                        content_type="application/json")
+        return json_answer(body, None, 201 if outcome.changed and event.kind == "call.started" else 200)
 
     def put_recording(self, request: Request, call_id: str) -> Response:
         refused = self._authorized(request)
@@ -144,7 +144,7 @@ class CtiIngest:
             raise
         if previous and previous != relpath:
             store.delete(previous)  # a re-upload replaces the audio
-        return Response(json.dumps(body), status=201, content_type="application/json")
+        return json_answer(body, None, 201)
 
 
 class _Prefixed:

@@ -14,14 +14,15 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from services.core import ledger
+from services.http.jsonp import json_answer
 from services.http.routing import Route
 from services.telephony.driver import InvalidCallState, TelephonyError, UnknownCall
 
 _MAX_DURATION_S = 4 * 3600
 
 
-def _json(status: int, body: Any) -> Response:
-    return Response(json.dumps(body), status=status, content_type="application/json")
+def _reply(status: int, body: Any) -> Response:
+    return json_answer(body, None, status)
 
 
 def _number(document: dict, name: str, default: float | None) -> float | None:
@@ -58,7 +59,7 @@ class SimulatedSwitchApi:
             answer_after = _number(document, "answer_after_s", 0.0)
             duration = _number(document, "duration_s", None)
         except ValueError as exc:
-            return _json(400, {"error": str(exc)})
+            return _reply(400, {"error": str(exc)})
         number = document.get("did") if direction == "inbound" else (document.get("target") or document.get("did"))
         try:
             call_id = self.system.switch.place_call(
@@ -66,8 +67,8 @@ class SimulatedSwitchApi:
                 ani=document.get("ani"), did=document.get("did"),
                 answer_after_s=answer_after, duration_s=duration)
         except TelephonyError as exc:
-            return _json(503, {"error": str(exc)})
-        return _json(201, self._describe(call_id))
+            return _reply(503, {"error": str(exc)})
+        return _reply(201, self._describe(call_id))
 
     def _describe(self, call_id: str) -> dict:
         with self.system.database.session() as session:
@@ -85,8 +86,8 @@ class SimulatedSwitchApi:
     def get_call(self, request: Request, call_id: str) -> Response:
         body = self._describe(call_id)
         if body["state"] is None and body.get("switch_state") is None:
-            return _json(404, {"error": f"unknown call {call_id!r}"})
-        return _json(200, body)
+            return _reply(404, {"error": f"unknown call {call_id!r}"})
+        return _reply(200, body)
 
     def act(self, request: Request, call_id: str, action: str) -> Response:
         switch = self.system.switch
@@ -95,7 +96,7 @@ class SimulatedSwitchApi:
         try:
             operation(call_id)
         except UnknownCall:
-            return _json(404, {"error": f"unknown call {call_id!r}"})
+            return _reply(404, {"error": f"unknown call {call_id!r}"})
         except InvalidCallState as exc:
-            return _json(409, {"error": str(exc)})
-        return _json(200, self._describe(call_id))
+            return _reply(409, {"error": str(exc)})
+        return _reply(200, self._describe(call_id))
