@@ -65,13 +65,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def serve(settings: Settings, args) -> int:
-    from waitress.server import create_server
-
-    from services.http.app import build_app, server_options
-    from services.system import System
+    from services.system import System, create_server
 
     system = System(settings).start()
-    server = create_server(build_app(system), host=settings.host, port=settings.port, **server_options(settings))
+    server = create_server(system, host=settings.host, port=settings.port)
 
     def stop(signum, frame):
         # waitress's run() ends on SystemExit and then shuts its worker threads down;

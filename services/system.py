@@ -1,16 +1,26 @@
 """The composition root: one `System` holds the settings, the database, the recording
-store, the switch and the background workers. Nothing is global, so a test builds as
-many independent systems as it likes."""
+store, the switch and the background workers, and decides which edges are mounted.
+Nothing is global, so a test builds as many independent systems as it likes; the CLI and
+the tests build the server through the same `create_server`."""
 from __future__ import annotations
 
 import logging
 import threading
 import uuid
 
+from sqlalchemy import text
+
+from services.calldata import edge as calldata_edge
 from services.config import Settings
+from services.console import edge as console_edge
 from services.core import events, ledger
 from services.core.errors import CallsuiteError
+from services.http.app import build_wsgi, health_route, server_options
+from services.http.routing import Route
+from services.ingest import cti as cti_edge
+from services.ingest import sim as sim_edge
 from services.integrations.outbox_worker import OutboxWorker
+from services.recording import edge as recording_edge
 from storage import notify
 from storage.database import Database
 from storage.recordings import RecordingStore
@@ -99,6 +109,31 @@ class System:
     def ready(self) -> bool:
         return self._started.is_set()
 
+    def edges(self) -> list[Route]:
+        """Every mounted route. The simulated switch's API only with the simulated switch."""
+        routes = [health_route(self.health), *cti_edge.routes(self)]
+        if self.switch is not None:
+            routes += sim_edge.routes(self)
+        routes += recording_edge.routes(self)
+        routes += calldata_edge.routes(self)
+        routes += console_edge.routes(self)
+        return routes
+
+    def wsgi_app(self):
+        return build_wsgi(self.edges(), self.settings)
+
+    def health(self) -> tuple[dict, bool]:
+        try:
+            with self.database.read_session() as session:
+                session.execute(text("SELECT 1"))
+            database = "ok"
+        except Exception:
+            database = "unavailable"
+        ok = self.ready and database == "ok"
+        body = {"status": "ok" if ok else "starting" if database == "ok" else "degraded",
+                "database": database, "switch": self.settings.switch}
+        return body, ok
+
     def close(self) -> None:
         for worker in reversed(self._workers):
             try:
@@ -110,3 +145,10 @@ class System:
         if self._listener is not None:
             self._listener.stop()
         self.database.dispose()
+
+
+def create_server(system: System, *, host: str, port: int):
+    """The waitress server for a started system (the CLI's serve and the tests' server)."""
+    from waitress.server import create_server as waitress_server
+
+    return waitress_server(system.wsgi_app(), host=host, port=port, **server_options(system.settings))
