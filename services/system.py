@@ -9,6 +9,7 @@ import threading
 from services.config import Settings
 from services.core import ledger
 from services.core.errors import CallsuiteError
+from services.core.throttle import SigninThrottle
 from services.integrations.outbox_worker import OutboxWorker
 from storage.database import Database
 from storage.recordings import RecordingStore
@@ -52,6 +53,7 @@ class System:
         self.database = Database(settings.effective_database_url)
         self.store = RecordingStore(settings.recordings_dir)
         self.sink = LedgerSink(self.database, self.store, settings.default_region)
+        self.throttle = SigninThrottle.from_settings(settings)
         self.switch = None
         self._workers: list = []
         self._started = threading.Event()

@@ -7,10 +7,12 @@ import logging
 from spyne import Fault
 
 from services.core import errors
+from services.core.throttle import TooManyAttempts
 
 log = logging.getLogger(__name__)
 
 _CODES = {
+    TooManyAttempts: "Client.TooManyAttempts",
     errors.InvalidInput: "Client.InvalidInput",
     errors.NotFound: "Client.NotFound",
     errors.Conflict: "Client.Conflict",
