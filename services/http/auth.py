@@ -61,3 +61,37 @@ def challenge(realm: str) -> list[tuple[str, str]]:
 
 def retry_after(seconds: int) -> list[tuple[str, str]]:
     return [("Retry-After", str(max(1, int(seconds))))]
+
+
+LISTENER_SURFACE = "basic"  # MP3, PlayByPhone and the recording service share one account and limit
+
+
+def client_address(environ: dict) -> str:
+    return environ.get("REMOTE_ADDR") or ""
+
+
+def listener(system, environ: dict):
+    """The user of the request's Basic credentials (listening rights are checked per
+    recording by the caller). Raises Unauthorized, or TooManyAttempts after too many
+    failures."""
+    from services.core import recordings
+    from services.core.errors import Unauthorized
+
+    credentials = basic_credentials(environ)
+    if credentials is None:
+        raise Unauthorized("credentials required")
+    username, password = credentials
+    if len(username) > MAX_CREDENTIAL or len(password) > MAX_CREDENTIAL:
+        raise Unauthorized("credentials too long")
+    return system.throttle.authenticate(
+        system.database, LISTENER_SURFACE, username, client_address(environ),
+        lambda: recordings.authenticate(system.database, username, password))
+
+
+def listener_unless_from(system, environ: dict, networks) -> object:
+    """None for a client inside `networks` (no credentials needed); else `listener`."""
+    from services.core.calldetails import address_allowed
+
+    if address_allowed(networks, client_address(environ)):
+        return None
+    return listener(system, environ)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from helpers.audio import tone_mp3
 from helpers.server import start_server
-from helpers.soap import ValidatingPlugin
+from helpers.soap import zeep_client
 from storage.models import ActivityLink, Recording
 
 counter = itertools.count(1)
@@ -171,10 +171,7 @@ def test_mp3_unknown_reference_is_404_with_empty_body(live):
 
 @pytest.fixture(scope="module")
 def soap(live):
-    plugin = ValidatingPlugin("recording.xsd")
-    client = zeep.Client(live.url("/soap/recording?wsdl"), plugins=[plugin])
-    client.validated = plugin
-    return client
+    return zeep_client(live.url("/soap/recording?wsdl"))
 
 
 def test_soap_add_link_every_return(live, soap):
@@ -209,8 +206,8 @@ def test_soap_link_recording_and_recording_info(live, soap):
 
 
 def test_soap12_port_works(live):
-    client = zeep.Client(live.url("/soap/recording?wsdl"), plugins=[ValidatingPlugin("recording.xsd")],
-                         service_name="RecordingService", port_name="RecordingServiceSoap12")
+    client = zeep_client(live.url("/soap/recording?wsdl"), service_name="RecordingService",
+                         port_name="RecordingServiceSoap12")
     assert client.service.AddLink(id="S12-1", host="WS-ALICE", activeCall=True) == "No Active Call"
 
 
