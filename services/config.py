@@ -46,6 +46,7 @@ class Settings:
     recall_allowed_networks: tuple = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12",
                                       "192.168.0.0/16", "fc00::/7")  # RetrieveRecFile without credentials
     sim_allowed_networks: tuple = ("127.0.0.0/8", "::1/128")  # who may use /sim/v1
+    outbox_timeout_s: float = 10.0  # one outbox delivery's HTTP timeout (its lease is this + 5 s)
 
     @property
     def effective_database_url(self) -> str:

@@ -58,7 +58,8 @@ class System:
         self._workers: list = []
         self._started = threading.Event()
         self.add_worker(OutboxWorker(self.database, interval_s=settings.outbox_interval_s,
-                                     max_attempts=settings.outbox_max_attempts))
+                                     max_attempts=settings.outbox_max_attempts,
+                                     timeout_s=settings.outbox_timeout_s))
 
     def start(self) -> "System":
         self.database.migrate()
