@@ -73,6 +73,8 @@ class BlueButler:
                 recording = recordings.recording_for_listener(session, user, reference)
                 path = self.system.store.path_of(recording.file_path)
                 modified = recording.available_at
+            if not path.is_file():
+                raise NotFound("the recording file is missing")
         except (Unauthorized, TooManyAttempts) as exc:
             return refusal(exc)
         except Forbidden:

@@ -239,3 +239,11 @@ def test_forwarded_headers_are_ignored_without_a_proxy(live):
         assert r.text == reference
     finally:
         hang_up(live, call_id)
+
+
+def test_mp3_of_a_recording_whose_file_is_gone_is_not_found(live):
+    _, reference = cti_call(live, ended=True, audio=tone_mp3(1.0))
+    with live.db.session() as session:
+        recording = session.scalar(select(Recording).where(Recording.reference == reference))
+        live.system.store.delete(recording.file_path)
+    assert requests.get(live.url(f"/bluebutler/service/MP3/{reference}"), auth=BMS).status_code == 404

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from helpers.callbutton import request_doc
 from helpers.console import csrf_of
+from helpers.postgres import PostgresServer
 from helpers.server import CTI_TOKEN, DEMO_SITE, start_server
 from helpers.soap import BMS, soap_body, zeep_client
 from storage.models import SigninFailure
@@ -157,3 +158,26 @@ def test_cti_wrong_tokens(live):
     assert answers[:5] == [401] * 5 and set(answers[5:]) == {429}
     # The right token is never refused: nobody guesses 128 bits, and a PBX must not wait.
     assert post(CTI_TOKEN, "203.0.113.15").status_code in (200, 201)
+
+
+def test_two_servers_sharing_postgresql_count_together(tmp_path):
+    postgres = PostgresServer().start()  # .ci/run installs PostgreSQL; missing is an error
+    servers = []
+    try:
+        url = postgres.create_database("ratelimit")
+        # Two servers sharing the database and the recording store, as two processes would.
+        servers = [start_server(tmp_path, database_url=url, trusted_proxy="127.0.0.1") for _ in range(2)]
+        reference = servers[0].recorded_call("201", talk_s=1.0).reference
+        for n in range(5):  # the attacker's failures reach the first server only ...
+            r = requests.get(servers[0].url(f"/bluebutler/service/MP3/{reference}"), auth=("bms", f"guess-{n}"),
+                             headers=from_("203.0.113.16"))
+            assert r.status_code == 401
+        # ... and the second refuses that address too, without checking the password.
+        assert_limited(requests.get(servers[1].url(f"/bluebutler/service/MP3/{reference}"), auth=BMS,
+                                    headers=from_("203.0.113.16")))
+        assert requests.get(servers[1].url(f"/bluebutler/service/MP3/{reference}"), auth=BMS,
+                            headers=from_("198.51.100.16")).status_code == 200
+    finally:
+        for server in servers:
+            server.stop()
+        postgres.stop()
