@@ -7,6 +7,10 @@ import binascii
 from http.cookies import CookieError, SimpleCookie
 from typing import Optional
 
+from services.core import recordings
+from services.core.calldetails import address_allowed
+from services.core.errors import Unauthorized
+
 MAX_CREDENTIAL = 1024  # longer user names, passwords or tokens are refused unread
 
 
@@ -74,9 +78,6 @@ def listener(system, environ: dict):
     """The user of the request's Basic credentials (listening rights are checked per
     recording by the caller). Raises Unauthorized, or TooManyAttempts after too many
     failures."""
-    from services.core import recordings
-    from services.core.errors import Unauthorized
-
     credentials = basic_credentials(environ)
     if credentials is None:
         raise Unauthorized("credentials required")
@@ -90,8 +91,6 @@ def listener(system, environ: dict):
 
 def listener_unless_from(system, environ: dict, networks) -> object:
     """None for a client inside `networks` (no credentials needed); else `listener`."""
-    from services.core.calldetails import address_allowed
-
     if address_allowed(networks, client_address(environ)):
         return None
     return listener(system, environ)

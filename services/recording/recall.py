@@ -18,8 +18,7 @@ from services.http.auth import challenge, listener_unless_from, retry_after
 from services.http.jsonp import json_answer, valid_callback
 from services.http.routing import Route
 
-
-REALM = "blueButler"  # the recording service's one realm (services/recording/bluebutler.py)
+from .bluebutler import REALM  # one realm for the recording service's credentials
 
 
 def _refused(response: Response, status: int, headers) -> Response:
