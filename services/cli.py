@@ -65,13 +65,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def serve(settings: Settings, args) -> int:
-    from waitress.server import create_server
-
-    from services.http.app import build_app, server_options
+    from services.http.app import build_app, create_http_server
     from services.system import System
 
     system = System(settings).start()
-    server = create_server(build_app(system), host=settings.host, port=settings.port, **server_options(settings))
+    server = create_http_server(build_app(system), settings, host=settings.host, port=settings.port)
 
     def stop(signum, frame):
         # waitress's run() ends on SystemExit and then shuts its worker threads down;

@@ -40,6 +40,9 @@ class Settings:
     outbox_max_attempts: int = 12
     access_log: bool = True
     log_level: str = "INFO"
+    connection_limit: int = 1000  # open connections waitress serves at once (a few slow clients cannot fill it)
+    channel_timeout_s: int = 30  # idle connections close after this; also the time allowed to send a request's headers
+    listen_backlog: int = 1024  # connections the kernel queues while all are busy
 
     @property
     def effective_database_url(self) -> str:

@@ -35,6 +35,7 @@ from services.core.errors import (CallsuiteError, Conflict, Forbidden, InvalidIn
                                   Unauthorized)
 from services.core.security import hash_token, new_token
 from services.http.routing import Route
+from services.http.wsgi import parse_id
 from storage.models import ActivityLink, AuthToken, CallbackRequest, Call, Recording, ServiceQueue, User
 
 log = logging.getLogger(__name__)
@@ -210,10 +211,10 @@ class Console:
         if viewer is None:
             return _redirect("/console/signin")
         notice = None
-        linked = request.args.get("linked", "")
-        if linked.isdigit():
+        linked = parse_id(request.args.get("linked"))
+        if linked is not None:
             with self.system.database.session() as session:
-                link = session.get(ActivityLink, int(linked))
+                link = session.get(ActivityLink, linked)
                 if link is not None and link.state == "linked" and viewer.sees_extension(link.extension):
                     notice = (link.activity_id, link.recording.reference if link.recording else "")
         return self._page(viewer, notice=notice)
@@ -290,12 +291,12 @@ class Console:
             return _redirect("/console/signin")
         if not _csrf_ok(request, viewer.token, "session"):
             return _refused(403, "CSRF token missing or wrong")
-        link_id, reference = request.form.get("link", ""), request.form.get("reference", "").strip()
-        if not link_id.isdigit() or not reference:
+        link_id, reference = parse_id(request.form.get("link")), request.form.get("reference", "").strip()
+        if link_id is None or not reference:
             return self._page(viewer, error="Choose a recording to link.", status=400)
         try:
             with self.system.database.session() as session:
-                link = session.get(ActivityLink, int(link_id))
+                link = session.get(ActivityLink, link_id)
                 if link is None or not viewer.sees_extension(link.extension):
                     raise NotFound("no such pending activity")
                 if link.state != "pending":

@@ -11,11 +11,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 import requests
-from waitress.server import create_server
-
 from services.config import load_settings
 from services.core.provisioning import provision
-from services.http.app import build_app, server_options
+from services.http.app import build_app, create_http_server
 from services.system import System
 
 from .audio import tone_mp3
@@ -87,7 +85,7 @@ def start_server(data_dir: Path, *, site: Optional[dict] = None, **overrides) ->
         site = json.loads(DEMO_SITE.read_text())
     with system.database.session() as session:
         provision(session, site)
-    server = create_server(build_app(system), host="127.0.0.1", port=0, **server_options(settings))
+    server = create_http_server(build_app(system), settings, host="127.0.0.1", port=0)
     stopping = threading.Event()
     thread = threading.Thread(target=_run, args=(server, stopping), daemon=True, name="waitress")
     thread.start()
