@@ -34,6 +34,7 @@ from services.core import calloptions, linking, recordings
 from services.core.errors import (CallsuiteError, Conflict, Forbidden, InvalidInput, NotFound,
                                   Unauthorized)
 from services.core.security import hash_token, new_token
+from services.http.media import send_mp3
 from services.http.routing import Route
 from services.http.wsgi import parse_id
 from storage.models import ActivityLink, AuthToken, CallbackRequest, Call, Recording, ServiceQueue, User
@@ -397,12 +398,7 @@ class Console:
             return _refused(403, "you may not listen to that recording")
         except NotFound:
             return _refused(404, "no such recording")
-        response = send_file(path, request.environ, mimetype="audio/mpeg", conditional=True, etag=True,
-                             last_modified=modified, max_age=0, download_name=f"{reference}.mp3")
-        response.headers["Accept-Ranges"] = "bytes"
-        response.headers["Cache-Control"] = "private, no-cache"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
+        return send_mp3(request, path, download_name=f"{reference}.mp3", last_modified=modified)
 
     def stylesheet(self, request: Request) -> Response:
         response = send_file(HERE / "static" / "console.css", request.environ, mimetype="text/css",

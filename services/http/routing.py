@@ -81,9 +81,11 @@ class Router:
 
 
 def _plain(code: int, text: str, exc: Optional[HTTPException]) -> Response:
+    """The error as plain text, with the headers it carries (Allow on a 405,
+    `Content-Range: bytes */<length>` on a 416)."""
     response = Response(text.rstrip("\n") + "\n", status=code, content_type="text/plain; charset=utf-8")
-    for name, value in exc.get_headers() if getattr(exc, "valid_methods", None) else []:
-        if name.lower() == "allow":
+    for name, value in exc.get_headers() if exc is not None else []:
+        if name.lower() not in ("content-type", "content-length"):
             response.headers[name] = value
     return response
 
