@@ -43,11 +43,12 @@ class BadJson(ValueError):
 
 
 def xml_text(body: bytes, charset: Optional[str] = None) -> str:
-    """The body as text, read as an XML parser would: a byte order mark first, then the
-    transport's charset, then UTF-16 without a mark, then the XML declaration, then UTF-8."""
-    encoding = next((name for bom, name in _BOMS if body.startswith(bom)), None)
-    if encoding is None and charset:
-        encoding = charset.strip().strip('"').lower()
+    """The body as text: in the transport's charset when there is one (as Spyne reads it),
+    else as an XML parser would (a byte order mark, UTF-16 without a mark, the XML
+    declaration, UTF-8). Raises BadXmlEncoding if it cannot be read so."""
+    encoding = charset.strip().strip('"').lower() if charset else None
+    if encoding is None:
+        encoding = next((name for bom, name in _BOMS if body.startswith(bom)), None)
     if encoding is None and body[:2] in (b"<\x00", b"\x00<"):
         encoding = "utf-16-le" if body[:1] == b"<" else "utf-16-be"
     if encoding is None:
@@ -63,8 +64,16 @@ def xml_text(body: bytes, charset: Optional[str] = None) -> str:
 
 def xml_has_dtd(body: bytes, charset: Optional[str] = None) -> bool:
     """Whether the document declares a DTD or entities, in whatever encoding it is written
-    (a UTF-16 DOCTYPE has no ASCII bytes to match). Raises BadXmlEncoding if unreadable."""
-    return _DTD.search(xml_text(body, charset)) is not None
+    (a UTF-16 DOCTYPE has no ASCII bytes to match). Both readings are checked: the
+    transport charset's and the document's own (BOM, declaration), which lxml may follow.
+    Raises BadXmlEncoding if the body cannot be read in the transport charset."""
+    readings = [xml_text(body, charset)]
+    if charset:
+        try:
+            readings.append(xml_text(body))
+        except BadXmlEncoding:
+            pass  # the parser cannot read it either
+    return any(_DTD.search(text) for text in readings)
 
 
 def _bounded_int(text: str) -> int:

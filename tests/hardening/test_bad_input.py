@@ -54,11 +54,17 @@ def test_a_soap_body_that_is_not_utf8_is_a_client_fault(live):
 def test_a_utf16_dtd_is_refused_like_a_utf8_one(live):
     hostile = envelope(ADD_LINK.format("&a;"), declaration='<?xml version="1.0" encoding="UTF-16"?>'
                        '<!DOCTYPE s:Envelope [<!ENTITY a "ACT-entity">]>')
+    # Labelled honestly, unlabelled, or labelled as a charset that reads any byte (lxml would
+    # still follow the byte order mark and the declaration).
     for data, charset in ((hostile.encode("utf-16"), "utf-16"), (hostile.encode("utf-16-le"), "utf-16le"),
-                          (hostile.encode("utf-16"), None)):
+                          (hostile.encode("utf-16"), None), (hostile.encode("utf-16"), "iso-8859-1")):
         headers = {"Content-Type": "text/xml" + (f"; charset={charset}" if charset else "")}
         text = client_fault(requests.post(live.url("/soap/recording"), data=data, headers=headers, timeout=10))
         assert "DTD" in text
+    # Labelled UTF-8, UTF-16 bytes cannot be read at all.
+    text = client_fault(requests.post(live.url("/soap/recording"), data=hostile.encode("utf-16"), headers=XML_UTF8,
+                                      timeout=10))
+    assert "utf-8" in text
     # A UTF-16 message without a DTD is a message like any other.
     plain = envelope(ADD_LINK.format("ACT-16"), declaration='<?xml version="1.0" encoding="UTF-16"?>')
     response = requests.post(live.url("/soap/recording"), data=plain.encode("utf-16"), timeout=10,
