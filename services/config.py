@@ -49,6 +49,9 @@ class Settings:
                                       "192.168.0.0/16", "fc00::/7")  # RetrieveRecFile without credentials
     sim_allowed_networks: tuple = ("127.0.0.0/8", "::1/128")  # who may use /sim/v1
     outbox_timeout_s: float = 10.0  # one outbox delivery's HTTP timeout (its lease is this + 5 s)
+    connection_limit: int = 1000  # open connections waitress serves at once (a few slow clients cannot fill it)
+    channel_timeout_s: int = 30  # idle connections close after this; also the time allowed to send a request's headers
+    listen_backlog: int = 1024  # connections the kernel queues while all are busy
 
     @property
     def effective_database_url(self) -> str:

@@ -17,7 +17,7 @@ from services.core import events, ledger, stats
 from services.core.calldetails import address_allowed
 from services.core.errors import CallsuiteError
 from services.core.throttle import SigninThrottle
-from services.http.app import build_wsgi, health_route, server_options
+from services.http.app import build_wsgi, create_http_server, health_route
 from services.http.metrics import Metrics
 from services.http.routing import Route
 from services.ingest import cti as cti_edge
@@ -199,6 +199,4 @@ class System:
 
 def create_server(system: System, *, host: str, port: int):
     """The waitress server for a started system (the CLI's serve and the tests' server)."""
-    from waitress.server import create_server as waitress_server
-
-    return waitress_server(system.wsgi_app(), host=host, port=port, **server_options(system.settings))
+    return create_http_server(system.wsgi_app(), system.settings, host=host, port=port)
