@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -40,6 +41,12 @@ class Settings:
     outbox_max_attempts: int = 12
     access_log: bool = True
     log_level: str = "INFO"
+    agent_answer_after_s: float = 2.0  # simulated switch: seconds before a number an agent dials answers
+    agent_token_hours: float = 12.0  # how long an agent API token (POST /webservices/services/token) lasts
+
+    @property
+    def agent_token_ttl(self) -> timedelta:
+        return timedelta(hours=self.agent_token_hours)
 
     @property
     def effective_database_url(self) -> str:

@@ -79,6 +79,14 @@ class System:
             worker.start()
 
     @property
+    def call_control(self):
+        """The switch as the agent API controls it; None without a switch."""
+        if self.switch is None:
+            return None
+        from services.telephony.control import DriverCallControl
+        return DriverCallControl(self.switch, self.sink.source)
+
+    @property
     def ready(self) -> bool:
         return self._started.is_set()
 

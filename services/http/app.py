@@ -5,6 +5,7 @@ from __future__ import annotations
 from werkzeug.wrappers import Response
 
 from services.ingest.cti import CtiIngest
+from services.agent import edge as agent_edge
 from services.calldata import edge as calldata_edge
 from services.console import edge as console_edge
 from services.recording import edge as recording_edge
@@ -23,6 +24,7 @@ def build_app(system):
     routes += recording_edge.routes(system)
     routes += calldata_edge.routes(system)
     routes += console_edge.routes(system)
+    routes += agent_edge.routes(system)
     settings = system.settings
     router = Router(routes, max_body_bytes=settings.max_body_bytes)
     return ServerMiddleware(router, public_base_url=settings.public_base_url, log_access=settings.access_log)
