@@ -79,12 +79,16 @@ class System:
             worker.start()
 
     @property
-    def call_control(self):
-        """The switch as the agent API controls it; None without a switch."""
-        if self.switch is None:
-            return None
-        from services.telephony.control import DriverCallControl
-        return DriverCallControl(self.switch, self.sink.source)
+    def agent_desk(self):
+        """The agent operations (seed 004) on this system's database and switch, for the
+        agent API and the console's web agent alike."""
+        from services.core.agents import AgentDesk
+        control = None
+        if self.switch is not None:
+            from services.telephony.control import DriverCallControl
+            control = DriverCallControl(self.switch, self.sink.source)
+        return AgentDesk(self.database, control, default_region=self.settings.default_region,
+                         answer_after_s=self.settings.agent_answer_after_s)
 
     @property
     def ready(self) -> bool:

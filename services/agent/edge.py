@@ -31,12 +31,6 @@ TOO_MANY_ATTEMPTS = 13
 MAX_CREDENTIAL = 1024
 
 
-def desk_for(system) -> AgentDesk:
-    settings = system.settings
-    return AgentDesk(system.database, system.call_control, default_region=settings.default_region,
-                     answer_after_s=settings.agent_answer_after_s)
-
-
 def _int(value: Optional[str], name: str, *, required: bool = True) -> Optional[int]:
     if value is None or value == "":
         if required:
@@ -61,7 +55,7 @@ def _status(exc: CallsuiteError) -> int:
 class AgentApi:
     def __init__(self, system) -> None:
         self.system = system
-        self.desk = desk_for(system)
+        self.desk: AgentDesk = system.agent_desk
 
     def routes(self) -> list[Route]:
         user = BASE + "/<any({}):method>/user/<user_id>"

@@ -426,4 +426,5 @@ def _duration(seconds: Optional[float]) -> str:
 
 
 def routes(system) -> list[Route]:
-    return Console(system).routes()
+    from .agent import routes as web_agent_routes  # the web agent lives in its own module
+    return Console(system).routes() + web_agent_routes(system)
