@@ -88,7 +88,8 @@ class System:
             from services.telephony.control import DriverCallControl
             control = DriverCallControl(self.switch, self.sink.source)
         return AgentDesk(self.database, control, default_region=self.settings.default_region,
-                         answer_after_s=self.settings.agent_answer_after_s)
+                         answer_after_s=self.settings.agent_answer_after_s, token_ttl=self.settings.agent_token_ttl,
+                         throttle=getattr(self, "throttle", None))  # TODO(h8a): system.throttle once it lands
 
     @property
     def ready(self) -> bool:

@@ -18,17 +18,19 @@ from services.core import agents
 from services.core.agents import AgentDesk, Disposition
 from services.core.errors import (CallsuiteError, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized,
                                   Unavailable)
-from services.core.recordings import authenticate
+from services.contracts import contracts_root
 from services.http.routing import Route
+from services.soap.contracts import AuthoredContract
+from services.soap.endpoint import SoapService
 
 from . import wire
+from .soap import FORBIDDEN_FAULT, UNAUTHORIZED_FAULT, AgentService
 
 log = logging.getLogger(__name__)
 BASE = "/webservices/services/telephony"
 TOKEN_COOKIE = "TokenKey"
 CHALLENGE = 'TokenKey realm="Callsuite agent API"'
 TOO_MANY_ATTEMPTS = 13
-MAX_CREDENTIAL = 1024
 
 
 def _int(value: Optional[str], name: str, *, required: bool = True) -> Optional[int]:
@@ -111,24 +113,12 @@ class AgentApi:
 
     def _sign_in(self, request: Request):
         username, password = _credentials(request)
-        address = request.remote_addr or ""
-        throttle = getattr(self.system, "throttle", None)  # TODO(h8a): always there once throttle lands
-        with self.system.database.session() as session:
-            if throttle is not None:
-                throttle.check(session, surface="agent", account=username, address=address)
         try:
-            user = authenticate(self.system.database, username, password)
-        except Unauthorized:
-            if throttle is not None:
-                with self.system.database.session() as session:
-                    throttle.failed(session, surface="agent", account=username, address=address)
-            log.info("agent API sign-in refused for %r", username[:100])
-            raise agents.SignInFailed("unknown user or wrong password") from None
-        with self.system.database.session() as session:
-            if throttle is not None:
-                throttle.succeeded(session, surface="agent", account=username, address=address)
-            token, expires = agents.issue_token(session, user, ttl=self.system.settings.agent_token_ttl)
-        return wire.token_entity(token, user.id, expires)
+            token, user_id, expires = self.desk.sign_in(username, password, request.remote_addr or "")
+        except agents.SignInFailed:
+            log.info("agent API sign-in refused for %r", str(username)[:100])
+            raise
+        return wire.token_entity(token, user_id, expires)
 
     # --- methods -----------------------------------------------------------------------
 
@@ -208,7 +198,7 @@ def _connect_args(request: Request) -> tuple[tuple[int, Disposition], tuple[int,
     return leg(1), leg(2)
 
 
-def _credentials(request: Request) -> tuple[str, str]:
+def _credentials(request: Request) -> tuple[object, object]:
     if wire.wants_json([request.headers.get("Content-Type")]):
         try:
             document = json.loads(request.get_data(cache=False) or b"{}")
@@ -219,13 +209,41 @@ def _credentials(request: Request) -> tuple[str, str]:
     else:
         document = request.form
     fields = {str(k).lower(): v for k, v in document.items()}
-    username, password = fields.get("username"), fields.get("password")
-    if not isinstance(username, str) or not isinstance(password, str) or not username:
-        raise agents.BadInput("username and password are required")
-    if len(username) > MAX_CREDENTIAL or len(password) > MAX_CREDENTIAL:
-        raise agents.SignInFailed("unknown user or wrong password")
-    return username, password
+    return fields.get("username"), fields.get("password")
+
+
+def build_soap(system) -> SoapService:
+    contract = AuthoredContract(contracts_root() / "wsdl" / "agent.wsdl")
+    return SoapService("AgentService", [AgentService], contract, lambda: system)
+
+
+def _token_refusals_as_401(app):
+    """Spyne answers every fault with 500 (SOAP 1.1) or 400 (SOAP 1.2); a token refusal is
+    an HTTP refusal too: 401 with WWW-Authenticate (403 for another agent's user)."""
+    def wrapped(environ, start_response):
+        captured: dict = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        body = b"".join(app(environ, capture))
+        status, headers = captured["status"], list(captured["headers"])
+        if not status.startswith("200"):
+            if UNAUTHORIZED_FAULT.encode() in body:
+                status = "401 Unauthorized"
+                headers.append(("WWW-Authenticate", CHALLENGE))
+            elif FORBIDDEN_FAULT.encode() in body:
+                status = "403 Forbidden"
+        start_response(status, headers)
+        return [body]
+    return wrapped
 
 
 def routes(system) -> list[Route]:
-    return AgentApi(system).routes()
+    soap = build_soap(system)
+    return [
+        Route("/soap/agent", wsgi=_token_refusals_as_401(soap.soap_endpoint)),
+        Route("/rest/agent/<path:operation>", wsgi=soap.rest_endpoint, mount_depth=2),
+        *AgentApi(system).routes(),
+    ]

@@ -27,6 +27,7 @@ from storage.models import (AgentSession, AuthToken, Call, Campaign, Company, Le
 from . import ledger
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, Unavailable
 from .phone import to_e164
+from .recordings import authenticate
 from .security import hash_token, new_token
 
 STATES = ("logged_out", "logged_in", "ready", "on_call", "wrapping")
@@ -648,11 +649,37 @@ class AgentDesk:
     acts on the switch outside any, writes the outcome in a second one."""
 
     def __init__(self, database, control: Optional[CallControl], *, default_region: str,
-                 answer_after_s: Optional[float]) -> None:
+                 answer_after_s: Optional[float], token_ttl: timedelta = TOKEN_TTL, throttle=None) -> None:
         self.database = database
         self.control = control
         self.default_region = default_region
         self.answer_after_s = answer_after_s
+        self.token_ttl = token_ttl
+        self.throttle = throttle  # the server's sign-in throttle (check/failed/succeeded), if any
+
+    def sign_in(self, username: Optional[str], password: Optional[str], address: str) -> tuple[str, int, datetime]:
+        """A token for a user's name and password: (token, user id, expiry). Failed
+        attempts count against the sign-in throttle, per account and address."""
+        if not isinstance(username, str) or not isinstance(password, str) or not username:
+            raise BadInput("username and password are required")
+        if len(username) > 1024 or len(password) > 1024:
+            raise SignInFailed("unknown user or wrong password")
+        throttle, where = self.throttle, {"surface": "agent", "account": username, "address": address}
+        if throttle is not None:
+            with self.database.session() as session:
+                throttle.check(session, **where)
+        try:
+            user = authenticate(self.database, username, password)
+        except Unauthorized:
+            if throttle is not None:
+                with self.database.session() as session:
+                    throttle.failed(session, **where)
+            raise SignInFailed("unknown user or wrong password") from None
+        with self.database.session() as session:
+            if throttle is not None:
+                throttle.succeeded(session, **where)
+            token, expires = issue_token(session, user, ttl=self.token_ttl)
+        return token, user.id, expires
 
     def _switch(self) -> CallControl:
         if self.control is None:
