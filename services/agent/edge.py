@@ -218,8 +218,8 @@ def build_soap(system) -> SoapService:
 
 
 def _token_refusals_as_401(app):
-    """Spyne answers every fault with 500 (SOAP 1.1) or 400 (SOAP 1.2); a token refusal is
-    an HTTP refusal too: 401 with WWW-Authenticate (403 for another agent's user)."""
+    """Spyne answers every fault with 500 (SOAP 1.1) or 400 (SOAP 1.2, GET/JSON); a token
+    refusal is an HTTP refusal too: 401 with WWW-Authenticate (403 for another agent's user)."""
     def wrapped(environ, start_response):
         captured: dict = {}
 
@@ -244,6 +244,6 @@ def routes(system) -> list[Route]:
     soap = build_soap(system)
     return [
         Route("/soap/agent", wsgi=_token_refusals_as_401(soap.soap_endpoint)),
-        Route("/rest/agent/<path:operation>", wsgi=soap.rest_endpoint, mount_depth=2),
+        Route("/rest/agent/<path:operation>", wsgi=_token_refusals_as_401(soap.rest_endpoint), mount_depth=2),
         *AgentApi(system).routes(),
     ]

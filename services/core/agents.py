@@ -21,8 +21,8 @@ from typing import Optional, Protocol, Sequence
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import (AgentSession, AuthToken, Call, Campaign, Company, Lead, LeadPhone, ResultCode,
-                            ServiceQueue, User)
+from storage.models import (AgentSession, AuthToken, Call, Campaign, Company, Lead, LeadPhone, QueueAgent,
+                            ResultCode, ServiceQueue, User)
 
 from . import ledger
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, Unavailable
@@ -338,6 +338,25 @@ def _refuse_busy(session: Session, row: AgentSession, doing: str) -> None:
 def get_calls(session: Session, actor: User, user_id: int) -> list[CallView]:
     user = authorize(session, actor, user_id)
     return [call_view(session, call) for call in _open_calls(session, user.id)]
+
+
+def ready_agents(session: Session, queue_id: int) -> list[int]:
+    """The agents of an ACD (service) queue who are ready and free, longest-waiting first:
+    where a call of that queue (a callback the scheduler places) goes."""
+    rows = session.scalars(select(AgentSession).join(QueueAgent, QueueAgent.user_id == AgentSession.user_id)
+                           .where(QueueAgent.queue_id == queue_id, AgentSession.state == "ready")
+                           .order_by(AgentSession.since, AgentSession.user_id))
+    return [row.user_id for row in rows if effective_state(session, row) == "ready"]
+
+
+def assign_call(session: Session, call: Call, user_id: int) -> None:
+    """A ledger call becomes the agent's: it shows in getcalls, and the agent is on it."""
+    row = _agent_row(session, user_id)
+    if row.state == "logged_out":
+        raise NotLoggedIn(f"agent {user_id} is logged out")
+    call.agent_id = user_id
+    call.campaign_id = call.campaign_id or row.campaign_id
+    session.flush()
 
 
 # --- dialling ---------------------------------------------------------------------------

@@ -120,3 +120,14 @@ def test_token_refusals_are_faults_with_401(live):
                       headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": "GetCalls"})
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("TokenKey")
     assert_valid_response(r.content, "agent.xsd")
+
+
+def test_the_same_operations_over_get_json(live):
+    api = AgentClient(live, "alice", 7)
+    r = requests.get(live.url("/rest/agent/Users"), params={"UserID": "7"}, timeout=10,
+                     headers={"Cookie": f"TokenKey={api.token}"})
+    assert r.status_code == 200 and r.json()["Success"] is True
+    assert [u["ID"] for u in r.json()["Data"]["AgentNameIDPair"]][:2] == [7, 8]
+    r = requests.get(live.url("/rest/agent/Users"), params={"UserID": "7"}, timeout=10)
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("TokenKey")
+    assert r.json()["faultcode"] == "Client.Unauthorized"
