@@ -29,6 +29,9 @@ from .soap import FORBIDDEN_FAULT, UNAUTHORIZED_FAULT, AgentService
 log = logging.getLogger(__name__)
 BASE = "/webservices/services/telephony"
 TOKEN_COOKIE = "TokenKey"
+# The seed's GETs that change something: a HEAD (a link checker, a preview) must not dial.
+CHANGING = frozenset({"goready", "login", "logout", "connectcalls", "dial", "hangup", "dispose", "hold", "retrieve",
+                      "stoprecord", "startrecord", "changelead", "createnewlead"})
 CHALLENGE = 'TokenKey realm="Callsuite agent API"'
 TOO_MANY_ATTEMPTS = 13
 
@@ -96,6 +99,8 @@ class AgentApi:
         return self._answer(request, wire.Answer(False, code, str(exc)), status, headers)
 
     def _run(self, request: Request, work: Callable[[], object]) -> Response:
+        if request.method == "HEAD" and request.path[len(BASE) + 1:].split("/", 1)[0] in CHANGING:
+            return Response("", status=405, headers={"Allow": "GET"})
         try:
             data = work()
         except CallsuiteError as exc:
@@ -128,22 +133,22 @@ class AgentApi:
             actor = self._actor(request)
             desk = self.desk
             if method == "getcalls":
-                return [wire.call_entity(c) for c in desk.read(agents.get_calls, actor, uid)]
+                return [wire.call_entity(c) for c in desk.run(agents.get_calls, actor, uid)]
             if method == "goready":
-                return wire.agent_entity(desk.read(agents.go_ready, actor, uid))
+                return wire.agent_entity(desk.run(agents.go_ready, actor, uid))
             if method == "login":
                 campaign = _int(request.args.get("campaign"), "campaign")
-                return wire.agent_entity(desk.read(agents.login, actor, uid, campaign))
+                return wire.agent_entity(desk.run(agents.login, actor, uid, campaign))
             if method == "logout":
-                return wire.agent_entity(desk.read(agents.logout, actor, uid))
+                return wire.agent_entity(desk.run(agents.logout, actor, uid))
             if method == "campaigns":
-                return [wire.campaign_entity(c) for c in desk.read(agents.campaigns, actor, uid)]
+                return [wire.campaign_entity(c) for c in desk.run(agents.campaigns, actor, uid)]
             if method == "users":
-                return [wire.user_entity(u) for u in desk.read(agents.users, actor, uid)]
+                return [wire.user_entity(u) for u in desk.run(agents.users, actor, uid)]
             if method == "resultcodes":
-                return [wire.result_code_entity(r) for r in desk.read(agents.result_codes, actor, uid)]
+                return [wire.result_code_entity(r) for r in desk.run(agents.result_codes, actor, uid)]
             if method == "acdqueues":
-                return [wire.acd_queue_entity(q) for q in desk.read(agents.acd_queues, actor, uid)]
+                return [wire.acd_queue_entity(q) for q in desk.run(agents.acd_queues, actor, uid)]
             return [wire.call_entity(c) for c in desk.connect(actor, uid, *_connect_args(request))]
         return self._run(request, work)
 
@@ -169,7 +174,7 @@ class AgentApi:
     def lead_phones(self, request: Request, user_id: str, lead_id: str) -> Response:
         def work():
             uid, lid = _int(user_id, "UserID"), _int(lead_id, "LeadID")
-            return [wire.lead_phone_entity(p) for p in self.desk.read(agents.lead_phones, self._actor(request), uid, lid)]
+            return [wire.lead_phone_entity(p) for p in self.desk.run(agents.lead_phones, self._actor(request), uid, lid)]
         return self._run(request, work)
 
     def change_lead(self, request: Request, user_id: str, call_id: str, lead_phone_id: str) -> Response:

@@ -104,21 +104,21 @@ class AgentService(ServiceBase):
     @rpc(Token, User, required(Integer32), _args=("TokenKey", "UserID", "CampaignID"), _returns=_result("AgentAnswer"))
     def Login(ctx, TokenKey, UserID, CampaignID):
         return _run(ctx, TokenKey, "AgentAnswer", None,
-                    lambda d, a: wire.agent_entity(d.read(agents.login, a, UserID, CampaignID)))
+                    lambda d, a: wire.agent_entity(d.run(agents.login, a, UserID, CampaignID)))
 
     @rpc(Token, User, _args=("TokenKey", "UserID"), _returns=_result("AgentAnswer"))
     def Logout(ctx, TokenKey, UserID):
-        return _run(ctx, TokenKey, "AgentAnswer", None, lambda d, a: wire.agent_entity(d.read(agents.logout, a, UserID)))
+        return _run(ctx, TokenKey, "AgentAnswer", None, lambda d, a: wire.agent_entity(d.run(agents.logout, a, UserID)))
 
     @rpc(Token, User, _args=("TokenKey", "UserID"), _returns=_result("AgentAnswer"))
     def GoReady(ctx, TokenKey, UserID):
         return _run(ctx, TokenKey, "AgentAnswer", None,
-                    lambda d, a: wire.agent_entity(d.read(agents.go_ready, a, UserID)))
+                    lambda d, a: wire.agent_entity(d.run(agents.go_ready, a, UserID)))
 
     @rpc(Token, User, _args=("TokenKey", "UserID"), _returns=_result("CallsAnswer"))
     def GetCalls(ctx, TokenKey, UserID):
         return _run(ctx, TokenKey, "CallsAnswer", "Call",
-                    lambda d, a: [wire.call_entity(c) for c in d.read(agents.get_calls, a, UserID)])
+                    lambda d, a: [wire.call_entity(c) for c in d.run(agents.get_calls, a, UserID)])
 
     @rpc(Token, User, required(Unicode), optional(Long), _args=("TokenKey", "UserID", "PhoneNum", "LeadID"),
          _returns=_result("CallAnswer"))
@@ -154,27 +154,27 @@ class AgentService(ServiceBase):
     @rpc(Token, User, _args=("TokenKey", "UserID"), _returns=_result("CampaignsAnswer"))
     def Campaigns(ctx, TokenKey, UserID):
         return _run(ctx, TokenKey, "CampaignsAnswer", "Campaign",
-                    lambda d, a: [wire.campaign_entity(c) for c in d.read(agents.campaigns, a, UserID)])
+                    lambda d, a: [wire.campaign_entity(c) for c in d.run(agents.campaigns, a, UserID)])
 
     @rpc(Token, User, _args=("TokenKey", "UserID"), _returns=_result("UsersAnswer"))
     def Users(ctx, TokenKey, UserID):
         return _run(ctx, TokenKey, "UsersAnswer", "AgentNameIDPair",
-                    lambda d, a: [wire.user_entity(u) for u in d.read(agents.users, a, UserID)])
+                    lambda d, a: [wire.user_entity(u) for u in d.run(agents.users, a, UserID)])
 
     @rpc(Token, User, _args=("TokenKey", "UserID"), _returns=_result("ResultCodesAnswer"))
     def ResultCodes(ctx, TokenKey, UserID):
         return _run(ctx, TokenKey, "ResultCodesAnswer", "ResultCode",
-                    lambda d, a: [wire.result_code_entity(r) for r in d.read(agents.result_codes, a, UserID)])
+                    lambda d, a: [wire.result_code_entity(r) for r in d.run(agents.result_codes, a, UserID)])
 
     @rpc(Token, User, _args=("TokenKey", "UserID"), _returns=_result("ACDQueuesAnswer"))
     def AcdQueues(ctx, TokenKey, UserID):
         return _run(ctx, TokenKey, "ACDQueuesAnswer", "ACDQueue",
-                    lambda d, a: [wire.acd_queue_entity(q) for q in d.read(agents.acd_queues, a, UserID)])
+                    lambda d, a: [wire.acd_queue_entity(q) for q in d.run(agents.acd_queues, a, UserID)])
 
     @rpc(Token, User, required(Long), _args=("TokenKey", "UserID", "LeadID"), _returns=_result("LeadPhonesAnswer"))
     def LeadPhones(ctx, TokenKey, UserID, LeadID):
         return _run(ctx, TokenKey, "LeadPhonesAnswer", "LeadPhone",
-                    lambda d, a: [wire.lead_phone_entity(p) for p in d.read(agents.lead_phones, a, UserID, LeadID)])
+                    lambda d, a: [wire.lead_phone_entity(p) for p in d.run(agents.lead_phones, a, UserID, LeadID)])
 
     @rpc(Token, User, Call, required(Long), _args=("TokenKey", "UserID", "CallID", "LeadPhoneID"),
          _returns=_result("CallAnswer"))

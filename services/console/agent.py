@@ -68,7 +68,7 @@ class WebAgent:
             codes = [{"code": r.code, "description": r.description} for r in
                      session.query(ResultCode).filter(ResultCode.is_agent_viewable.is_(True)).order_by(ResultCode.id)]
         state = desk.agent(actor, viewer.id)
-        calls = desk.read(agents.get_calls, actor, viewer.id)
+        calls = desk.run(agents.get_calls, actor, viewer.id)
         body = _templates.get_template(template).render(
             viewer=viewer, agent=state, calls=[self._call(c) for c in calls], campaigns=campaigns,
             result_codes=codes, error=error, csrf=_csrf_for(viewer.token, "session"))
@@ -101,11 +101,11 @@ class WebAgent:
         try:
             if action == "login":
                 campaign = request.form.get("campaign", "")
-                desk.read(agents.login, actor, viewer.id, int(campaign) if campaign.isdigit() else None)
+                desk.run(agents.login, actor, viewer.id, int(campaign) if campaign.isdigit() else None)
             elif action == "logout":
-                desk.read(agents.logout, actor, viewer.id)
+                desk.run(agents.logout, actor, viewer.id)
             elif action == "ready":
-                desk.read(agents.go_ready, actor, viewer.id)
+                desk.run(agents.go_ready, actor, viewer.id)
             else:
                 desk.dial(actor, viewer.id, request.form.get("phone", "").strip(), None)
         except CallsuiteError as exc:

@@ -713,8 +713,8 @@ class AgentDesk:
         with self.database.read_session() as session:
             return user_for_token(session, token)
 
-    def read(self, operation, actor: User, *args, **kwargs):
-        """A listing or a session change that needs no switch."""
+    def run(self, operation, actor: User, *args, **kwargs):
+        """An operation that needs no switch (a listing, a session change), in one transaction."""
         with self.database.session() as session:
             return operation(session, session.get(User, actor.id), *args, **kwargs)
 
@@ -788,10 +788,10 @@ class AgentDesk:
             return record_connect(session, first, second)
 
     def change_lead(self, actor: User, user_id: int, call_id: int, lead_phone_id: int) -> CallView:
-        return self.read(change_lead, actor, user_id, call_id, lead_phone_id, self.source)
+        return self.run(change_lead, actor, user_id, call_id, lead_phone_id, self.source)
 
     def create_new_lead(self, actor: User, user_id: int, call_id: int, phone: str) -> CallView:
-        return self.read(create_new_lead, actor, user_id, call_id, phone, self.source,
+        return self.run(create_new_lead, actor, user_id, call_id, phone, self.source,
                          default_region=self.default_region)
 
     def _view(self, ref: CallRef) -> CallView:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
+import requests
 from sqlalchemy import select, update
 
 from helpers.agent import AgentClient, token
@@ -161,3 +162,14 @@ def test_call_states(live):
         session.execute(update(Call).where(Call.external_id == "pbx-agent-1").values(agent_id=7))
         pbx_call = session.scalar(select(Call.id).where(Call.external_id == "pbx-agent-1"))
     refuse(live, lambda: alice.call("hold", pbx_call), 409, 41)
+
+
+def test_head_does_not_act(live):
+    alice = AgentClient(live, "alice", 7)
+    before = fingerprint(live)
+    r = requests.head(live.url("/webservices/services/telephony/login/user/7"), params={"campaign": "3"},
+                      headers={"Cookie": f"TokenKey={alice.token}"}, timeout=10)
+    assert r.status_code == 405 and r.headers["Allow"] == "GET"
+    assert fingerprint(live) == before
+    assert requests.head(live.url("/webservices/services/telephony/users/user/7"), timeout=10,
+                         headers={"Cookie": f"TokenKey={alice.token}"}).status_code == 200
