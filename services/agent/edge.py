@@ -33,7 +33,6 @@ TOKEN_COOKIE = "TokenKey"
 CHANGING = frozenset({"goready", "login", "logout", "connectcalls", "dial", "hangup", "dispose", "hold", "retrieve",
                       "stoprecord", "startrecord", "changelead", "createnewlead"})
 CHALLENGE = 'TokenKey realm="Callsuite agent API"'
-TOO_MANY_ATTEMPTS = 13
 
 
 def _int(value: Optional[str], name: str, *, required: bool = True) -> Optional[int]:
@@ -92,11 +91,9 @@ class AgentApi:
         headers = []
         if status == 401:
             headers.append(("WWW-Authenticate", CHALLENGE))
-        code = agents.response_code(exc)
         if status == 429:
-            code = TOO_MANY_ATTEMPTS
             headers.append(("Retry-After", str(max(1, int(exc.retry_after_s + 0.999)))))
-        return self._answer(request, wire.Answer(False, code, str(exc)), status, headers)
+        return self._answer(request, wire.Answer(False, agents.response_code(exc), str(exc)), status, headers)
 
     def _run(self, request: Request, work: Callable[[], object]) -> Response:
         if request.method == "HEAD" and request.path[len(BASE) + 1:].split("/", 1)[0] in CHANGING:

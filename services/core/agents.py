@@ -139,7 +139,12 @@ class NotControllable(AgentError, Conflict):
     code = 41
 
 
+TOO_MANY_ATTEMPTS = 13  # the sign-in throttle's TooManyAttempts (it carries retry_after_s)
+
+
 def response_code(exc: Exception) -> int:
+    if getattr(exc, "retry_after_s", None) is not None:
+        return TOO_MANY_ATTEMPTS
     return exc.code if isinstance(exc, AgentError) else 1
 
 

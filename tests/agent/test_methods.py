@@ -142,3 +142,14 @@ def test_tokens_from_a_form_or_json(live):
                       timeout=10)
     assert r.status_code == 401 and "<ResponseCode>12</ResponseCode>" in r.text
     assert r.headers["WWW-Authenticate"].startswith("TokenKey")
+
+
+def test_failed_sign_ins_are_rate_limited(live):
+    if getattr(live.system, "throttle", None) is None:
+        pytest.skip("the sign-in throttle (services/core/throttle.py) is not merged into this branch yet")
+    url = live.url("/webservices/services/token")
+    statuses = [requests.post(url, data={"username": "bob", "password": "wrong"}, timeout=10).status_code
+                for _ in range(live.system.throttle.max_failures)]
+    assert statuses == [401] * live.system.throttle.max_failures
+    r = requests.post(url, json={"username": "bob", "password": "demo-bob-pw"}, timeout=10)
+    assert r.status_code == 429 and r.json()["ResponseCode"] == 13 and int(r.headers["Retry-After"]) > 0
