@@ -3,7 +3,11 @@ against xsd/agent.xsd): the same session and the same refusals as the seed URLs,
 token as an element or the seed's cookie."""
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,6 +19,8 @@ from helpers.agent import AgentClient
 from helpers.server import start_server
 from helpers.soap import ValidatingPlugin, assert_valid_response
 from storage.models import Call
+
+PHP_CLIENT = Path(__file__).resolve().parents[1] / "interop" / "clients" / "php_call.php"
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +137,30 @@ def test_the_same_operations_over_get_json(live):
     r = requests.get(live.url("/rest/agent/Users"), params={"UserID": "7"}, timeout=10)
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("TokenKey")
     assert r.json()["faultcode"] == "Client.Unauthorized"
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_php_soapclient_from_the_wsdl_alone(live, version):
+    """PHP's SoapClient (an independent client) reads the authored WSDL and runs a session."""
+    php = shutil.which("php")
+    if php is None:
+        pytest.fail("php not found: install the Debian packages php-cli and php-soap (.ci/run does)")
+
+    def call(operation: str, **args) -> dict:
+        proc = subprocess.run([php, str(PHP_CLIENT), live.url("/soap/agent?wsdl"), operation, json.dumps(args),
+                               version], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stdout + proc.stderr
+        out = json.loads(proc.stdout)
+        if out["ok"]:
+            assert_valid_response(out["response"].encode(), "agent.xsd")
+        return out
+
+    key = call("GetToken", username="bob", password="demo-bob-pw")["result"]["Data"]["TokenKey"]
+    assert call("Login", TokenKey=key, UserID=9, CampaignID=3)["result"]["Data"]["AgentStateName"] == "logged_in"
+    calls = call("GetCalls", TokenKey=key, UserID=9)["result"]
+    assert calls["Success"] is True and calls["Data"].get("Call", []) == []
+    (campaign,) = call("Campaigns", TokenKey=key, UserID=9)["result"]["Data"]["Campaign"]
+    assert campaign["CampaignName"] == "Renewals" and campaign["CallerID"] == "+18005551234"
+    refused = call("GoReady", TokenKey=key, UserID=7)
+    assert refused["ok"] is False and refused["fault"]["string"].startswith("14:")
+    assert call("Logout", TokenKey=key, UserID=9)["result"]["ResponseCode"] == 0
