@@ -73,6 +73,7 @@ class AgentApi:
             Route(BASE + "/leadphones/user/<user_id>/lead/<lead_id>", self.lead_phones),
             Route(BASE + "/changelead/user/<user_id>/call/<call_id>/leadphone/<lead_phone_id>", self.change_lead),
             Route(BASE + "/createnewlead/user/<user_id>/call/<call_id>/phone/<phone>", self.create_new_lead),
+            Route(BASE + "/<path:anything_else>", self.unknown),
         ]
 
     # --- answering ---------------------------------------------------------------------
@@ -148,6 +149,11 @@ class AgentApi:
                 return [wire.acd_queue_entity(q) for q in desk.run(agents.acd_queues, actor, uid)]
             return [wire.call_entity(c) for c in desk.connect(actor, uid, *_connect_args(request))]
         return self._run(request, work)
+
+    def unknown(self, request: Request, anything_else: str) -> Response:
+        method = anything_else.split("/", 1)[0]
+        return self._answer(request, wire.Answer(False, agents.NoSuchThing.code, f"no method {method!r} at this URL: "
+                                                 "see /webservices/services/telephony/{method}/user/{UserID}/..."), 404)
 
     def dial(self, request: Request, user_id: str, phone: str) -> Response:
         def work():

@@ -173,3 +173,10 @@ def test_head_does_not_act(live):
     assert fingerprint(live) == before
     assert requests.head(live.url("/webservices/services/telephony/users/user/7"), timeout=10,
                          headers={"Cookie": f"TokenKey={alice.token}"}).status_code == 200
+
+
+def test_an_unknown_method_or_shape_is_a_404_call_action_response(live):
+    alice = AgentClient(live, "alice", 7)
+    for path in ("/transfer/user/7", "/hold/user/7", "/dial/user/7"):
+        r = alice.get(path)
+        assert (r.status, r.code, r.body["Success"]) == (404, 2, False), path
