@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -52,6 +53,12 @@ class Settings:
     connection_limit: int = 1000  # open connections waitress serves at once (a few slow clients cannot fill it)
     channel_timeout_s: int = 30  # idle connections close after this; also the time allowed to send a request's headers
     listen_backlog: int = 1024  # connections the kernel queues while all are busy
+    agent_answer_after_s: float = 2.0  # simulated switch: seconds before a number an agent dials answers
+    agent_token_hours: float = 12.0  # how long an agent API token (POST /webservices/services/token) lasts
+
+    @property
+    def agent_token_ttl(self) -> timedelta:
+        return timedelta(hours=self.agent_token_hours)
 
     @property
     def effective_database_url(self) -> str:

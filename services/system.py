@@ -10,6 +10,7 @@ import uuid
 
 from sqlalchemy import text
 
+from services.agent import edge as agent_edge
 from services.calldata import edge as calldata_edge
 from services.config import Settings
 from services.console import edge as console_edge
@@ -143,6 +144,19 @@ class System:
             worker.start()
 
     @property
+    def agent_desk(self):
+        """The agent operations (seed 004) on this system's database and switch, for the
+        agent API and the console's web agent alike."""
+        from services.core.agents import AgentDesk
+        control = None
+        if self.switch is not None:
+            from services.telephony.control import DriverCallControl
+            control = DriverCallControl(self.switch, self.sink.source)
+        return AgentDesk(self.database, control, default_region=self.settings.default_region,
+                         answer_after_s=self.settings.agent_answer_after_s, token_ttl=self.settings.agent_token_ttl,
+                         throttle=self.throttle)
+
+    @property
     def ready(self) -> bool:
         return self._started.is_set()
 
@@ -156,6 +170,7 @@ class System:
         routes += recording_edge.routes(self)
         routes += calldata_edge.routes(self)
         routes += console_edge.routes(self)
+        routes += agent_edge.routes(self)
         return routes
 
     def wsgi_app(self):

@@ -348,4 +348,5 @@ class Console:
 
 
 def routes(system) -> list[Route]:
-    return Console(system).routes()
+    from .agent import routes as web_agent_routes  # the web agent lives in its own module
+    return Console(system).routes() + web_agent_routes(system)
