@@ -23,6 +23,7 @@ from sqlalchemy import select
 from helpers.server import DEMO_SITE, start_server
 from helpers.soap import BMS, soap_body
 from services.http.app import build_app
+from services.soap.access import BODY_CREDENTIALS, OPEN
 from services.soap.endpoint import SoapService
 from storage.models import ActivityLink
 
@@ -188,6 +189,13 @@ def test_every_operation_has_a_declared_rule(prepared):
     assert {"AddLink", "PlayByPhone", "GetCallDetails"} <= set(walked)
     unknown = sorted(set(walked) - set(ACCESS))
     assert not unknown, f"operations served without an entry in ACCESS: {unknown}"
+    # ... and each declares its rule once, where it is written, matching the table.
+    for service, *_ in soap_services(prepared):
+        for operation, rule in service.access_rules().items():
+            assert rule is not None, f"{operation}: declare who may call it with @soap_operation(access=...)"
+            kind = ("open" if rule is OPEN else "body" if rule is BODY_CREDENTIALS
+                    else "basic" if getattr(rule, "http_credentials", False) else "?")
+            assert kind == ACCESS[operation], f"{operation} declares {rule.__name__}, ACCESS says {ACCESS[operation]}"
 
 
 def test_without_or_with_wrong_credentials_only_open_operations_answer(prepared):
