@@ -116,7 +116,7 @@ class System:
 
         source = self.sink.source
         with self.database.read_session() as session:
-            orphans = [call.external_id for call in ledger.calls_awaiting_audio(session, source)]
+            orphans = {call.external_id: call.started_at for call in ledger.calls_awaiting_audio(session, source)}
         if not orphans:
             return 0
         salvaged = salvage(self.store, orphans)
