@@ -9,6 +9,7 @@ import threading
 from services.config import Settings
 from services.core import ledger
 from services.core.errors import CallsuiteError
+from services.integrations.callback_worker import callback_worker
 from services.integrations.outbox_worker import OutboxWorker
 from storage.database import Database
 from storage.recordings import RecordingStore
@@ -57,6 +58,8 @@ class System:
         self._started = threading.Event()
         self.add_worker(OutboxWorker(self.database, interval_s=settings.outbox_interval_s,
                                      max_attempts=settings.outbox_max_attempts))
+        self.callbacks = callback_worker(self)
+        self.add_worker(self.callbacks)
 
     def start(self) -> "System":
         self.database.migrate()

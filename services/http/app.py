@@ -6,7 +6,9 @@ from werkzeug.wrappers import Response
 
 from services.ingest.cti import CtiIngest
 from services.calldata import edge as calldata_edge
+from services.callback import edge as callback_edge
 from services.console import edge as console_edge
+from services.info import edge as info_edge
 from services.recording import edge as recording_edge
 
 from .jsonp import json_answer
@@ -23,6 +25,8 @@ def build_app(system):
     routes += recording_edge.routes(system)
     routes += calldata_edge.routes(system)
     routes += console_edge.routes(system)
+    routes += callback_edge.routes(system)
+    routes += info_edge.routes(system)
     settings = system.settings
     router = Router(routes, max_body_bytes=settings.max_body_bytes)
     return ServerMiddleware(router, public_base_url=settings.public_base_url, log_access=settings.access_log)
