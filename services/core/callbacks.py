@@ -276,7 +276,7 @@ def _used(session: Session, queue: ServiceQueue, days: Sequence[date]) -> dict[t
 def _offered(session: Session, company: Company, queue: ServiceQueue, after: datetime, now: datetime,
              days: int, limit: Optional[int]) -> list[Slot]:
     calendar = QueueCalendar.of(queue, company)
-    start_day = calendar.local(after).date()
+    start_day = calendar.local(max(after, now)).date() if days > 1 else calendar.local(after).date()
     span = [date.fromordinal(start_day.toordinal() + i) for i in range(days)]
     used = _used(session, queue, span)
     offered: list[Slot] = []

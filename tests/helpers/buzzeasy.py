@@ -59,6 +59,37 @@ def site(**queue_changes) -> dict:
     return result
 
 
+def next_weekday(weekday: int, zone: str = "Europe/London", holidays=("2026-12-25",)):
+    """The next date (after today, in `zone`) falling on `weekday` (0 = Monday), not a holiday."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+    day = datetime.now(ZoneInfo(zone)).date() + timedelta(days=1)
+    while day.weekday() != weekday or day.isoformat() in holidays:
+        day += timedelta(days=1)
+    return day
+
+
+def rest(live, operation: str, body) -> "requests.Response":
+    import requests
+    return requests.post(live.url(f"/RequestCallbackService/Service.svc/rest/{operation}"), timeout=20,
+                         data=body if isinstance(body, (str, bytes)) else None,
+                         json=None if isinstance(body, (str, bytes)) else body,
+                         headers={"Content-Type": "application/json"})
+
+
+def request_row(live, confirmation_code: str):
+    from services.core import callbacks
+    with live.db.read_session() as session:
+        return callbacks.by_confirmation_code(session, confirmation_code)
+
+
+def statuses(live, confirmation_code: str) -> list[str]:
+    from services.core import callbacks
+    with live.db.read_session() as session:
+        request = callbacks.by_confirmation_code(session, confirmation_code)
+        return [event.status for event in callbacks.history(session, request.id)]
+
+
 def wait_for(predicate: Callable[[], object], timeout_s: float = 20.0, what: str = "condition"):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -67,3 +98,8 @@ def wait_for(predicate: Callable[[], object], timeout_s: float = 20.0, what: str
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def zone(name: str):
+    from zoneinfo import ZoneInfo
+    return ZoneInfo(name)
