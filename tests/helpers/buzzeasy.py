@@ -6,6 +6,8 @@ import copy
 import time
 from typing import Callable
 
+import requests
+
 COMPANY_PASSWORD = "P@ssword"  # the seed's example password
 ANSWERS = "+447779453115"  # a valid UK mobile (the seed's example, which has a digit too many)
 BUSY = "+447779453201"
@@ -69,8 +71,7 @@ def next_weekday(weekday: int, zone: str = "Europe/London", holidays=("2026-12-2
     return day
 
 
-def rest(live, operation: str, body) -> "requests.Response":
-    import requests
+def rest(live, operation: str, body) -> requests.Response:
     return requests.post(live.url(f"/RequestCallbackService/Service.svc/rest/{operation}"), timeout=20,
                          data=body if isinstance(body, (str, bytes)) else None,
                          json=None if isinstance(body, (str, bytes)) else body,
