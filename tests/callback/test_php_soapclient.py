@@ -3,7 +3,6 @@ SOAP 1.1 and 1.2 (tests/interop/clients/php_call.php, a fresh php process per ca
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
