@@ -119,7 +119,7 @@ def succeeded(session: Session, claim: Claim, worker: str, now: datetime) -> boo
     if request is None:
         return False
     request.state = "succeeded"
-    request.claimed_by = request.claimed_until = None
+    request.claimed_until = None  # claimed_by stays: which worker ran the last attempt
     request.next_attempt_at = None
     callbacks.record_status(session, request, CALL_SUCCEEDED, now)
     return True
@@ -130,7 +130,7 @@ def _close_failed(session: Session, request: CallbackRequest, now: datetime, pol
     if not user_reached:
         callbacks.record_status(session, request, CALLING_USER_FAILED, now)
     request.retries = request.attempts
-    request.claimed_by = request.claimed_until = None
+    request.claimed_until = None  # claimed_by stays: which worker ran the last attempt
     if request.attempts < policy.max_attempts:
         request.state = "open"
         request.next_attempt_at = now + policy.retry_delay
