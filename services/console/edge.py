@@ -426,4 +426,6 @@ def _duration(seconds: Optional[float]) -> str:
 
 
 def routes(system) -> list[Route]:
-    return Console(system).routes()
+    from .callbacks import CallbacksPage
+    console = Console(system)
+    return console.routes() + CallbacksPage(console).routes()
