@@ -156,7 +156,9 @@ def _queue_agents(session: Session, e: Mapping[str, Any]) -> Optional[Change]:
         session.delete(session.get(QueueAgent, (queue_id, user_id)))
     for user_id in wanted - current:
         session.add(QueueAgent(queue_id=queue_id, user_id=user_id))
-    return Change("queues", f"{queue_id} agents", "changed") if wanted != current else None
+    if wanted == current:
+        return None
+    return Change("queues", f"{queue_id} agents", "changed" if current else "created")
 
 
 def _user(session: Session, e: Mapping[str, Any]) -> Change:
