@@ -125,3 +125,20 @@ def test_a_scheduled_request_fires_at_its_slot(tmp_path):
             assert session.get(CallbackRequest, row.id).next_attempt_at is None
     finally:
         server.stop()
+
+
+def test_the_connected_call_is_linkable_by_addlink_from_the_agents_workstation(tmp_path):
+    import requests
+    site = b.site(agents=[7])
+    site["workstations"] = [{"host": "WS-ALICE", "address": "127.0.0.1", "extension": "201"}]
+    server = start_server(tmp_path, site=site, **{**b.FAST_ENGINE, "callback_talk_s": 4.0})
+    try:
+        code = request_asap(server, b.ANSWERS)
+        wait_for(lambda: "CallAccepted" in statuses(server, code), what="the agent to take the call")
+        reference = requests.get(server.url("/bluebutler/service/AddLink/id=CB-LINK-1"), timeout=10,
+                                 params={"host": "WS-ALICE", "activeCall": "true"}).text
+        user_leg = calls_of(server, code)[0]
+        assert reference == user_leg.recording.reference
+        wait_for(lambda: finished(server, code))
+    finally:
+        server.stop()
