@@ -28,9 +28,10 @@ from typing import Optional
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import CallbackEvent, CallbackRequest, ServiceQueue
+from storage.models import CallbackEvent, CallbackRequest, ClientCode, ServiceQueue
 
 from . import callbacks
+from .calldetails import did_for_code
 from .callbacks import (CALL_FAILED, CALL_SUCCEEDED, CALLING_USER, CALLING_USER_FAILED, RESCHEDULED, USER_CONNECTED)
 
 
@@ -49,6 +50,7 @@ class Claim:
     phone: str
     queue_id: int
     company_id: int
+    did: Optional[str] = None  # the company's first client code: its Callbutton report shows the calls
 
 
 def due(session: Session, now: datetime, policy: Policy, limit: int) -> list[tuple[int, datetime]]:
@@ -76,7 +78,10 @@ def claim(session: Session, request_id: int, seen_at: datetime, worker: str, now
         return None
     request = session.get(CallbackRequest, request_id, populate_existing=True)
     callbacks.record_status(session, request, CALLING_USER, now)
-    return Claim(request.id, request.attempts, request.phone_e164, request.queue_id, request.company_id)
+    code = session.scalar(select(ClientCode.code).where(ClientCode.company_id == request.company_id)
+                          .order_by(ClientCode.code).limit(1))
+    return Claim(request.id, request.attempts, request.phone_e164, request.queue_id, request.company_id,
+                 did_for_code(code) if code else None)
 
 
 def renew(session: Session, claim: Claim, worker: str, now: datetime, policy: Policy) -> bool:

@@ -146,7 +146,7 @@ class CallbackWorker:
         user_reached = False
         try:
             user_call = switch.place_call(extension=None, number=claim.phone, direction="outbound", ani=None,
-                                          did=None, answer_after_s=self.answer_after_s, duration_s=None,
+                                          did=claim.did, answer_after_s=self.answer_after_s, duration_s=None,
                                           record=True)
             self._link(claim, user_call)
             self._step(claim, "", user_call_id=user_call)

@@ -5,10 +5,12 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from helpers import buzzeasy as b
 from helpers.buzzeasy import rest, statuses, wait_for
+from helpers.callbutton import request_doc
 from helpers.server import start_server
 from services.core import callbacks
 from services.core.provisioning import provision
@@ -53,6 +55,10 @@ def test_a_callback_runs_end_to_end_with_the_exact_status_sequence(live):
     assert (user_leg.direction, user_leg.target, user_leg.extension, user_leg.agent_id, user_leg.queue_id,
             user_leg.company_id) == ("outbound", b.ANSWERS, "201", 7, 1, 1)
     assert user_leg.answered_at is not None and user_leg.result == "Connected"
+    assert user_leg.did == "+18005551234"  # the company's client code: in its Callbutton report
+    report = requests.post(live.url("/cb/main/jsp/xml/xml.jsp"), auth=("partner1", "partner-pw"), timeout=10,
+                           data=request_doc("8005551234", start="01/01/2020 00:00:00", end=""))
+    assert f'<Call ID="{user_leg.id}">' in report.text and "<VoiceDirectory>" in report.text
     assert agent_leg.target == "201" and agent_leg.recording is None
     wait_for(lambda: calls_of(live, code)[0].recording.state == "available", what="the recording")
 
@@ -77,7 +83,6 @@ def test_a_user_who_cannot_be_reached_is_retried_then_fails(live, phone):
 def test_retries_are_reported_by_buzzmeinfo_while_open(live):
     code = request_asap(live, b.NO_ANSWER)
     wait_for(lambda: "Rescheduled" in statuses(live, code), what="a reschedule")
-    import requests
     data = requests.get(live.url("/BuzzMeInfo/InfoService.svc/rest/GetCallDataByPin"), timeout=10,
                         params={"pin": code[-6:], "companyId": 1, "password": b.COMPANY_PASSWORD}).json()
     assert data is None or data["Retries"] == 1  # None: it had already failed for good
@@ -128,7 +133,6 @@ def test_a_scheduled_request_fires_at_its_slot(tmp_path):
 
 
 def test_the_connected_call_is_linkable_by_addlink_from_the_agents_workstation(tmp_path):
-    import requests
     site = b.site(agents=[7])
     site["workstations"] = [{"host": "WS-ALICE", "address": "127.0.0.1", "extension": "201"}]
     server = start_server(tmp_path, site=site, **{**b.FAST_ENGINE, "callback_talk_s": 4.0})

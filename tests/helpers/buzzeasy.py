@@ -35,7 +35,7 @@ ALWAYS_OPEN = {"mon-sun": "00:00-23:59:59"}
 SITE = {
     "companies": [
         {"id": 1, "name": "Acme Insurance", "password": COMPANY_PASSWORD, "timezone": "Europe/London",
-         "regions": ["GB", "IE"], "whitelist": [], "blacklist": [BLACKLISTED],
+         "regions": ["GB", "IE"], "whitelist": [], "blacklist": [BLACKLISTED], "client_codes": ["8005551234"],
          "field_names": {"field1": "Account Number", "field2": "Policy", "field10": "Notes"}},
         {"id": 2, "name": "Whitelisted Ltd", "password": "other-pw", "timezone": "Europe/Dublin",
          "regions": ["IE"], "whitelist": [ANSWERS], "blacklist": []},
@@ -49,6 +49,8 @@ SITE = {
         {"id": 4, "company": 1, "name": "Seed hours", "opening_hours": {"mon-fri": "08:00-18:00"},
          "slot_minutes": 30, "slot_capacity": 1, "holidays": ["2026-12-25"]},
     ],
+    "partners": [{"username": "partner1", "password": "partner-pw", "allowed_ips": ["127.0.0.1"],
+                  "client_codes": ["8005551234"]}],
     "users": [{"id": 7, "username": "alice", "full_name": "Alice Agent", "password": "demo-alice-pw",
                "extension": "201", "global_listening": True, "company": 1}],
 }
