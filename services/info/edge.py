@@ -4,6 +4,8 @@ REST GET URLs, and the generic GET/JSONP at /rest/info/{Operation}.
 GET /BuzzMeInfo/InfoService.svc/rest/GetCallDataByNumber?presentedNumber=&companyId=&password=
 GET /BuzzMeInfo/InfoService.svc/rest/GetCallDataByPin?pin=&companyId=&password=
 The answer is the CallData object, bare (WCF webHttp), or `null` when no request matches.
+The generic GET answers the same (Spyne's JSON would turn "no request" into an object of
+nulls), with `callback=` for JSONP.
 """
 from __future__ import annotations
 
@@ -33,11 +35,13 @@ class InfoRest:
         self.system = system
 
     def routes(self) -> list[Route]:
-        return [Route(PREFIX + "/GetCallDataByNumber", self.by_number),
-                Route(PREFIX + "/GetCallDataByPin", self.by_pin)]
+        return [Route(prefix + operation, handler)
+                for prefix in (PREFIX + "/", "/rest/info/")
+                for operation, handler in (("GetCallDataByNumber", self.by_number), ("GetCallDataByPin", self.by_pin))]
 
     def _answer(self, request: Request, lookup, render, key: str) -> Response:
         args = request.args
+        callback = args.get("callback")
         try:
             company = int(args["companyId"]) if args.get("companyId") else None
         except ValueError:
@@ -49,10 +53,11 @@ class InfoRest:
             with self.system.database.session() as session:
                 answer = wire.without_nulls(render(lookup(session, caller, args.get(key))))
         except callbacks.AuthenticationFailed as exc:
-            response = json_answer(str(exc), None, 401)
-            response.headers[CHALLENGE[0]] = CHALLENGE[1]
+            response = json_answer(str(exc), callback, 401)
+            if callback is None:
+                response.headers[CHALLENGE[0]] = CHALLENGE[1]
             return response
-        return json_answer(answer, None)
+        return json_answer(answer, callback)
 
     def by_number(self, request: Request) -> Response:
         return self._answer(request, callbacks.call_data_by_number, wire.by_number, "presentedNumber")
@@ -66,6 +71,5 @@ def routes(system) -> list[Route]:
     return [
         Route("/BuzzMeInfo/InfoService.svc", wsgi=soap.soap_endpoint),
         Route("/soap/info", wsgi=soap.soap_endpoint),
-        Route("/rest/info/<path:operation>", wsgi=soap.rest_endpoint, mount_depth=2),
         *InfoRest(system).routes(),
     ]

@@ -300,3 +300,18 @@ def test_generic_get_and_jsonp(live):
     assert r.headers["Content-Type"].startswith("application/javascript") and r.text == "cb(4);"
     with live.db.read_session() as session:
         assert session.scalar(select(ServiceQueue.ewt_minutes).where(ServiceQueue.id == 1)) == 4
+
+
+def test_generic_get_requests_a_callback_and_refuses_alike(live):
+    import requests
+    params = {"name": "Get", "phoneNo": b.ANSWERS, "serviceQueue": 1, "company": 1,
+              "password": b.COMPANY_PASSWORD, "field3": "via GET"}
+    answer = requests.get(live.url("/rest/callback/RequestCallWhenAvailable"), params=params, timeout=10).json()
+    assert answer["ResultCode"] == 0 and b.request_row(live, answer["ConfirmationCode"]).fields == {"field3": "via GET"}
+    refused = requests.get(live.url("/rest/callback/RequestCallWhenAvailable"), timeout=10,
+                           params={**params, "password": "wrong"}).json()
+    assert refused == {"ConfirmationCode": "", "ResultCode": -1}
+    fault = requests.get(live.url("/rest/callback/GetAvailableTimes"), timeout=10, params={
+        "serviceQueue": 4, "company": 1, "password": "wrong", "requestedDate": "2030-01-07T09:00:00",
+        "callback": "f"}).text
+    assert fault.startswith("f(") and "Authentication Failed" in fault

@@ -104,8 +104,15 @@ def test_soap_both_operations_and_versions(live, request_made):
     assert plugin.validated >= 12
 
 
-def test_generic_get(live, request_made):
-    r = requests.get(live.url("/rest/info/GetCallDataByPin"), timeout=10,
-                     params={"pin": request_made.pin, "companyId": 1, "password": b.COMPANY_PASSWORD})
-    assert r.status_code == 200 and request_made.confirmation_code in r.text
-
+def test_generic_get_and_jsonp(live, request_made):
+    params = {"pin": request_made.pin, "companyId": 1, "password": b.COMPANY_PASSWORD}
+    r = requests.get(live.url("/rest/info/GetCallDataByPin"), timeout=10, params=params)
+    assert r.status_code == 200 and r.json()["ConfirmationCode"] == request_made.confirmation_code
+    r = requests.get(live.url("/rest/info/GetCallDataByPin"), timeout=10, params={**params, "pin": "000000",
+                                                                                  "callback": "show"})
+    assert r.headers["Content-Type"].startswith("application/javascript") and r.text == "show(null);"
+    r = requests.get(live.url("/rest/info/GetCallDataByNumber"), timeout=10, params={
+        "presentedNumber": b.ANSWERS, "companyId": 1, "password": "wrong", "callback": "show"})
+    assert r.status_code == 200 and r.text == 'show("Authentication Failed");'
+    assert requests.get(live.url("/rest/info/GetCallDataByPin"), timeout=10,
+                        params={**params, "callback": "alert(1)//"}).status_code == 400
