@@ -98,9 +98,9 @@ def history(db: Database, code: str) -> list[tuple[str, int]]:
 def test_sigkill_mid_attempt_resumes_without_dialling_that_attempt_twice(tmp_path):
     data = tmp_path / "data"
     config = tmp_path / "callsuite.toml"
-    # The user's phone rings for 1.5 s before it is answered: time to kill the server
+    # The user's phone rings for 3 s before it is answered: time to kill the server
     # while the first attempt's user leg rings.
-    write_config(config, callback_answer_after_s=1.5)
+    write_config(config, callback_answer_after_s=3.0)
     site = tmp_path / "site.json"
     site.write_text(json.dumps(b.site(agents=[7])))
     cli("provision", "--data-dir", data, "--config", config, site)
@@ -108,7 +108,11 @@ def test_sigkill_mid_attempt_resumes_without_dialling_that_attempt_twice(tmp_pat
     server = Serve("--data-dir", data, "--config", config)
     try:
         code = request_asap(server)
-        b.wait_for(lambda: history(db, code) == [("CallingUser", 1)], what="the first attempt to dial")
+        def ringing():
+            with db.read_session() as session:
+                dialled = callbacks.by_confirmation_code(session, code).user_call_id is not None
+            return dialled and history(db, code) == [("CallingUser", 1)]
+        b.wait_for(ringing, what="the first attempt's user leg to ring")
         server.kill()
         assert history(db, code) == [("CallingUser", 1)]  # killed while the user's phone rang
         with db.read_session() as session:
