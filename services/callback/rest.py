@@ -26,6 +26,9 @@ PREFIX = "/RequestCallbackService/Service.svc/rest"
 CHALLENGE = ("WWW-Authenticate", 'Buzzeasy realm="RequestCallbackService"')
 
 
+READ_ONLY = frozenset({"GetAvailableTimes", "GetNextThreeTimeSlots", "GetEWTByServiceID"})
+
+
 class BadArgument(ValueError):
     pass
 
@@ -104,7 +107,8 @@ class CallbackRest:
         try:
             caller = wire.caller(self.system, _int(args, company, "company"), _str(args, "password"),
                                  request.remote_addr)
-            with self.system.database.session() as session:
+            database = self.system.database
+            with (database.read_session() if operation in READ_ONLY else database.session()) as session:
                 result = handler(session, args, caller)
         except BadArgument as exc:
             return _bad(str(exc))

@@ -35,9 +35,10 @@ class RequestCallbackService(ServiceBase):
     def RequestCallWhenAvailable(ctx, name, phoneNo, serviceQueue, company, password, region, *fields):
         system = ctx.udc
         request = callbacks.NewRequest(name, phoneNo, serviceQueue, region, dict(zip(callbacks.FIELDS, fields)))
+        caller = wire.caller(system, company, password, _address(ctx))
         with system.database.session() as session:
             return _response(callbacks.request_call_when_available(
-                session, wire.caller(system, company, password, _address(ctx)), request,
+                session, caller, request,
                 telephony_available=wire.telephony_available(system)))
 
     @rpc(required(Integer32), required(Integer32), required(Unicode), required(DateTime),
@@ -45,35 +46,36 @@ class RequestCallbackService(ServiceBase):
     @soap_operation
     def GetAvailableTimes(ctx, serviceQueue, company, password, requestedDate):
         system = ctx.udc
-        with system.database.session() as session:
-            return _slots(callbacks.available_times(
-                session, wire.caller(system, company, password, _address(ctx)), serviceQueue, requestedDate))
+        caller = wire.caller(system, company, password, _address(ctx))
+        with system.database.read_session() as session:
+            return _slots(callbacks.available_times(session, caller, serviceQueue, requestedDate))
 
     @rpc(required(Integer32), required(DateTime), required(Integer32), required(Unicode),
          _args=("serviceQueue", "time", "company", "password"), _returns=ArrayOfTimeSlot)
     @soap_operation
     def GetNextThreeTimeSlots(ctx, serviceQueue, time, company, password):
         system = ctx.udc
-        with system.database.session() as session:
-            return _slots(callbacks.next_three_time_slots(
-                session, wire.caller(system, company, password, _address(ctx)), serviceQueue, time))
+        caller = wire.caller(system, company, password, _address(ctx))
+        with system.database.read_session() as session:
+            return _slots(callbacks.next_three_time_slots(session, caller, serviceQueue, time))
 
     @rpc(required(Integer32), required(Integer32), required(Integer32), required(Unicode),
          _args=("serviceQueue", "ewt", "company", "password"), _returns=required(Boolean))
     @soap_operation
     def UpdateEWTRecord(ctx, serviceQueue, ewt, company, password):
         system = ctx.udc
+        caller = wire.caller(system, company, password, _address(ctx))
         with system.database.session() as session:
-            return callbacks.update_ewt(session, wire.caller(system, company, password, _address(ctx)),
-                                        serviceQueue, ewt)
+            return callbacks.update_ewt(session, caller, serviceQueue, ewt)
 
     @rpc(required(Integer32), required(Integer32), required(Unicode),
          _args=("serviceQueueID", "companyID", "password"), _returns=required(Integer32))
     @soap_operation
     def GetEWTByServiceID(ctx, serviceQueueID, companyID, password):
         system = ctx.udc
-        with system.database.session() as session:
-            return callbacks.ewt_of(session, wire.caller(system, companyID, password, _address(ctx)), serviceQueueID)
+        caller = wire.caller(system, companyID, password, _address(ctx))
+        with system.database.read_session() as session:
+            return callbacks.ewt_of(session, caller, serviceQueueID)
 
     @rpc(required(Unicode), required(Unicode), required(Integer32), required(DateTime), required(Integer32),
          required(Integer32), required(Unicode), optional(Unicode), *FIELD_TYPES,
@@ -84,7 +86,8 @@ class RequestCallbackService(ServiceBase):
     def RequestCallSchedule(ctx, name, phoneNo, timeslot, date, serviceQueue, company, password, region, *fields):
         system = ctx.udc
         request = callbacks.NewRequest(name, phoneNo, serviceQueue, region, dict(zip(callbacks.FIELDS, fields)))
+        caller = wire.caller(system, company, password, _address(ctx))
         with system.database.session() as session:
             return _response(callbacks.request_call_schedule(
-                session, wire.caller(system, company, password, _address(ctx)), request, timeslot_id=timeslot,
+                session, caller, request, timeslot_id=timeslot,
                 when=date, telephony_available=wire.telephony_available(system)))

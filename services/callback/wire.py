@@ -12,8 +12,10 @@ REQUEST_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # the seed's request dates, in the co
 
 
 def caller(system, company: Optional[int], password: Optional[str], address: Optional[str]) -> callbacks.Caller:
+    """The authenticated (or refused) caller; call it before opening a write session."""
     # TODO(h11): system.throttle always exists once services/core/throttle.py lands (h8a).
-    return callbacks.Caller(callbacks.Credentials(company, password, address), getattr(system, "throttle", None))
+    return callbacks.authenticate(system.database, callbacks.Credentials(company, password, address),
+                                  getattr(system, "throttle", None))
 
 
 def telephony_available(system) -> bool:

@@ -90,7 +90,7 @@ class AuthenticationFailed(Unauthorized):
 
 
 class Throttle(Protocol):
-    def check(self, session: Session, *, surface: str, account: str, address: Optional[str]) -> None: ...
+    def check(self, session: Session, *, surface: str, account: str, address: Optional[str]) -> Optional[int]: ...
 
     def failed(self, session: Session, *, surface: str, account: str, address: Optional[str]) -> None: ...
 
@@ -99,28 +99,15 @@ class Throttle(Protocol):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is asking: the company's credentials and how failures are rate-limited."""
+    """Who is asking, once `authenticate` has checked the company's password."""
     credentials: Credentials
-    throttle: Optional[Throttle] = None  # TODO(h11): always set once services/core/throttle.py lands
+    verified: bool = False
 
     def company(self, session: Session) -> Company:
-        """The authenticated company, or AuthenticationFailed. A rate-limited caller gets the
-        same refusal as a wrong password, without the password being checked at all."""
-        creds = self.credentials
-        account = str(creds.company_id)
-        if self.throttle is not None:
-            try:
-                self.throttle.check(session, surface=SURFACE, account=account, address=creds.address)
-            except CallsuiteError:
-                raise AuthenticationFailed() from None
-        company = session.get(Company, creds.company_id) if creds.company_id is not None else None
-        # An unknown company is verified against a dummy hash: the same time as a wrong password.
-        if not verify_password_cached(company.password_hash if company else None, creds.password) or company is None:
-            if self.throttle is not None:
-                self.throttle.failed(session, surface=SURFACE, account=account, address=creds.address)
+        """The authenticated company, or AuthenticationFailed."""
+        company = session.get(Company, self.credentials.company_id) if self.verified else None
+        if company is None:
             raise AuthenticationFailed()
-        if self.throttle is not None:
-            self.throttle.succeeded(session, surface=SURFACE, account=account, address=creds.address)
         return company
 
     def queue(self, session: Session, queue_id: Optional[int]) -> tuple[Company, ServiceQueue]:
@@ -129,6 +116,32 @@ class Caller:
         if queue is None or queue.company_id != company.id or not queue.active:
             raise AuthenticationFailed()
         return company, queue
+
+
+def authenticate(database, credentials: Credentials, throttle: Optional[Throttle]) -> Caller:
+    """Check the company's password (argon2, constant time) outside any write transaction,
+    so a stream of wrong passwords never holds the database's write lock; failures are
+    counted per company and address by the throttle. A rate-limited caller is refused
+    without its password being checked, exactly like a wrong one; an unknown company is
+    checked against a dummy hash, in the same time as a wrong password."""
+    account, address = str(credentials.company_id), credentials.address
+    with database.read_session() as session:
+        earlier_failures = 0
+        if throttle is not None:
+            try:
+                earlier_failures = throttle.check(session, surface=SURFACE, account=account, address=address) or 0
+            except CallsuiteError:
+                return Caller(credentials, verified=False)
+        company = session.get(Company, credentials.company_id) if credentials.company_id is not None else None
+        password_hash = company.password_hash if company is not None else None
+    verified = verify_password_cached(password_hash, credentials.password) and company is not None
+    if throttle is not None and (not verified or earlier_failures):
+        with database.session() as session:
+            if verified:
+                throttle.succeeded(session, surface=SURFACE, account=account, address=address)
+            else:
+                throttle.failed(session, surface=SURFACE, account=account, address=address)
+    return Caller(credentials, verified)
 
 
 # --- phone numbers -----------------------------------------------------------------------

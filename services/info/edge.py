@@ -47,10 +47,9 @@ class InfoRest:
         except ValueError:
             return Response("companyId must be a whole number\n", status=400,
                             content_type="text/plain; charset=utf-8")
-        caller = callbacks.Caller(callbacks.Credentials(company, args.get("password"), request.remote_addr),
-                                  getattr(self.system, "throttle", None))  # TODO(h11): throttle lands with h8a
+        caller = wire.caller(self.system, company, args.get("password"), request.remote_addr)
         try:
-            with self.system.database.session() as session:
+            with self.system.database.read_session() as session:
                 answer = wire.without_nulls(render(lookup(session, caller, args.get(key))))
         except callbacks.AuthenticationFailed as exc:
             response = json_answer(str(exc), callback, 401)

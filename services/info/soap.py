@@ -12,10 +12,7 @@ from .types import CallData, PinCallData
 
 
 def _caller(ctx, company, password) -> callbacks.Caller:
-    system = ctx.udc
-    address = (getattr(ctx.transport, "req_env", None) or {}).get("REMOTE_ADDR")
-    # TODO(h11): system.throttle always exists once services/core/throttle.py lands (h8a).
-    return callbacks.Caller(callbacks.Credentials(company, password, address), getattr(system, "throttle", None))
+    return wire.caller(ctx.udc, company, password, (getattr(ctx.transport, "req_env", None) or {}).get("REMOTE_ADDR"))
 
 
 class BuzzMeInfo(ServiceBase):
@@ -23,16 +20,17 @@ class BuzzMeInfo(ServiceBase):
          _args=("presentedNumber", "companyId", "password"), _returns=optional(CallData))
     @soap_operation
     def GetCallDataByNumber(ctx, presentedNumber, companyId, password):
-        with ctx.udc.database.session() as session:
+        caller = _caller(ctx, companyId, password)
+        with ctx.udc.database.read_session() as session:
             answer = wire.without_nulls(wire.by_number(callbacks.call_data_by_number(
-                session, _caller(ctx, companyId, password), presentedNumber)))
+                session, caller, presentedNumber)))
             return None if answer is None else CallData(**answer)
 
     @rpc(required(Unicode), required(Integer32), required(Unicode),
          _args=("pin", "companyId", "password"), _returns=optional(PinCallData))
     @soap_operation
     def GetCallDataByPin(ctx, pin, companyId, password):
-        with ctx.udc.database.session() as session:
-            answer = wire.without_nulls(wire.by_pin(callbacks.call_data_by_pin(
-                session, _caller(ctx, companyId, password), pin)))
+        caller = _caller(ctx, companyId, password)
+        with ctx.udc.database.read_session() as session:
+            answer = wire.without_nulls(wire.by_pin(callbacks.call_data_by_pin(session, caller, pin)))
             return None if answer is None else PinCallData(**answer)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Optional
 from zoneinfo import ZoneInfo
 
+from services.core import callbacks
 from services.core.callbacks import FIELDS, CallData
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -48,3 +49,10 @@ def by_pin(data: Optional[CallData]) -> Optional[dict]:
 
 def without_nulls(answer: Optional[dict]) -> Optional[dict]:
     return None if answer is None else {k: v for k, v in answer.items() if v is not None}
+
+
+def caller(system, company: Optional[int], password: Optional[str], address: Optional[str]) -> callbacks.Caller:
+    """The authenticated (or refused) caller; before any session is opened."""
+    # TODO(h11): system.throttle always exists once services/core/throttle.py lands (h8a).
+    return callbacks.authenticate(system.database, callbacks.Credentials(company, password, address),
+                                  getattr(system, "throttle", None))
