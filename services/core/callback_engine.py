@@ -5,8 +5,9 @@ A request is `open` until it is due, `calling` while an attempt runs, then `succ
 `failed` (or `open` again, rescheduled). All state lives in its row, so nothing is lost
 when a process dies and several processes can share the database:
 
-- Due: `open`, `next_attempt_at` passed, and, for an ASAP request, its queue's EWT at or
-  below the configured lead time (scheduled requests are due at their slot's start).
+- Due: `open`, `next_attempt_at` passed, and, for an ASAP request, its queue open now and
+  its EWT at or below the configured lead time (scheduled requests are due at their
+  slot's start, which is in opening hours by construction).
 - Claim: a conditional UPDATE (`state='open'` and the `next_attempt_at` the worker read)
   moves it to `calling`, counts the attempt (`attempts + 1`) and takes a lease
   (`claimed_by`, `claimed_until`), together with its CallingUser status, in one
@@ -28,10 +29,11 @@ from typing import Optional
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import CallbackEvent, CallbackRequest, ClientCode, ServiceQueue
+from storage.models import CallbackEvent, CallbackRequest, ClientCode, Company, ServiceQueue
 
 from . import callbacks
 from .calldetails import did_for_code
+from .slots import QueueCalendar
 from .callbacks import (CALL_FAILED, CALL_SUCCEEDED, CALLING_USER, CALLING_USER_FAILED, RESCHEDULED, USER_CONNECTED)
 
 
@@ -53,12 +55,21 @@ class Claim:
     did: Optional[str] = None  # the company's first client code: its Callbutton report shows the calls
 
 
+def closed_queues(session: Session, now: datetime) -> list[int]:
+    """Queues out of hours now: their ASAP requests (and retries) wait for the opening."""
+    return [queue.id for queue, company in session.execute(
+        select(ServiceQueue, Company).join(Company, Company.id == ServiceQueue.company_id))
+        if not QueueCalendar.of(queue, company).is_open(now)]
+
+
 def due(session: Session, now: datetime, policy: Policy, limit: int) -> list[tuple[int, datetime]]:
+    closed = closed_queues(session, now)
     rows = session.execute(
         select(CallbackRequest.id, CallbackRequest.next_attempt_at)
         .join(ServiceQueue, ServiceQueue.id == CallbackRequest.queue_id)
         .where(CallbackRequest.state == "open", CallbackRequest.next_attempt_at <= now,
-               or_(CallbackRequest.asap.is_(False), ServiceQueue.ewt_minutes <= policy.asap_ewt_minutes))
+               or_(CallbackRequest.asap.is_(False),
+                   and_(ServiceQueue.ewt_minutes <= policy.asap_ewt_minutes, CallbackRequest.queue_id.not_in(closed))))
         .order_by(CallbackRequest.next_attempt_at, CallbackRequest.id).limit(limit))
     return [tuple(row) for row in rows]
 

@@ -28,10 +28,10 @@ def db(tmp_path):
     database.dispose()
 
 
-def new_request(db, *, asap=True, due=T0) -> int:
+def new_request(db, *, asap=True, due=T0, queue=1) -> int:
     with db.session() as session:
-        row = CallbackRequest(confirmation_code=f"{int(due.timestamp()) % 10**10:010d}", pin="000001",
-                              company_id=1, queue_id=1, phone_e164=b.ANSWERS, asap=asap, requested_at=T0,
+        row = CallbackRequest(confirmation_code=f"{int(due.timestamp()) % 10**10 + queue:010d}", pin="000001",
+                              company_id=1, queue_id=queue, phone_e164=b.ANSWERS, asap=asap, requested_at=T0,
                               state="open", next_attempt_at=due)
         session.add(row)
         session.flush()
@@ -116,3 +116,12 @@ def test_a_lost_lease_stops_the_old_worker(db):
         assert not engine.succeeded(session, claim, "w1", later)
     # The user had been connected, so no CallingUserFailed for the interrupted attempt.
     assert history(db, rid) == [("CallingUser", 1), ("UserConnected", 1), ("Rescheduled", 1)]
+
+
+def test_asap_requests_of_a_closed_queue_wait_for_the_opening(db):
+    new_request(db, queue=4, due=T0)  # queue 4: Mon-Fri 08:00-18:00 London; T0 is a Tuesday noon
+    assert [c.queue_id for c in claim_one(db, "w", now=T0)] == [4]
+    evening = new_request(db, queue=4, due=T0 + timedelta(hours=7))  # 19:00: closed
+    assert claim_one(db, "w", now=T0 + timedelta(hours=7)) == []
+    next_morning = datetime(2026, 12, 2, 8, 0, tzinfo=timezone.utc)
+    assert [c.request_id for c in claim_one(db, "w", now=next_morning)] == [evening]
