@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping, Optional
 from werkzeug.wrappers import Request, Response
 
 from services.core import callbacks
+from services.core.errors import InvalidInput
 from services.http.jsonp import json_answer
 from services.http.routing import Route
 
@@ -110,7 +111,7 @@ class CallbackRest:
             database = self.system.database
             with (database.read_session() if operation in READ_ONLY else database.session()) as session:
                 result = handler(session, args, caller)
-        except BadArgument as exc:
+        except (BadArgument, InvalidInput) as exc:
             return _bad(str(exc))
         except callbacks.AuthenticationFailed as exc:
             response = json_answer(str(exc), None, 401)

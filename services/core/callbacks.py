@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import CallbackEvent, CallbackRequest, CallbackSlot, Company, ServiceQueue
 
-from .errors import CallsuiteError, Unauthorized
+from .errors import CallsuiteError, InvalidInput, Unauthorized
 from .security import verify_password_cached
 from .slots import QueueCalendar, Slot, as_local
 
@@ -184,6 +184,10 @@ def _screen(company: Company, phone: Optional[str], region: Optional[str],
 
 # --- requests --------------------------------------------------------------------------
 
+MAX_NAME = 200
+MAX_FIELD = 1000
+
+
 @dataclass(frozen=True)
 class NewRequest:
     name: Optional[str]
@@ -191,6 +195,18 @@ class NewRequest:
     queue_id: Optional[int]
     region: Optional[str] = None
     fields: Mapping[str, Optional[str]] = None  # field1..field10
+
+    def __post_init__(self) -> None:
+        # Beyond these sizes a request is malformed (the protocol's own error), not a result code.
+        if self.name is not None and len(self.name) > MAX_NAME:
+            raise InvalidInput(f"name is longer than {MAX_NAME} characters")
+        if self.phone is not None and len(self.phone) > 64:
+            raise InvalidInput("phoneNo is longer than 64 characters")
+        if self.region is not None and len(self.region) > 8:
+            raise InvalidInput("region is longer than 8 characters")
+        for key, value in (self.fields or {}).items():
+            if value is not None and len(value) > MAX_FIELD:
+                raise InvalidInput(f"{key} is longer than {MAX_FIELD} characters")
 
 
 def _new_codes(session: Session, company_id: int) -> tuple[str, str]:

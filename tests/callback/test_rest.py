@@ -287,6 +287,16 @@ def test_bad_bodies_get_400_with_a_reason(live, body, reason):
     assert r.status_code == 400 and reason in r.text
 
 
+def test_oversized_values_are_400_not_stored(live):
+    with live.db.read_session() as session:
+        before = session.query(CallbackRequest).count()
+    for changes in ({"name": "x" * 201}, {"field4": "y" * 1001}, {"phoneNo": "1" * 65}):
+        r = asap(live, **changes)
+        assert r.status_code == 400 and "longer than" in r.text
+    with live.db.read_session() as session:
+        assert session.query(CallbackRequest).count() == before
+
+
 def test_unknown_operation_is_404(live):
     assert rest(live, "CancelCallback", {}).status_code == 404
 

@@ -97,6 +97,13 @@ def test_ewt(live, service):
     assert service.GetEWTByServiceID(serviceQueueID=1, companyID=1, password="no") == -1
 
 
+def test_oversized_name_is_a_client_fault(service):
+    with pytest.raises(zeep.exceptions.Fault) as fault:
+        service.RequestCallWhenAvailable(name="x" * 201, phoneNo=b.ANSWERS, serviceQueue=1, **AUTH)
+    assert "longer than 200" in fault.value.message
+    assert fault.value.code.endswith(("Client.InvalidInput", "Sender"))  # SOAP 1.1 / 1.2
+
+
 def test_slot_operations_refuse_wrong_credentials_with_a_fault(service):
     with pytest.raises(zeep.exceptions.Fault) as fault:
         service.GetAvailableTimes(serviceQueue=4, company=1, password="no", requestedDate=datetime(2030, 1, 7, 9))
