@@ -27,6 +27,7 @@ PREFIX = "/RequestCallbackService/Service.svc/rest"
 CHALLENGE = ("WWW-Authenticate", 'Buzzeasy realm="RequestCallbackService"')
 
 
+INT_MIN, INT_MAX = -2 ** 31, 2 ** 31 - 1
 READ_ONLY = frozenset({"GetAvailableTimes", "GetNextThreeTimeSlots", "GetEWTByServiceID"})
 
 
@@ -48,9 +49,12 @@ def _int(args: Mapping[str, Any], *names: str) -> Optional[int]:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise BadArgument(f"{names[0]} must be a whole number")
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except ValueError:
         raise BadArgument(f"{names[0]} must be a whole number") from None
+    if not INT_MIN <= number <= INT_MAX:  # the seed's int: 32 bits, as xs:int on SOAP
+        raise BadArgument(f"{names[0]} is out of range")
+    return number
 
 
 def _str(args: Mapping[str, Any], name: str) -> Optional[str]:

@@ -44,6 +44,8 @@ class InfoRest:
         callback = args.get("callback")
         try:
             company = int(args["companyId"]) if args.get("companyId") else None
+            if company is not None and not -2 ** 31 <= company < 2 ** 31:  # xs:int, as on SOAP
+                raise ValueError
         except ValueError:
             return Response("companyId must be a whole number\n", status=400,
                             content_type="text/plain; charset=utf-8")

@@ -281,6 +281,8 @@ def test_ewt_aliases_and_refusals(live):
 @pytest.mark.parametrize("body, reason", [
     ("not json", "JSON object"), ("[1]", "JSON object"),
     ('{"serviceQueue": "one", "ewt": 1, "company": 1, "password": "x"}', "serviceQueue"),
+    ('{"serviceQueue": 1, "ewt": 1, "company": "99999999999999999999", "password": "x"}', "company"),
+    ('{"serviceQueue": 1.5, "ewt": 1, "company": 1, "password": "x"}', "serviceQueue"),
 ])
 def test_bad_bodies_get_400_with_a_reason(live, body, reason):
     r = rest(live, "UpdateEWTRecord", body)

@@ -77,6 +77,13 @@ def test_another_companys_request_is_not_visible(live, request_made):
     assert r.text == "null"
 
 
+def test_a_company_id_that_is_not_an_int_is_400(live):
+    for company in ("x", "99999999999999999999"):
+        r = requests.get(live.url(f"{PREFIX}/GetCallDataByPin"), timeout=10,
+                         params={"pin": "1", "companyId": company, "password": "x"})
+        assert r.status_code == 400 and "companyId" in r.text
+
+
 @pytest.mark.parametrize("params", [{"companyId": "1", "password": "wrong"}, {"companyId": "9", "password": "x"},
                                     {"password": b.COMPANY_PASSWORD}])
 def test_wrong_credentials_are_401(live, request_made, params):
