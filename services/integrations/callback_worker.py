@@ -64,7 +64,6 @@ class CallbackWorker:
         self.clock = clock
         self.worker_id = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stopping = threading.Event()
-        self._wake = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._pool: Optional[ThreadPoolExecutor] = None
         self._running = 0
@@ -88,7 +87,6 @@ class CallbackWorker:
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stops claiming; attempts in flight hang up and are rescheduled."""
         self._stopping.set()
-        self._wake.set()
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout_s)
@@ -96,18 +94,13 @@ class CallbackWorker:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def wake(self) -> None:
-        """Look for due requests now rather than at the next poll."""
-        self._wake.set()
-
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
                 self.run_once()
             except Exception:
                 log.exception("callback poll failed; retrying in %.1f s", self.interval_s)
-            self._wake.wait(self.interval_s)
-            self._wake.clear()
+            self._stopping.wait(self.interval_s)
 
     # --- one poll ---------------------------------------------------------------------
 
