@@ -27,7 +27,7 @@ OUTCOMES = (
 FAST_ENGINE = {
     "outbound_outcomes": OUTCOMES, "callback_interval_s": 0.1, "callback_answer_after_s": 0.2,
     "callback_agent_answer_s": 0.2, "callback_talk_s": 0.5, "callback_retry_delay_s": 0.3,
-    "callback_max_attempts": 2, "callback_ring_timeout_s": 3.0, "callback_lease_s": 3.0,
+    "callback_max_attempts": 2, "callback_ring_timeout_s": 3.0, "callback_lease_s": 6.0,
 }
 
 ALWAYS_OPEN = {"mon-sun": "00:00-23:59:59"}
