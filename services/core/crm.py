@@ -1,0 +1,267 @@
+"""What Recall forwards to a CRM about a recorded call (seed 003), and how each integration
+route renders it: the call details record, the URL template, the text-file line.
+
+The record: date and time of the call ('yyyy-MM-dd HH:mm:ss' in the server's zone, the
+seed's format), dialled number, calling number, the other party's phone number, extension,
+call type (inbound / outbound / internal), duration of the conversation in seconds, the
+recording's reference number and the recording file's full name *as the CRM can open it*:
+the company's `recording_path_prefix` in front of the store's relative path.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Mapping, Optional
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Call, Company, Extension, Recording
+
+from .errors import InvalidInput
+from .outbox import enqueue
+
+CALL_TYPES = ("inbound", "outbound", "internal")
+SEPARATORS = {"comma": ",", "tab": "\t"}
+RECALL_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+# The seed's placeholders, then the three it lists as forwarded but leaves out of its example.
+PLACEHOLDERS = {
+    "[phone number]": "phone_number",
+    "[extension]": "extension",
+    "[date & time]": "date_time",
+    "[call duration]": "duration",
+    "[audio file]": "audio_file",
+    "[call type]": "call_type",
+    "[dialled number]": "dialled_number",
+    "[calling number]": "calling_number",
+    "[reference]": "reference",
+}
+# Text files: one line, the columns in this order (README "Integration by text files").
+TEXT_COLUMNS = ("date_time", "extension", "call_type", "calling_number", "dialled_number", "duration",
+                "audio_file", "reference")
+# Fields a CRM web-service mapping may name (plus idempotency_key, added per delivery).
+RECORD_FIELDS = ("call_id", "reference", "date_time", "dialled_number", "calling_number", "phone_number",
+                 "extension", "call_type", "duration", "audio_file")
+WEB_SERVICE_KINDS = ("soap", "json", "jsonp")
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    call_id: int
+    reference: str
+    date_time: str
+    dialled_number: str
+    calling_number: str
+    phone_number: str  # the other party: the caller of an inbound call, the called of an outbound one
+    extension: str
+    call_type: str
+    duration: Optional[int]  # seconds of conversation; None while the call is in progress
+    audio_file: str  # "" until the store has named the file (share prefixes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- the record ---------------------------------------------------------------------------
+
+def company_for_call(session: Session, call: Call) -> Optional[Company]:
+    """The call's company, or that of its extension (CTI calls carry only the extension)."""
+    if call.company_id is not None:
+        return session.get(Company, call.company_id)
+    if call.extension:
+        extension = session.get(Extension, call.extension)
+        if extension is not None and extension.company_id is not None:
+            return session.get(Company, extension.company_id)
+    return None
+
+
+def far_party(call: Call) -> Optional[str]:
+    return call.ani if call.direction == "inbound" else (call.target or call.did)
+
+
+def call_type(session: Session, call: Call) -> str:
+    """internal when the other party is itself one of the site's extensions."""
+    party = far_party(call)
+    if party and session.get(Extension, party) is not None:
+        return "internal"
+    return call.direction
+
+
+def audio_file(company: Optional[Company], recording: Optional[Recording], store) -> str:
+    """The recording file as the CRM can open it.
+
+    A prefix starting with http:// or https:// is the recording's URL up to its reference
+    number (e.g. `http://recorder:8000/bluebutler/service/MP3/`), known from the call's first
+    moment. Any other prefix is a share or folder (`\\\\recorder\\recordings\\`) in front of
+    the store's relative path, written with the prefix's separators. Without a prefix: the
+    file's path on this server.
+    """
+    if recording is None:
+        return ""
+    prefix = company.recording_path_prefix if company is not None else None
+    if prefix and prefix.lower().startswith(("http://", "https://")):
+        return prefix + recording.reference
+    if not recording.file_path or recording.state in ("missing", "purged"):
+        return ""
+    if prefix:
+        separator = "\\" if "\\" in prefix else "/"
+        if not prefix.endswith(separator):
+            prefix += separator
+        return prefix + recording.file_path.replace("/", separator)
+    return str(store.path_of(recording.file_path))
+
+
+def local_time(moment: datetime, zone: str) -> str:
+    return moment.astimezone(ZoneInfo(zone)).strftime(RECALL_FORMAT)
+
+
+def call_record(session: Session, call: Call, store, zone: str, company: Optional[Company] = None) -> CallRecord:
+    company = company if company is not None else company_for_call(session, call)
+    recording = call.recording
+    if call.direction == "inbound":
+        dialled, calling = call.did or call.target or call.extension, call.ani
+    else:
+        dialled, calling = call.target or call.did, call.ani or call.extension
+    duration = None
+    if call.state == "ended":
+        duration = call.talk_time_s if call.talk_time_s is not None else call.duration_s
+    return CallRecord(
+        call_id=call.id, reference=recording.reference if recording else "",
+        date_time=local_time(call.started_at, zone), dialled_number=dialled or "", calling_number=calling or "",
+        phone_number=far_party(call) or "", extension=call.extension or "", call_type=call_type(session, call),
+        duration=duration, audio_file=audio_file(company, recording, store))
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+# --- integration by URL -------------------------------------------------------------------
+
+def render_url(template: str, record: CallRecord) -> str:
+    """Each placeholder replaced by its value, percent-encoded with nothing left safe, so a
+    value can add no parameter, fragment, header (CR/LF) or host."""
+    values = record.as_dict()
+    out = template
+    for placeholder, field in PLACEHOLDERS.items():
+        out = out.replace(placeholder, quote(_text(values[field]), safe=""))
+    return out
+
+
+def check_url_template(template: Any) -> str:
+    """Refuses templates that are not http(s), or that put a placeholder where its value
+    would choose the host."""
+    if not isinstance(template, str) or not template.strip():
+        raise InvalidInput("crm_url_template must be a URL")
+    fixed = template
+    for placeholder in PLACEHOLDERS:
+        fixed = fixed.replace(placeholder, "")
+    if any(ch.isspace() for ch in fixed):
+        raise InvalidInput("crm_url_template: no spaces or line breaks outside the placeholders")
+    parts = urlsplit(template)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput("crm_url_template must be an http:// or https:// URL")
+    authority_end = len(parts.scheme) + 3 + len(parts.netloc)
+    if any(0 <= template.find(placeholder) < authority_end for placeholder in PLACEHOLDERS):
+        raise InvalidInput("crm_url_template: placeholders may appear only in the path and query")
+    return template
+
+
+# --- integration by text files ------------------------------------------------------------
+
+def text_line(record: CallRecord, separator: str = "comma") -> str:
+    """One line (CRLF-terminated) in TEXT_COLUMNS order. A value holding the separator, a
+    double quote or a line break is enclosed in double quotes, inner quotes doubled (RFC 4180)."""
+    if separator not in SEPARATORS:
+        raise InvalidInput(f"text_files_separator must be one of {', '.join(SEPARATORS)}")
+    values = record.as_dict()
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=SEPARATORS[separator], quotechar='"', quoting=csv.QUOTE_MINIMAL,
+               lineterminator="\r\n").writerow([_text(values[column]) for column in TEXT_COLUMNS])
+    return buffer.getvalue()
+
+
+def newest_recorded_call(session: Session, extension: str) -> Optional[Call]:
+    """The extension's text file holds the newest answered, recorded call only."""
+    return session.scalar(
+        select(Call).join(Recording, Recording.call_id == Call.id)
+        .where(Call.extension == extension, Call.answered_at.is_not(None))
+        .order_by(Call.started_at.desc(), Call.id.desc()).limit(1))
+
+
+# --- integration by CRM web service ---------------------------------------------------------
+
+def check_web_service(config: Any) -> Optional[dict]:
+    """A company's crm_web_service: {"kind": "soap", "wsdl", "operation", "mapping": {param: field}},
+    {"kind": "json", "url"} or {"kind": "jsonp", "url", "callback"}."""
+    if config is None:
+        return None
+    if not isinstance(config, Mapping):
+        raise InvalidInput("crm_web_service must be an object")
+    kind = config.get("kind")
+    if kind not in WEB_SERVICE_KINDS:
+        raise InvalidInput(f"crm_web_service.kind must be one of {', '.join(WEB_SERVICE_KINDS)}")
+    address_key = "wsdl" if kind == "soap" else "url"
+    address = config.get(address_key)
+    parts = urlsplit(address) if isinstance(address, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput(f"crm_web_service.{address_key} must be an http:// or https:// URL")
+    allowed = {"kind", address_key} | ({"operation", "mapping"} if kind == "soap" else set()) | (
+        {"callback"} if kind == "jsonp" else set())
+    unknown = set(config) - allowed
+    if unknown:
+        raise InvalidInput(f"crm_web_service ({kind}) has unknown key(s) {', '.join(sorted(unknown))}")
+    if kind == "soap":
+        if not isinstance(config.get("operation"), str) or not config["operation"]:
+            raise InvalidInput("crm_web_service.operation names the SOAP operation to call")
+        mapping = config.get("mapping")
+        if not isinstance(mapping, Mapping) or not mapping:
+            raise InvalidInput("crm_web_service.mapping maps the operation's parameters to record fields")
+        fields = set(RECORD_FIELDS) | {"idempotency_key"}
+        for param, field in mapping.items():
+            if field not in fields:
+                raise InvalidInput(f"crm_web_service.mapping.{param}: unknown field {field!r}; "
+                                   f"expected one of {', '.join(sorted(fields))}")
+    if kind == "jsonp":
+        from_config = config.get("callback", "callback")
+        if not isinstance(from_config, str) or not from_config.isidentifier():
+            raise InvalidInput("crm_web_service.callback must be a JavaScript identifier")
+    return dict(config)
+
+
+# --- the trigger: one notice per route when a recorded call is complete ---------------------
+
+def notify_crm(session: Session, call: Call, store, zone: str) -> list:
+    """Once the call has ended and its audio is in the store, queue the company's URL and
+    web-service notices (in this transaction). Keyed per recording: repeated events add none."""
+    recording = call.recording
+    if call.state != "ended" or recording is None or recording.state != "available":
+        return []
+    company = company_for_call(session, call)
+    if company is None or not (company.crm_url_template or company.crm_web_service):
+        return []
+    record = call_record(session, call, store, zone, company)
+    queued = []
+    if company.crm_url_template:
+        queued.append(enqueue(session, "crm_url", render_url(company.crm_url_template, record),
+                              {"record": record.as_dict()}, company_id=company.id,
+                              idempotency_key=f"crm_url-recording-{recording.id}"))
+    if company.crm_web_service:
+        service = company.crm_web_service
+        target = service.get("wsdl") or service.get("url")
+        queued.append(enqueue(session, "crm_web_service", target, {"record": record.as_dict(), "service": service},
+                              company_id=company.id, idempotency_key=f"crm_web_service-recording-{recording.id}"))
+    return queued
+
+
+def on_call_event(session: Session, event, *, store, zone: str) -> None:
+    """In-transaction subscriber to CallEnded and RecordingReady (`handler(session, event)`
+    once `store` and `zone` are bound)."""
+    call = session.get(Call, event.call_id)
+    if call is not None:
+        notify_crm(session, call, store, zone)
