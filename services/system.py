@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 
 from services.config import Settings
-from services.core import ledger
+from services.core import events, ledger
 from services.core.errors import CallsuiteError
 from services.integrations.outbox_worker import OutboxWorker
+from storage import notify
 from storage.database import Database
 from storage.recordings import RecordingStore
 
@@ -49,7 +51,12 @@ class System:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.database = Database(settings.effective_database_url)
+        self.events = events.EventBus()
+        self.database = Database(settings.effective_database_url, hooks=self.events)
+        self.instance_id = uuid.uuid4().hex  # tells this process's notifications from others'
+        self._listener = None
+        if not self.database.is_sqlite:
+            self.events.forward = self._notify_others
         self.store = RecordingStore(settings.recordings_dir)
         self.sink = LedgerSink(self.database, self.store, settings.default_region)
         self.switch = None
@@ -58,8 +65,18 @@ class System:
         self.add_worker(OutboxWorker(self.database, interval_s=settings.outbox_interval_s,
                                      max_attempts=settings.outbox_max_attempts))
 
+    def _notify_others(self, session, published: list) -> None:
+        notify.send(session, [{**events.to_message(e), "origin": self.instance_id} for e in published])
+
+    def _notified(self, message: dict) -> None:
+        if message.pop("origin", None) != self.instance_id:
+            self.events.deliver([events.from_message(message)])
+
     def start(self) -> "System":
         self.database.migrate()
+        if not self.database.is_sqlite:
+            self._listener = notify.Listener(self.database.engine, self._notified)
+            self._listener.start()
         self.store.discard_partials()  # temp files a crash left behind
         if self.settings.switch == "simulated":
             from services.telephony.outcomes import OutcomeRules
@@ -90,4 +107,6 @@ class System:
                 log.exception("stopping %r", worker)
         if self.switch is not None:
             self.switch.close()
+        if self._listener is not None:
+            self._listener.stop()
         self.database.dispose()

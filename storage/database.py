@@ -35,7 +35,9 @@ def _sqlite_begin(conn) -> None:
 class Database:
     """Owns the engine; hands out sessions. No protocol knowledge lives here."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, hooks=None) -> None:
+        """`hooks`, if given, has before_commit/after_commit/after_rollback(session): the
+        domain event bus, called around every commit of a session from here."""
         self.url = url
         kwargs: dict = {"echo": echo, "future": True}
         if url.startswith("sqlite"):
@@ -50,6 +52,10 @@ class Database:
             event.listen(self.engine, "connect", lambda conn, _r: setattr(conn, "isolation_level", None))
             event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if hooks is not None:
+            event.listen(self._sessions, "before_commit", hooks.before_commit)
+            event.listen(self._sessions, "after_commit", hooks.after_commit)
+            event.listen(self._sessions, "after_rollback", hooks.after_rollback)
 
     @property
     def is_sqlite(self) -> bool:

@@ -44,6 +44,7 @@ import xmlschema
 from lxml import etree
 
 from services.contracts import contracts_root
+from services.core.calldetails import ReportAddress, ReportCall, RequestedClient
 
 __all__ = [
     "CENTRAL",
@@ -83,47 +84,6 @@ _MAX_REASON = 300
 
 
 # --------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class ReportAddress:
-    first_name: str = ""
-    middle_initial: str = ""
-    last_name: str = ""
-    street_address: str = ""
-    secondary_address: str = ""
-    city: str = ""
-    state: str = ""
-    zip: str = ""
-    zip4: str = ""
-
-
-@dataclass(frozen=True)
-class ReportCall:
-    call_id: str
-    start_time: datetime  # aware, UTC
-    campaign: Optional[str] = None
-    did: Optional[str] = None  # E.164
-    ani: Optional[str] = None  # E.164
-    target: Optional[str] = None  # E.164
-    other_data: Optional[str] = None
-    info_digits: Optional[str] = None
-    result: Optional[str] = None
-    duration: Optional[int] = None
-    talk_time: Optional[int] = None
-    index_number: Optional[str] = None
-    recorded: bool = False
-    address: Optional[ReportAddress] = None
-    reviewed: bool = False
-    dtmf: Optional[str] = None
-    sales_status: Optional[str] = None
-    journal: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class RequestedClient:
-    code: str
-    status: bool = False
 
 
 @dataclass(frozen=True)

@@ -48,13 +48,55 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from services.calldata.report import ReportAddress, ReportCall, RequestedClient
 from storage.models import Call, Campaign, ClientCode, PartnerAccount, Recording
 
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .security import verify_password_cached
 
 log = logging.getLogger(__name__)
+
+
+# What the call-detail report holds of a call: the read model the Callbutton edge renders.
+@dataclass(frozen=True)
+class ReportAddress:
+    first_name: str = ""
+    middle_initial: str = ""
+    last_name: str = ""
+    street_address: str = ""
+    secondary_address: str = ""
+    city: str = ""
+    state: str = ""
+    zip: str = ""
+    zip4: str = ""
+
+
+@dataclass(frozen=True)
+class ReportCall:
+    call_id: str
+    start_time: datetime  # aware, UTC
+    campaign: Optional[str] = None
+    did: Optional[str] = None  # E.164
+    ani: Optional[str] = None  # E.164
+    target: Optional[str] = None  # E.164
+    other_data: Optional[str] = None
+    info_digits: Optional[str] = None
+    result: Optional[str] = None
+    duration: Optional[int] = None
+    talk_time: Optional[int] = None
+    index_number: Optional[str] = None
+    recorded: bool = False
+    address: Optional[ReportAddress] = None
+    reviewed: bool = False
+    dtmf: Optional[str] = None
+    sales_status: Optional[str] = None
+    journal: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RequestedClient:
+    code: str
+    status: bool = False
+
 
 BATCH_SIZE = 1000
 MAX_CLIENT_CODE_LENGTH = 100

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Call, Campaign, Recording
 
+from . import events
 from .errors import Conflict, InvalidInput, NotFound
 from .phone import normalize_party
 
@@ -113,7 +114,15 @@ def _require_call(session: Session, event: CallEvent) -> Call:
 
 def apply_event(session: Session, event: CallEvent, *, default_region: str = "US") -> Outcome:
     handler = _HANDLERS[event.kind]
-    return handler(session, event, default_region)
+    outcome = handler(session, event, default_region)
+    if outcome.changed:
+        session.flush()
+        call = outcome.call
+        if event.kind.startswith("recording."):
+            events.publish(session, _ANNOUNCED[event.kind](call_id=call.id, recording_id=call.recording.id))
+        else:
+            events.publish(session, _ANNOUNCED[event.kind](call_id=call.id))
+    return outcome
 
 
 def _started(session: Session, event: CallEvent, region: str) -> Outcome:
@@ -227,6 +236,14 @@ def _resumed(session: Session, event: CallEvent, region: str) -> Outcome:
     return Outcome(call, True)
 
 
+_ANNOUNCED = {
+    "call.started": events.CallStarted,
+    "call.answered": events.CallAnswered,
+    "call.ended": events.CallEnded,
+    "recording.paused": events.RecordingPaused,
+    "recording.resumed": events.RecordingResumed,
+}
+
 _HANDLERS = {
     "call.started": _started,
     "call.answered": _answered,
@@ -254,6 +271,7 @@ def attach_audio(session: Session, call: Call, *, file_path: str, size_bytes: in
     recording.state = "available"
     recording.available_at = at or datetime.now(timezone.utc)
     session.flush()
+    events.publish(session, events.RecordingReady(call_id=call.id, recording_id=recording.id))
     return recording
 
 

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from storage.models import ActivityLink, Call, Company, Extension, Recording, Workstation
 
-from . import ledger
+from . import events, ledger
 from .errors import Conflict, InvalidInput, NotFound
 from .outbox import enqueue
+from .vocabulary import LinkOutcome
 
-NO_ACTIVE_CALL = "No Active Call"
 MAX_FIELD = 1000
 
 
@@ -76,8 +76,9 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-def add_link(session: Session, request: AddLinkRequest, now: Optional[datetime] = None) -> Optional[str]:
-    """Returns the reference number, "No Active Call", or None (the seed's NULL: pending)."""
+def add_link(session: Session, request: AddLinkRequest,
+             now: Optional[datetime] = None) -> tuple[LinkOutcome, Optional[str]]:
+    """The outcome and, when linked, the recording's reference number."""
     now = now or datetime.now(timezone.utc)
     extension = workstation_extension(session, request.host, request.client_address)
     link = ActivityLink(activity_id=request.activity_id, bms_type=request.bms_type,
@@ -87,15 +88,17 @@ def add_link(session: Session, request: AddLinkRequest, now: Optional[datetime] 
                         requested_at=now, state="pending")
     session.add(link)
     if not request.active_call:
-        return None
+        return LinkOutcome.PENDING, None
     call = ledger.active_call_on_extension(session, extension) if extension else None
     if call is None or call.recording is None:
-        return NO_ACTIVE_CALL
+        return LinkOutcome.NO_ACTIVE_CALL, None
     link.state = "linked"
     link.recording = call.recording
     link.linked_at = now
     link.linked_by = "AddLink"
-    return call.recording.reference
+    session.flush()
+    events.publish(session, events.LinkMade(link_id=link.id))
+    return LinkOutcome.LINKED, call.recording.reference
 
 
 def link_recording(session: Session, activity_id: str, reference: str, *, linked_by: str,
@@ -126,6 +129,7 @@ def link_recording(session: Session, activity_id: str, reference: str, *, linked
         enqueue(session, "bms_link", render_bms_url(company.bms_notify_url, link, reference),
                 {"activity_id": activity_id, "reference": reference}, now=now)
     session.flush()
+    events.publish(session, events.LinkMade(link_id=link.id))
     return link
 
 

@@ -1,10 +1,8 @@
 """Recordings as the APIs see them: who may listen, playing by phone, Recall's lookup."""
 from __future__ import annotations
 
-import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Optional
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -15,8 +13,8 @@ from . import ledger
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .phone import to_e164
 from .security import verify_password_cached
+from .vocabulary import PlaybackOutcome
 
-PLAY_OK, PLAY_FAILED, PLAY_NO_CHANNEL = "TRUE", "FALSE", "ERROR: No Playback Channels"
 
 
 def authenticate(database, username: Optional[str], password: Optional[str]) -> User:
@@ -54,44 +52,23 @@ def available_recording(session: Session, reference: str) -> Recording:
     return recording
 
 
-def play_by_phone(database, store, switch, reference: str, phone: str, default_region: str) -> str:
-    """TRUE when a playback channel was taken and the call placed; the seed's strings otherwise."""
+def play_by_phone(database, store, switch, reference: str, phone: str, default_region: str) -> PlaybackOutcome:
+    """PLAYING when a playback channel was taken and the call placed."""
     if switch is None:
-        return PLAY_NO_CHANNEL  # no playback hardware configured
+        return PlaybackOutcome.NO_CHANNEL  # no playback hardware configured
     try:
         number = to_e164(phone, default_region)
     except InvalidInput:
-        return PLAY_FAILED
+        return PlaybackOutcome.FAILED
     with database.session() as session:
         recording = ledger.recording_by_reference(session, reference)
         if recording is None or recording.state != "available" or not recording.file_path:
-            return PLAY_FAILED
+            return PlaybackOutcome.FAILED
         path = store.path_of(recording.file_path)
-    from services.telephony.driver import PlaybackOutcome  # the driver's own vocabulary
-    outcome = switch.play(number, path)
-    if outcome == PlaybackOutcome.PLAYING:
-        return PLAY_OK
-    if outcome == PlaybackOutcome.NO_CHANNEL:
-        return PLAY_NO_CHANNEL
-    return PLAY_FAILED
+    return switch.play(number, path)
 
 
 # --- Recall (seed 003) ------------------------------------------------------------------
-
-def parse_recall_datetime(text: str, zone: str) -> datetime:
-    """'yyyy-MM-dd HH:mm:ss' in the server's zone, optionally JSON-quoted as the seed sends it."""
-    value = text.strip()
-    if value.startswith('"'):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise InvalidInput("dtCallDateTime: unbalanced quotes") from None
-    try:
-        local = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
-    except (TypeError, ValueError):
-        raise InvalidInput("dtCallDateTime must be 'yyyy-MM-dd HH:mm:ss'") from None
-    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
-
 
 def _digits(number: Optional[str]) -> str:
     return "".join(ch for ch in number or "" if ch.isdigit())

@@ -13,11 +13,13 @@ from werkzeug.wrappers import Request, Response
 
 from services.core import linking, recordings
 from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthorized
+from services.core.vocabulary import PlaybackOutcome
 from services.http.jsonp import json_answer
 from services.http.routing import Route
 
+from .wire import ERROR, PLAYBACK, link_answer
+
 log = logging.getLogger(__name__)
-ERROR = "Error"
 REALM = 'Basic realm="blueButler", charset="UTF-8"'
 
 
@@ -50,7 +52,7 @@ class BlueButler:
                 client_address=request.remote_addr,
                 active_call=linking.parse_bool(args.get("activecall"), "activeCall"))
             with self.system.database.session() as session:
-                value = linking.add_link(session, link)
+                value = link_answer(*linking.add_link(session, link))
         except CallsuiteError as exc:
             log.info("AddLink %r refused: %s", activity_id, exc)
             value = ERROR
@@ -91,7 +93,7 @@ class BlueButler:
         except Unauthorized:
             return Response("", status=401, headers={"WWW-Authenticate": REALM})
         except (Forbidden, NotFound):
-            return string_answer(request, recordings.PLAY_FAILED)
+            return string_answer(request, PLAYBACK[PlaybackOutcome.FAILED])
         system = self.system
-        return string_answer(request, recordings.play_by_phone(
-            system.database, system.store, system.switch, reference, phone, system.settings.default_region))
+        return string_answer(request, PLAYBACK[recordings.play_by_phone(
+            system.database, system.store, system.switch, reference, phone, system.settings.default_region)])

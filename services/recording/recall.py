@@ -16,6 +16,8 @@ from services.core.errors import InvalidInput
 from services.http.jsonp import json_answer, valid_callback
 from services.http.routing import Route
 
+from .wire import parse_recall_datetime
+
 
 class Recall:
     def __init__(self, system) -> None:
@@ -32,7 +34,7 @@ class Recall:
         settings = self.system.settings
         status = 200
         try:
-            when = recordings.parse_recall_datetime(args.get("dtCallDateTime", ""), settings.timezone)
+            when = parse_recall_datetime(args.get("dtCallDateTime", ""), settings.timezone)
             protect = linking.parse_bool(args.get("bDeletionProtected"), "bDeletionProtected")
             with self.system.database.session() as session:
                 path = recordings.retrieve_rec_file(

@@ -12,6 +12,7 @@ from services.soap.faults import soap_operation
 from services.soap.types import optional, required
 
 from .types import ActivityLink, Gap, RecordingInfo
+from .wire import PLAYBACK, link_answer, parse_recall_datetime
 
 
 def _client_address(ctx) -> str | None:
@@ -49,14 +50,14 @@ class RecordingService(ServiceBase):
                                          host=host, client_address=_client_address(ctx),
                                          active_call=bool(activeCall))
         with ctx.udc.database.session() as session:
-            return linking.add_link(session, request)
+            return link_answer(*linking.add_link(session, request))
 
     @rpc(required(Unicode), required(Unicode), _args=("refNum", "phoneNumber"), _returns=required(Unicode))
     @soap_operation
     def PlayByPhone(ctx, refNum, phoneNumber):
         system = ctx.udc
-        return recordings.play_by_phone(system.database, system.store, system.switch, refNum, phoneNumber,
-                                        system.settings.default_region)
+        return PLAYBACK[recordings.play_by_phone(system.database, system.store, system.switch, refNum,
+                                                 phoneNumber, system.settings.default_region)]
 
     @rpc(required(Unicode), required(Unicode), _args=("activityId", "refNum"), _returns=required(ActivityLink))
     @soap_operation
@@ -78,7 +79,7 @@ class RecordingService(ServiceBase):
     @soap_operation
     def RetrieveRecFile(ctx, sExtension, sPhoneNumber, dtCallDateTime, bDeletionProtected):
         system = ctx.udc
-        when = recordings.parse_recall_datetime(dtCallDateTime, system.settings.timezone)
+        when = parse_recall_datetime(dtCallDateTime, system.settings.timezone)
         with system.database.session() as session:
             return recordings.retrieve_rec_file(
                 session, system.store, extension=sExtension, when=when, phone=sPhoneNumber,

@@ -7,7 +7,6 @@ aware UTC datetimes, recordings are paths relative to the `RecordingStore`.
 """
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 from collections import deque
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, Optional, Protocol, runtime_checkable
+
+from services.core.vocabulary import PlaybackOutcome  # noqa: F401  (part of the driver's interface)
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +119,6 @@ class ChannelInfo:
     call_id: Optional[str] = None
     audio_path: Optional[str] = None
     since: Optional[datetime] = None
-
-
-class PlaybackOutcome(enum.Enum):
-    PLAYING = "playing"  # a channel was taken and the call placed
-    NO_CHANNEL = "no_channel"  # every playback channel is busy (or none is configured)
-    FAILED = "failed"  # the audio could not be read or the call could not be placed
 
 
 # -- protocols ---------------------------------------------------------------------------

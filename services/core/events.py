@@ -1,0 +1,142 @@
+"""Domain events: what happened to a call, a recording, a link or a callback request.
+
+The core publishes an event into the session of the change it announces. When that
+session commits, the event bus first runs the in-transaction subscribers (which may write,
+e.g. outbox entries: an event is never lost, nor acted on for a rolled-back change), then,
+after the commit, the on-commit subscribers (wake-ups: event streams, workers). With
+PostgreSQL the events also reach the on-commit subscribers of every other process sharing
+the database (storage.notify: LISTEN/NOTIFY, sent inside the same transaction).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+_PENDING = "callsuite.events.pending"
+_COMMITTED = "callsuite.events.committed"
+
+
+@dataclass(frozen=True)
+class CallStarted:
+    call_id: int
+
+
+@dataclass(frozen=True)
+class CallAnswered:
+    call_id: int
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    call_id: int
+
+
+@dataclass(frozen=True)
+class RecordingReady:
+    call_id: int
+    recording_id: int
+
+
+@dataclass(frozen=True)
+class RecordingPaused:
+    call_id: int
+    recording_id: int
+
+
+@dataclass(frozen=True)
+class RecordingResumed:
+    call_id: int
+    recording_id: int
+
+
+@dataclass(frozen=True)
+class LinkMade:
+    link_id: int
+
+
+@dataclass(frozen=True)
+class CallbackStatusChanged:
+    request_id: int
+    confirmation_code: str
+    status: str
+    event_id: int
+
+
+EVENT_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
+    CallStarted, CallAnswered, CallEnded, RecordingReady, RecordingPaused, RecordingResumed, LinkMade,
+    CallbackStatusChanged)}
+
+InTransactionHandler = Callable[[Session, Any], None]
+OnCommitHandler = Callable[[Any], None]
+
+
+def publish(session: Session, event: Any) -> None:
+    """Announce `event` as part of the change being made in `session`."""
+    session.info.setdefault(_PENDING, []).append(event)
+
+
+def to_message(event: Any) -> dict:
+    return {"type": type(event).__name__, **dataclasses.asdict(event)}
+
+
+def from_message(message: dict) -> Any:
+    fields = dict(message)
+    cls = EVENT_TYPES[fields.pop("type")]
+    return cls(**fields)
+
+
+class EventBus:
+    """Subscribers by event type. Held by the System; the database calls its hooks."""
+
+    def __init__(self) -> None:
+        self._in_transaction: dict[type, list[InTransactionHandler]] = defaultdict(list)
+        self._on_commit: dict[type, list[OnCommitHandler]] = defaultdict(list)
+        self.forward: Callable[[Session, list], None] | None = None  # set where events cross processes
+
+    def subscribe(self, event_type: type, handler: InTransactionHandler) -> None:
+        """`handler(session, event)` runs inside the publishing transaction, before commit;
+        if it raises, the whole change rolls back."""
+        self._in_transaction[event_type].append(handler)
+
+    def on_commit(self, event_type: type, handler: OnCommitHandler) -> None:
+        """`handler(event)` runs once the change is committed; its errors are logged, never
+        raised into the publisher."""
+        self._on_commit[event_type].append(handler)
+
+    # -- hooks the database calls ------------------------------------------------------
+
+    def before_commit(self, session: Session) -> None:
+        committed = session.info.setdefault(_COMMITTED, [])
+        # Subscribers may publish in turn; keep going until nothing new is pending.
+        while session.info.get(_PENDING):
+            batch = session.info.pop(_PENDING)
+            for event in batch:
+                for handler in self._in_transaction.get(type(event), ()):
+                    handler(session, event)
+            committed.extend(batch)
+        if committed and self.forward is not None:
+            self.forward(session, committed)
+
+    def after_commit(self, session: Session) -> None:
+        self.deliver(session.info.pop(_COMMITTED, []))
+
+    def after_rollback(self, session: Session) -> None:
+        session.info.pop(_PENDING, None)
+        session.info.pop(_COMMITTED, None)
+
+    def deliver(self, events: list) -> None:
+        """Run the on-commit subscribers (for this process's commits and for events that
+        other processes committed)."""
+        for event in events:
+            for handler in self._on_commit.get(type(event), ()):
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("on-commit subscriber %r failed for %r", handler, event)
