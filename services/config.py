@@ -40,6 +40,7 @@ class Settings:
     outbox_max_attempts: int = 12
     access_log: bool = True
     log_level: str = "INFO"
+    outbox_backoff_cap_s: float = 300.0  # longest wait between two delivery attempts of one entry
 
     @property
     def effective_database_url(self) -> str:

@@ -10,6 +10,7 @@ import uuid
 from services.config import Settings
 from services.core import events, ledger
 from services.core.errors import CallsuiteError
+from services.integrations import recall as recall_integrations
 from services.integrations.outbox_worker import OutboxWorker
 from storage import notify
 from storage.database import Database
@@ -63,7 +64,9 @@ class System:
         self._workers: list = []
         self._started = threading.Event()
         self.add_worker(OutboxWorker(self.database, interval_s=settings.outbox_interval_s,
-                                     max_attempts=settings.outbox_max_attempts))
+                                     max_attempts=settings.outbox_max_attempts,
+                                     backoff_cap_s=settings.outbox_backoff_cap_s))
+        recall_integrations.register(self)
 
     def _notify_others(self, session, published: list) -> None:
         notify.send(session, [{**events.to_message(e), "origin": self.instance_id} for e in published])

@@ -1,21 +1,18 @@
-"""What Recall forwards to a CRM about a recorded call (seed 003), and how each integration
-route renders it: the call details record, the URL template, the text-file line.
+"""What Recall forwards to a CRM about a recorded call (seed 003): the call details record,
+the company's integration settings, and when the notices are queued. How each route spells
+the record on the wire is services/integrations/recall.py.
 
-The record: date and time of the call ('yyyy-MM-dd HH:mm:ss' in the server's zone, the
-seed's format), dialled number, calling number, the other party's phone number, extension,
+The record: when the call started, dialled number, calling number, the other party's phone number, extension,
 call type (inbound / outbound / internal), duration of the conversation in seconds, the
 recording's reference number and the recording file's full name *as the CRM can open it*:
 the company's `recording_path_prefix` in front of the store's relative path.
 """
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Optional
-from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,13 +20,10 @@ from sqlalchemy.orm import Session
 from storage.models import Call, Company, Extension, Recording
 
 from .errors import InvalidInput
-from .outbox import enqueue
 
 CALL_TYPES = ("inbound", "outbound", "internal")
-SEPARATORS = {"comma": ",", "tab": "\t"}
-RECALL_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-# The seed's placeholders, then the three it lists as forwarded but leaves out of its example.
+SEPARATORS = ("comma", "tab")
+# The seed's URL placeholders, then the three it lists as forwarded but leaves out of its example.
 PLACEHOLDERS = {
     "[phone number]": "phone_number",
     "[extension]": "extension",
@@ -41,9 +35,6 @@ PLACEHOLDERS = {
     "[calling number]": "calling_number",
     "[reference]": "reference",
 }
-# Text files: one line, the columns in this order (README "Integration by text files").
-TEXT_COLUMNS = ("date_time", "extension", "call_type", "calling_number", "dialled_number", "duration",
-                "audio_file", "reference")
 # Fields a CRM web-service mapping may name (plus idempotency_key, added per delivery).
 RECORD_FIELDS = ("call_id", "reference", "date_time", "dialled_number", "calling_number", "phone_number",
                  "extension", "call_type", "duration", "audio_file")
@@ -54,7 +45,7 @@ WEB_SERVICE_KINDS = ("soap", "json", "jsonp")
 class CallRecord:
     call_id: int
     reference: str
-    date_time: str
+    started_at: datetime  # aware UTC; each route renders it in its own format
     dialled_number: str
     calling_number: str
     phone_number: str  # the other party: the caller of an inbound call, the called of an outbound one
@@ -62,9 +53,6 @@ class CallRecord:
     call_type: str
     duration: Optional[int]  # seconds of conversation; None while the call is in progress
     audio_file: str  # "" until the store has named the file (share prefixes)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # --- the record ---------------------------------------------------------------------------
@@ -116,11 +104,7 @@ def audio_file(company: Optional[Company], recording: Optional[Recording], store
     return str(store.path_of(recording.file_path))
 
 
-def local_time(moment: datetime, zone: str) -> str:
-    return moment.astimezone(ZoneInfo(zone)).strftime(RECALL_FORMAT)
-
-
-def call_record(session: Session, call: Call, store, zone: str, company: Optional[Company] = None) -> CallRecord:
+def call_record(session: Session, call: Call, store, company: Optional[Company] = None) -> CallRecord:
     company = company if company is not None else company_for_call(session, call)
     recording = call.recording
     if call.direction == "inbound":
@@ -132,26 +116,12 @@ def call_record(session: Session, call: Call, store, zone: str, company: Optiona
         duration = call.talk_time_s if call.talk_time_s is not None else call.duration_s
     return CallRecord(
         call_id=call.id, reference=recording.reference if recording else "",
-        date_time=local_time(call.started_at, zone), dialled_number=dialled or "", calling_number=calling or "",
+        started_at=call.started_at, dialled_number=dialled or "", calling_number=calling or "",
         phone_number=far_party(call) or "", extension=call.extension or "", call_type=call_type(session, call),
         duration=duration, audio_file=audio_file(company, recording, store))
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-# --- integration by URL -------------------------------------------------------------------
-
-def render_url(template: str, record: CallRecord) -> str:
-    """Each placeholder replaced by its value, percent-encoded with nothing left safe, so a
-    value can add no parameter, fragment, header (CR/LF) or host."""
-    values = record.as_dict()
-    out = template
-    for placeholder, field in PLACEHOLDERS.items():
-        out = out.replace(placeholder, quote(_text(values[field]), safe=""))
-    return out
-
+# --- company settings ---------------------------------------------------------------------
 
 def check_url_template(template: Any) -> str:
     """Refuses templates that are not http(s), or that put a placeholder where its value
@@ -172,20 +142,6 @@ def check_url_template(template: Any) -> str:
     return template
 
 
-# --- integration by text files ------------------------------------------------------------
-
-def text_line(record: CallRecord, separator: str = "comma") -> str:
-    """One line (CRLF-terminated) in TEXT_COLUMNS order. A value holding the separator, a
-    double quote or a line break is enclosed in double quotes, inner quotes doubled (RFC 4180)."""
-    if separator not in SEPARATORS:
-        raise InvalidInput(f"text_files_separator must be one of {', '.join(SEPARATORS)}")
-    values = record.as_dict()
-    buffer = io.StringIO()
-    csv.writer(buffer, delimiter=SEPARATORS[separator], quotechar='"', quoting=csv.QUOTE_MINIMAL,
-               lineterminator="\r\n").writerow([_text(values[column]) for column in TEXT_COLUMNS])
-    return buffer.getvalue()
-
-
 def newest_recorded_call(session: Session, extension: str) -> Optional[Call]:
     """The extension's text file holds the newest answered, recorded call only."""
     return session.scalar(
@@ -193,8 +149,6 @@ def newest_recorded_call(session: Session, extension: str) -> Optional[Call]:
         .where(Call.extension == extension, Call.answered_at.is_not(None))
         .order_by(Call.started_at.desc(), Call.id.desc()).limit(1))
 
-
-# --- integration by CRM web service ---------------------------------------------------------
 
 def check_web_service(config: Any) -> Optional[dict]:
     """A company's crm_web_service: {"kind": "soap", "wsdl", "operation", "mapping": {param: field}},
@@ -234,34 +188,13 @@ def check_web_service(config: Any) -> Optional[dict]:
     return dict(config)
 
 
-# --- the trigger: one notice per route when a recorded call is complete ---------------------
-
-def notify_crm(session: Session, call: Call, store, zone: str) -> list:
-    """Once the call has ended and its audio is in the store, queue the company's URL and
-    web-service notices (in this transaction). Keyed per recording: repeated events add none."""
+def notice_due(session: Session, call: Call) -> Optional[Company]:
+    """The company to notify about this call: once it has ended and its audio is in the
+    store, if the company has a URL or web-service route configured."""
     recording = call.recording
     if call.state != "ended" or recording is None or recording.state != "available":
-        return []
+        return None
     company = company_for_call(session, call)
     if company is None or not (company.crm_url_template or company.crm_web_service):
-        return []
-    record = call_record(session, call, store, zone, company)
-    queued = []
-    if company.crm_url_template:
-        queued.append(enqueue(session, "crm_url", render_url(company.crm_url_template, record),
-                              {"record": record.as_dict()}, company_id=company.id,
-                              idempotency_key=f"crm_url-recording-{recording.id}"))
-    if company.crm_web_service:
-        service = company.crm_web_service
-        target = service.get("wsdl") or service.get("url")
-        queued.append(enqueue(session, "crm_web_service", target, {"record": record.as_dict(), "service": service},
-                              company_id=company.id, idempotency_key=f"crm_web_service-recording-{recording.id}"))
-    return queued
-
-
-def on_call_event(session: Session, event, *, store, zone: str) -> None:
-    """In-transaction subscriber to CallEnded and RecordingReady (`handler(session, event)`
-    once `store` and `zone` are bound)."""
-    call = session.get(Call, event.call_id)
-    if call is not None:
-        notify_crm(session, call, store, zone)
+        return None
+    return company

@@ -1,6 +1,6 @@
 """Recall's integration by text files (seed 003): one file per extension, `<extension>.txt`
 in the company's `text_files_dir`, holding the newest recorded call of that extension as
-one line (columns and quoting: services/core/crm.py `text_line`, README).
+one line (columns and quoting: recall.py `text_line`, README).
 
 Written when the call is answered (the recording starts), rewritten when it ends (with the
 duration) and when its audio is in the store (with the file's name under a share prefix).
@@ -18,6 +18,8 @@ from pathlib import Path
 
 from services.core import crm
 from storage.models import Call
+
+from .recall import text_line, wire_record
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,8 @@ class TextFiles:
             newest = crm.newest_recorded_call(session, call.extension)
             if newest is None or newest.id != call.id:
                 return  # a newer call owns the extension's file
-            line = crm.text_line(crm.call_record(session, call, self.store, self.zone, company),
-                                 company.text_files_separator)
+            line = text_line(wire_record(crm.call_record(session, call, self.store, company), self.zone),
+                             company.text_files_separator)
             folder = Path(company.text_files_dir)
         if not _SAFE_EXTENSION.fullmatch(call.extension):
             log.warning("no text file for extension %r: not a plain file name", call.extension)
