@@ -3,16 +3,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from spyne import Boolean, ServiceBase, Unicode, rpc
+from spyne import Boolean, Integer32, ServiceBase, Unicode, rpc
 
-from services.core import ledger, linking, recordings
-from services.core.errors import NotFound
+from services.core import ledger, linking, recordings, search
+from services.core.errors import NotFound, Unauthorized
 from services.soap.faults import soap_operation
 
 from services.soap.types import optional, required
 
-from .types import ActivityLink, Gap, RecordingInfo
-from .wire import PLAYBACK, link_answer, parse_recall_datetime
+from .types import ActivityLink, CallRecord, Gap, RecordingInfo, RecordingSearchResult
+from .wire import PLAYBACK, format_recall_datetime, link_answer, parse_recall_datetime
+
+REALM = "RecordingService"
 
 
 def _client_address(ctx) -> str | None:
@@ -37,6 +39,36 @@ def recording_info(recording) -> RecordingInfo:
         DurationSeconds=recording.duration_s, DeletionProtected=recording.deletion_protected,
         Gaps=[Gap(OffsetSeconds=span["offset_s"], LengthSeconds=span["length_s"])
               for span in recording.paused_spans or [] if "offset_s" in span])
+
+
+def _listener(ctx):
+    """The user of the request's HTTP Basic credentials; without valid ones the answer is
+    401 with a challenge (and the SOAP Fault body).
+    TODO(h8a): `@soap_operation(access=LISTENER)` and `caller(ctx)` once services/soap/access.py lands."""
+    import base64
+    import binascii
+
+    environ = getattr(ctx.transport, "req_env", None) or {}
+    scheme, _, value = (environ.get("HTTP_AUTHORIZATION") or "").strip().partition(" ")
+    username = password = None
+    if scheme.lower() == "basic" and len(value) <= 4096:
+        try:
+            username, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, ValueError):
+            username = password = None
+    try:
+        return recordings.authenticate(ctx.udc.database, username, password)
+    except Unauthorized:
+        ctx.transport.resp_code = "401 Unauthorized"
+        ctx.transport.resp_headers["WWW-Authenticate"] = f'Basic realm="{REALM}", charset="UTF-8"'
+        raise
+
+
+def call_record(record, zone: str) -> CallRecord:
+    return CallRecord(
+        ReferenceNumber=record.reference, CallDateTime=format_recall_datetime(record.started_at, zone),
+        DialledNumber=record.dialled_number, CallingNumber=record.calling_number, Extension=record.extension,
+        CallType=record.call_type, DurationSeconds=record.duration, RecordingFile=record.audio_file)
 
 
 class RecordingService(ServiceBase):
@@ -84,3 +116,27 @@ class RecordingService(ServiceBase):
             return recordings.retrieve_rec_file(
                 session, system.store, extension=sExtension, when=when, phone=sPhoneNumber,
                 protect=bool(bDeletionProtected), tolerance=timedelta(seconds=system.settings.recall_tolerance_s))
+
+    @rpc(optional(Unicode), optional(Unicode), optional(Unicode), optional(Unicode), optional(Unicode),
+         optional(Unicode), optional(Integer32), optional(Integer32),
+         _args=("sCalledNumber", "sCallingNumber", "dtFrom", "dtTo", "sExtension", "sCallType", "iPage",
+                "iPageSize"),
+         _returns=required(RecordingSearchResult))
+    @soap_operation
+    def SearchRecordings(ctx, sCalledNumber, sCallingNumber, dtFrom, dtTo, sExtension, sCallType, iPage,
+                         iPageSize):
+        system = ctx.udc
+        user = _listener(ctx)
+        settings = system.settings
+        query = search.RecordingQuery(
+            called_number=sCalledNumber or None, calling_number=sCallingNumber or None,
+            start=parse_recall_datetime(dtFrom, settings.timezone) if dtFrom else None,
+            end=parse_recall_datetime(dtTo, settings.timezone) if dtTo else None,
+            extension=sExtension or None, call_type=sCallType or None, page=iPage or 1,
+            page_size=iPageSize or search.DEFAULT_PAGE_SIZE)
+        with system.database.read_session() as session:
+            page = search.search_recordings(session, system.store, user, query,
+                                            default_region=settings.default_region)
+            return RecordingSearchResult(
+                TotalCount=page.total, Page=page.page, PageSize=page.page_size,
+                Records=[call_record(record, settings.timezone) for record in page.records])

@@ -182,8 +182,13 @@ class SoapService:
 
         # Spyne names the offending parameter by its class repr; callers need only its name.
         body = _SPYNE_CLASS_REPR.sub(rb"\1", b"".join(self.rest(environ, capture)))
+        # A refusal keeps its 401 and challenge on every binding (TODO(h8a): their refusal hook).
+        challenge = [(k, v) for k, v in captured["headers"] if k.lower() == "www-authenticate"]
         if not callback:
-            return plain_response(start_response, captured["status"], body, "application/json; charset=utf-8")
-        # JSONP must reach the script tag with 200, whatever the fault, or the callback never runs.
-        return plain_response(start_response, "200 OK", wrap_jsonp(callback[-1], body),
-                              JAVASCRIPT, [("X-Content-Type-Options", "nosniff")])
+            return plain_response(start_response, captured["status"], body, "application/json; charset=utf-8",
+                                  challenge)
+        # JSONP must reach the script tag with 200, whatever the fault, or the callback never
+        # runs - except a refusal, whose challenge makes the browser ask for credentials.
+        return plain_response(start_response, captured["status"] if challenge else "200 OK",
+                              wrap_jsonp(callback[-1], body), JAVASCRIPT,
+                              [("X-Content-Type-Options", "nosniff"), *challenge])
