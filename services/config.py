@@ -41,6 +41,8 @@ class Settings:
     access_log: bool = True
     log_level: str = "INFO"
     outbox_backoff_cap_s: float = 300.0  # longest wait between two delivery attempts of one entry
+    outbox_timeout_s: float = 10.0  # one delivery attempt's HTTP/SOAP time-out
+    outbox_lease_s: float = 60.0  # an attempt cut short (process killed) is retaken after this; > timeout
 
     @property
     def effective_database_url(self) -> str:

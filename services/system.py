@@ -65,7 +65,8 @@ class System:
         self._started = threading.Event()
         self.add_worker(OutboxWorker(self.database, interval_s=settings.outbox_interval_s,
                                      max_attempts=settings.outbox_max_attempts,
-                                     backoff_cap_s=settings.outbox_backoff_cap_s))
+                                     backoff_cap_s=settings.outbox_backoff_cap_s,
+                                     timeout_s=settings.outbox_timeout_s, lease_s=settings.outbox_lease_s))
         recall_integrations.register(self)
 
     def _notify_others(self, session, published: list) -> None:

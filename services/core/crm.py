@@ -133,12 +133,17 @@ def check_url_template(template: Any) -> str:
         fixed = fixed.replace(placeholder, "")
     if any(ch.isspace() for ch in fixed):
         raise InvalidInput("crm_url_template: no spaces or line breaks outside the placeholders")
-    parts = urlsplit(template)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInput("crm_url_template must be an http:// or https:// URL")
-    authority_end = len(parts.scheme) + 3 + len(parts.netloc)
-    if any(0 <= template.find(placeholder) < authority_end for placeholder in PLACEHOLDERS):
+    scheme, sep, rest = template.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if any(placeholder in authority for placeholder in PLACEHOLDERS):
         raise InvalidInput("crm_url_template: placeholders may appear only in the path and query")
+    try:
+        parts = urlsplit(template)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        raise InvalidInput("crm_url_template is not a well-formed URL") from None
+    if not sep or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput("crm_url_template must be an http:// or https:// URL")
     return template
 
 
