@@ -132,8 +132,8 @@ class RecordingService(ServiceBase):
             called_number=sCalledNumber or None, calling_number=sCallingNumber or None,
             start=parse_recall_datetime(dtFrom, settings.timezone) if dtFrom else None,
             end=parse_recall_datetime(dtTo, settings.timezone) if dtTo else None,
-            extension=sExtension or None, call_type=sCallType or None, page=iPage or 1,
-            page_size=iPageSize or search.DEFAULT_PAGE_SIZE)
+            extension=sExtension or None, call_type=sCallType or None, page=1 if iPage is None else iPage,
+            page_size=search.DEFAULT_PAGE_SIZE if iPageSize is None else iPageSize)
         with system.database.read_session() as session:
             page = search.search_recordings(session, system.store, user, query,
                                             default_region=settings.default_region)
