@@ -10,7 +10,7 @@ from typing import Optional
 from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Call, Extension, Recording, User
+from storage.models import Call, Company, Extension, Recording, User
 
 from . import crm
 from .errors import InvalidInput
@@ -54,8 +54,9 @@ class SearchPage:
     records: list[crm.CallRecord]
 
 
-def _number(column, number: str, region: str):
-    return column.in_(sorted(phone_variants(number, region)))
+def _number(column, number: str, regions: list[str]):
+    """The forms the ledger may hold the number in, read as each region would read it."""
+    return column.in_(sorted({form for region in regions for form in phone_variants(number, region)}))
 
 
 def _far_party_is_extension():
@@ -68,15 +69,18 @@ def _far_party_is_extension():
 def search_recordings(session: Session, store, user: User, query: RecordingQuery, *,
                       default_region: str) -> SearchPage:
     """Only what `user` may listen to: everything with global listening rights, otherwise
-    the recordings of the user's own extension."""
+    the recordings of the user's own extension. National numbers are read in the server's
+    default region and in the regions of the user's company."""
+    company = session.get(Company, user.company_id) if user.company_id is not None else None
+    regions = [default_region, *((company.regions or []) if company is not None else [])]
     conditions = [Recording.state == "available"]
     if not user.global_listening:
         conditions.append(Call.extension == user.extension if user.extension else Call.id.is_(None))
     if query.called_number:
-        conditions.append(or_(_number(Call.did, query.called_number, default_region),
-                              _number(Call.target, query.called_number, default_region)))
+        conditions.append(or_(_number(Call.did, query.called_number, regions),
+                              _number(Call.target, query.called_number, regions)))
     if query.calling_number:
-        conditions.append(_number(Call.ani, query.calling_number, default_region))
+        conditions.append(_number(Call.ani, query.calling_number, regions))
     if query.start is not None:
         conditions.append(Call.started_at >= query.start)
     if query.end is not None:

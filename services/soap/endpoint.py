@@ -183,7 +183,7 @@ class SoapService:
         # Spyne names the offending parameter by its class repr; callers need only its name.
         body = _SPYNE_CLASS_REPR.sub(rb"\1", b"".join(self.rest(environ, capture)))
         # A refusal keeps its 401 and challenge on every binding (TODO(h8a): their refusal hook).
-        challenge = [(k, v) for k, v in captured["headers"] if k.lower() == "www-authenticate"]
+        challenge = [("WWW-Authenticate", v) for k, v in captured["headers"] if k.lower() == "www-authenticate"]
         if not callback:
             return plain_response(start_response, captured["status"], body, "application/json; charset=utf-8",
                                   challenge)

@@ -67,6 +67,7 @@ def test_criteria_combine_over_soap(calls):
         result = search(sCallingNumber=number)
         assert (result.TotalCount, names(result, refs)) == (2, ["D", "A"]), number
     assert names(search(sCalledNumber="+44 20 7946 0000"), refs) == ["B"]
+    assert names(search(sCalledNumber="020 7946 0000"), refs) == ["B"]  # national, in the company's region GB
     assert names(search(sCalledNumber="(800) 555-1234"), refs) == ["D", "A"]
     assert names(search(sCallType="internal"), refs) == ["C"]
     assert names(search(sCallType="inbound"), refs) == ["D", "A"]
@@ -74,7 +75,7 @@ def test_criteria_combine_over_soap(calls):
     assert names(search(sExtension="201", dtFrom="2026-11-01 12:00:00", dtTo='"2026-11-04 12:00:00"'), refs) == ["D", "B"]
     assert names(search(sExtension="201", sCallType="inbound", sCallingNumber="3125550100",
                         dtTo="2026-11-02 00:00:00"), refs) == ["A"]
-    assert plugin.validated == 11
+    assert plugin.validated == 12
 
 
 def test_each_row_is_the_call_details_record(calls):
