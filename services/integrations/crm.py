@@ -46,8 +46,11 @@ def _query_value(value: Any) -> str:
 
 
 def deliver_web_service(entry, attempt: Attempt) -> None:
-    service = entry.payload["service"]
-    kind = service["kind"]
+    payload = entry.payload or {}
+    service = payload.get("service")
+    if not isinstance(service, dict) or not isinstance(payload.get("record"), dict):
+        raise DeliveryError(f"malformed crm_web_service entry (no service or record): {safe_url(entry.target)}")
+    kind = service.get("kind")
     if kind == "json":
         http_request(attempt.http, "POST", entry.target, attempt.timeout_s, auth=attempt.auth,
                      json=_fields(entry)).close()
