@@ -199,7 +199,7 @@ class OutboxWorker:
                                    OutboxEntry.next_attempt_at == lease_until)
                             .values(**values).execution_options(synchronize_session=False))
         if give_up:
-            log.error("outbox #%d (%s) failed for good after %d attempts: %s", entry.id, entry.kind,
+            log.error("outbox #%d (%s) is a dead letter (failed) after %d attempts: %s", entry.id, entry.kind,
                       entry.attempts, error)
         else:
             log.warning("outbox #%d (%s) attempt %d/%d failed: %s", entry.id, entry.kind,

@@ -178,3 +178,34 @@ def test_a_delivery_cut_by_sigkill_is_made_after_the_restart_with_the_same_key(t
     assert first.query["ref"] == second.query["ref"] == [reference]
     assert first.headers["idempotency-key"] == second.headers["idempotency-key"] == entry.idempotency_key
     assert entry.attempts == 2
+
+
+def test_the_bms_link_notice_carries_the_key_and_the_signature(tmp_path, receivers):
+    import hashlib
+    import hmac
+
+    import zeep
+    from zeep.transports import Transport
+
+    receiver = HttpReceiver()
+    receivers.append(receiver)
+    secret = "bms-notice-signing-secret"
+    live = start_server(tmp_path / "data", outbox_interval_s=0.1, site=site_with(
+        bms_notify_url=receiver.base_url + "/bms?activity={activity_id}&ref={ref}", hmac_secret=secret))
+    try:
+        reference = live.recorded_call().reference
+        r = requests.get(live.url("/rest/recording/AddLink"), params={"id": "ACT-SIGNED", "host": "WS-ALICE"}, timeout=10)
+        assert r.status_code == 200 and r.json() is None, r.text
+        session = requests.Session()
+        session.auth = ("bms", "demo-bms-pw")
+        soap = zeep.Client(live.url("/soap/recording?wsdl"), transport=Transport(session=session))
+        assert soap.service.LinkRecording(activityId="ACT-SIGNED", refNum=reference).State == "linked"
+        [request] = receiver.wait_for(1)
+        [entry] = wait_until(lambda: [e for e in entries_of(live.db) if e.state == "sent"])
+    finally:
+        live.stop()
+    assert request.query == {"activity": ["ACT-SIGNED"], "ref": [reference]}
+    assert request.headers["idempotency-key"] == entry.idempotency_key and entry.kind == "bms_link"
+    timestamp = request.headers["x-callsuite-timestamp"]
+    expected = hmac.new(secret.encode(), f"{timestamp}.{request.target}".encode(), hashlib.sha256).hexdigest()
+    assert request.headers["x-callsuite-signature"] == f"sha256={expected}"
