@@ -168,7 +168,7 @@ def outbox(settings: Settings, args) -> int:
     database = Database(settings.effective_database_url)
     database.migrate()
     try:
-        with database.session() as session:
+        with (database.read_session() if args.outbox_command == "list" else database.session()) as session:
             if args.outbox_command == "list":
                 print("id\tstate\tkind\tattempts\tnext attempt / sent\tidempotency key\ttarget\tlast error")
                 for entry in entries.entries(session, args.state or (), limit=args.limit):

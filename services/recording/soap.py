@@ -130,8 +130,8 @@ class RecordingService(ServiceBase):
         settings = system.settings
         query = search.RecordingQuery(
             called_number=sCalledNumber or None, calling_number=sCallingNumber or None,
-            start=parse_recall_datetime(dtFrom, settings.timezone) if dtFrom else None,
-            end=parse_recall_datetime(dtTo, settings.timezone) if dtTo else None,
+            start=parse_recall_datetime(dtFrom, settings.timezone, "dtFrom") if dtFrom else None,
+            end=parse_recall_datetime(dtTo, settings.timezone, "dtTo") if dtTo else None,
             extension=sExtension or None, call_type=sCallType or None, page=1 if iPage is None else iPage,
             page_size=search.DEFAULT_PAGE_SIZE if iPageSize is None else iPageSize)
         with system.database.read_session() as session:

@@ -122,7 +122,7 @@ def test_bad_criteria_get_the_protocol_error(calls):
     soap, _ = client(live)
     with pytest.raises(zeep.exceptions.Fault, match="call type"):
         soap.service.SearchRecordings(sCallType="sideways")
-    with pytest.raises(zeep.exceptions.Fault, match="yyyy-MM-dd"):
+    with pytest.raises(zeep.exceptions.Fault, match="dtFrom must be 'yyyy-MM-dd HH:mm:ss'"):
         soap.service.SearchRecordings(dtFrom="yesterday")
     r = requests.get(live.url("/rest/recording/SearchRecordings"), params={"iPage": "0"}, auth=BMS)
     assert 400 <= r.status_code < 600 and "page numbers start at 1" in r.text and "Traceback" not in r.text
