@@ -1,4 +1,4 @@
-"""`callsuite` command line: serve, provision, purge, migrate, outbox (CONTRACTS §9)."""
+"""`callsuite` command line: serve, provision, purge, migrate, check, outbox (CONTRACTS §9)."""
 from __future__ import annotations
 
 import argparse
@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     _common(migrate)
 
+    check = commands.add_parser("check", help="verify the configuration, database and recording store; "
+                                              "exit 1 on any error")
+    _common(check)
+
     outbox = commands.add_parser("outbox", help="outbound notifications: list them, retry dead letters")
     outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
     listing = outbox_commands.add_parser("list", help="newest first")
@@ -74,18 +78,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic announces each of its plugins at INFO; only the migrations it runs matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    return {"serve": serve, "provision": provision, "purge": purge, "migrate": migrate,
-            "outbox": outbox}[args.command](settings, args)
+    commands = {"serve": serve, "provision": provision, "purge": purge, "migrate": migrate, "check": check,
+                "outbox": outbox}
+    return commands[args.command](settings, args)
 
 
 def serve(settings: Settings, args) -> int:
-    from waitress.server import create_server
-
-    from services.http.app import build_app, server_options
-    from services.system import System
+    from services.system import System, create_server
 
     system = System(settings).start()
-    server = create_server(build_app(system), host=settings.host, port=settings.port, **server_options(settings))
+    server = create_server(system, host=settings.host, port=settings.port)
 
     def stop(signum, frame):
         # waitress's run() ends on SystemExit and then shuts its worker threads down;
@@ -198,6 +200,48 @@ def migrate(settings: Settings, args) -> int:
     database.dispose()
     print("database is at the newest schema")
     return 0
+
+
+def check(settings: Settings, args) -> int:
+    """What `serve` would meet, without starting it: each finding on a line."""
+    import tempfile
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.database import Database
+
+    errors = 0
+
+    def report(level: str, text: str) -> None:
+        nonlocal errors
+        errors += level == "error"
+        print(f"{level}: {text}")
+
+    report("ok", "configuration read")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    try:
+        pending = database.pending_migrations()
+        if pending:
+            report("warning", f"{len(pending)} migration(s) to apply at start: {', '.join(pending)}")
+        else:
+            report("ok", "database reachable, schema up to date")
+    except SQLAlchemyError as exc:
+        report("error", f"database unreachable: {type(exc).__name__}: {str(exc.orig or exc).splitlines()[0]}")
+    finally:
+        database.dispose()
+    try:
+        settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=settings.recordings_dir):
+            pass
+        report("ok", f"recording store writable: {settings.recordings_dir}")
+    except OSError as exc:
+        report("error", f"recording store not writable: {exc}")
+    if settings.cti_token is None:
+        report("warning", "cti_token is not set: CTI ingest (POST /cti/v1/events) stays closed")
+    if settings.switch == "simulated":
+        report("warning", "switch = simulated: no real phone will ring")
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

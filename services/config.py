@@ -40,6 +40,8 @@ class Settings:
     outbox_max_attempts: int = 12
     access_log: bool = True
     log_level: str = "INFO"
+    # Who may scrape /metrics (addresses or CIDR networks): loopback and private ranges.
+    metrics_allowed_networks: tuple = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
     outbox_backoff_cap_s: float = 300.0  # longest wait between two delivery attempts of one entry
     outbox_timeout_s: float = 10.0  # one delivery attempt's HTTP/SOAP time-out
     outbox_lease_s: float = 60.0  # an attempt cut short (process killed) is retaken after this; > timeout
@@ -65,6 +67,9 @@ def _coerce(name: str, value: Any) -> Any:
             return Path(value)
         if name == "outbound_outcomes":
             return tuple(dict(rule) for rule in value)
+        if target == "tuple":
+            return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) \
+                else tuple(value)
         if target in ("int",):
             return int(value)
         if target in ("float",):

@@ -1,17 +1,29 @@
 """The composition root: one `System` holds the settings, the database, the recording
-store, the switch and the background workers. Nothing is global, so a test builds as
-many independent systems as it likes."""
+store, the switch and the background workers, and decides which edges are mounted.
+Nothing is global, so a test builds as many independent systems as it likes; the CLI and
+the tests build the server through the same `create_server`."""
 from __future__ import annotations
 
 import logging
 import threading
 import uuid
 
+from sqlalchemy import text
+
+from services.calldata import edge as calldata_edge
 from services.config import Settings
-from services.core import events, ledger
+from services.console import edge as console_edge
+from services.core import events, ledger, stats
+from services.core.calldetails import address_allowed
 from services.core.errors import CallsuiteError
+from services.http.app import build_wsgi, health_route, server_options
+from services.http.metrics import Metrics
+from services.http.routing import Route
+from services.ingest import cti as cti_edge
+from services.ingest import sim as sim_edge
 from services.integrations import recall as recall_integrations
 from services.integrations.outbox_worker import OutboxWorker
+from services.recording import edge as recording_edge
 from storage import notify
 from storage.database import Database
 from storage.recordings import RecordingStore
@@ -62,6 +74,7 @@ class System:
         self.sink = LedgerSink(self.database, self.store, settings.default_region)
         self.switch = None
         self._workers: list = []
+        self.metrics = Metrics(gauges=self._gauges)
         self._started = threading.Event()
         self.add_worker(OutboxWorker(self.database, interval_s=settings.outbox_interval_s,
                                      max_attempts=settings.outbox_max_attempts,
@@ -103,6 +116,44 @@ class System:
     def ready(self) -> bool:
         return self._started.is_set()
 
+    def edges(self) -> list[Route]:
+        """Every mounted route. The simulated switch's API only with the simulated switch."""
+        allowed = self.settings.metrics_allowed_networks
+        routes = [health_route(self.health), self.metrics.route(lambda address: address_allowed(allowed, address)),
+                  *cti_edge.routes(self)]
+        if self.switch is not None:
+            routes += sim_edge.routes(self)
+        routes += recording_edge.routes(self)
+        routes += calldata_edge.routes(self)
+        routes += console_edge.routes(self)
+        return routes
+
+    def wsgi_app(self):
+        return build_wsgi(self.edges(), self.settings, observe=self.metrics.observe)
+
+    def _gauges(self):
+        with self.database.read_session() as session:
+            counts = stats.counts(session)
+        yield "callsuite_outbox_entries", "Outbox entries by state", "state", counts["outbox"]
+        yield "callsuite_callback_requests", "Callback requests by state", "state", counts["callbacks"]
+        yield "callsuite_calls_in_progress", "Calls ringing or answered", "", {"": counts["calls"]["in_progress"]}
+        if self.switch is not None:
+            channels = self.switch.channels()
+            free = sum(1 for channel in channels if channel.state == "idle")
+            yield "callsuite_playback_channels_free", "Idle playback channels", "", {"": free}
+
+    def health(self) -> tuple[dict, bool]:
+        try:
+            with self.database.read_session() as session:
+                session.execute(text("SELECT 1"))
+            database = "ok"
+        except Exception:
+            database = "unavailable"
+        ok = self.ready and database == "ok"
+        body = {"status": "ok" if ok else "starting" if database == "ok" else "degraded",
+                "database": database, "switch": self.settings.switch}
+        return body, ok
+
     def close(self) -> None:
         for worker in reversed(self._workers):
             try:
@@ -114,3 +165,10 @@ class System:
         if self._listener is not None:
             self._listener.stop()
         self.database.dispose()
+
+
+def create_server(system: System, *, host: str, port: int):
+    """The waitress server for a started system (the CLI's serve and the tests' server)."""
+    from waitress.server import create_server as waitress_server
+
+    return waitress_server(system.wsgi_app(), host=host, port=port, **server_options(system.settings))

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x43616C6C  # any constant shared by every process of this application
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -86,11 +87,30 @@ class Database:
             session.close()  # ends the transaction; loaded objects stay readable, detached
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision (idempotent)."""
+        """Bring the schema to the newest revision (idempotent). On PostgreSQL under an
+        advisory lock held for the transaction, so processes starting together on one
+        database migrate one after the other (SQLite's BEGIN IMMEDIATE does the same)."""
         with self.engine.begin() as connection:
+            if not self.is_sqlite:
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             config = alembic_config(self.url)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def pending_migrations(self) -> list[str]:
+        """Revisions not yet applied to this database, oldest first (empty: up to date)."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        script = ScriptDirectory.from_config(alembic_config(self.url))
+        with self.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+        pending = []
+        for revision in script.walk_revisions():  # newest first
+            if revision.revision in current:
+                break
+            pending.append(revision.revision)
+        return list(reversed(pending))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,31 +1,28 @@
-"""The one WSGI application: every edge's routes behind the server middleware."""
+"""The WSGI plumbing every server uses: the router behind the server middleware, and the
+waitress options. What is mounted is decided by the composition root (services/system.py)."""
 from __future__ import annotations
 
+from typing import Callable, Iterable
 
 from werkzeug.wrappers import Response
-
-from services.ingest.cti import CtiIngest
-from services.calldata import edge as calldata_edge
-from services.console import edge as console_edge
-from services.recording import edge as recording_edge
 
 from .jsonp import json_answer
 from .middleware import ServerMiddleware
 from .routing import Route, Router
 
 
-def build_app(system):
-    routes: list[Route] = [Route("/health", lambda request: _health(system))]
-    routes += CtiIngest(system).routes()
-    if system.switch is not None:
-        from services.ingest.sim import SimulatedSwitchApi
-        routes += SimulatedSwitchApi(system).routes()
-    routes += recording_edge.routes(system)
-    routes += calldata_edge.routes(system)
-    routes += console_edge.routes(system)
-    settings = system.settings
+def build_wsgi(routes: Iterable[Route], settings, observe=None) -> ServerMiddleware:
     router = Router(routes, max_body_bytes=settings.max_body_bytes)
-    return ServerMiddleware(router, public_base_url=settings.public_base_url, log_access=settings.access_log)
+    return ServerMiddleware(router, public_base_url=settings.public_base_url, log_access=settings.access_log,
+                            observe=observe)
+
+
+def health_route(health: Callable[[], tuple[dict, bool]]) -> Route:
+    """GET /health: 200 with the system's state once ready, 503 before or when degraded."""
+    def answer(request) -> Response:
+        body, ok = health()
+        return json_answer(body, None, 200 if ok else 503)
+    return Route("/health", answer)
 
 
 def server_options(settings) -> dict:
@@ -38,17 +35,3 @@ def server_options(settings) -> dict:
                        trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
                                               "x-forwarded-port"})
     return options
-
-
-def _health(system) -> Response:
-    from sqlalchemy import text
-    try:
-        with system.database.session() as session:
-            session.execute(text("SELECT 1"))
-        database = "ok"
-    except Exception:
-        database = "unavailable"
-    ok = system.ready and database == "ok"
-    body = {"status": "ok" if ok else "starting" if database == "ok" else "degraded",
-            "database": database, "switch": system.settings.switch}
-    return json_answer(body, None, 200 if ok else 503)

@@ -160,3 +160,7 @@ class _Prefixed:
                 return head + self._stream.read()
             return head + self._stream.read(max(0, size - len(head)))
         return self._stream.read(size)
+
+
+def routes(system) -> list[Route]:
+    return CtiIngest(system).routes()

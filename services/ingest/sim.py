@@ -100,3 +100,7 @@ class SimulatedSwitchApi:
         except InvalidCallState as exc:
             return _reply(409, {"error": str(exc)})
         return _reply(200, self._describe(call_id))
+
+
+def routes(system) -> list[Route]:
+    return SimulatedSwitchApi(system).routes()

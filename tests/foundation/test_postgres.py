@@ -43,3 +43,18 @@ def test_provision_and_calls_on_postgresql(postgres, tmp_path):
             assert call.recording.reference.isdigit()
     finally:
         live.stop()
+
+
+def test_processes_starting_together_migrate_one_after_the_other(postgres, tmp_path):
+    url = postgres.create_database("callsuite_race")
+    starts = [subprocess.Popen([sys.executable, "-m", "services.cli", "migrate", "--database-url", url,
+                                "--data-dir", str(tmp_path / str(n))], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for n in range(4)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in starts]
+    assert [code for code, _ in results] == [0, 0, 0, 0], results
+    from sqlalchemy import create_engine, text
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    engine.dispose()
+    assert len(versions) == 1
