@@ -2,10 +2,10 @@
 the company's integration settings, and when the notices are queued. How each route spells
 the record on the wire is services/integrations/recall.py.
 
-The record: when the call started, dialled number, calling number, the other party's phone number, extension,
-call type (inbound / outbound / internal), duration of the conversation in seconds, the
-recording's reference number and the recording file's full name *as the CRM can open it*:
-the company's `recording_path_prefix` in front of the store's relative path.
+The record: when the call started, dialled number, calling number, the other party's phone
+number, extension, call type (inbound / outbound / internal), duration of the conversation
+in seconds, the recording's reference number and the recording file's full name *as the
+CRM can open it*: the company's `recording_path_prefix` in front of the store's relative path.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from .errors import InvalidInput
 
 CALL_TYPES = ("inbound", "outbound", "internal")
 SEPARATORS = ("comma", "tab")
-# The seed's URL placeholders, then the three it lists as forwarded but leaves out of its example.
+# The seed's five URL placeholders, then what it lists as forwarded but leaves out of its example.
 PLACEHOLDERS = {
     "[phone number]": "phone_number",
     "[extension]": "extension",
@@ -121,6 +121,14 @@ def call_record(session: Session, call: Call, store, company: Optional[Company] 
         duration=duration, audio_file=audio_file(company, recording, store))
 
 
+def newest_recorded_call(session: Session, extension: str) -> Optional[Call]:
+    """The extension's text file holds the newest answered, recorded call only."""
+    return session.scalar(
+        select(Call).join(Recording, Recording.call_id == Call.id)
+        .where(Call.extension == extension, Call.answered_at.is_not(None))
+        .order_by(Call.started_at.desc(), Call.id.desc()).limit(1))
+
+
 # --- company settings ---------------------------------------------------------------------
 
 def check_url_template(template: Any) -> str:
@@ -145,14 +153,6 @@ def check_url_template(template: Any) -> str:
     if not sep or parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidInput("crm_url_template must be an http:// or https:// URL")
     return template
-
-
-def newest_recorded_call(session: Session, extension: str) -> Optional[Call]:
-    """The extension's text file holds the newest answered, recorded call only."""
-    return session.scalar(
-        select(Call).join(Recording, Recording.call_id == Call.id)
-        .where(Call.extension == extension, Call.answered_at.is_not(None))
-        .order_by(Call.started_at.desc(), Call.id.desc()).limit(1))
 
 
 def check_web_service(config: Any) -> Optional[dict]:
@@ -187,8 +187,8 @@ def check_web_service(config: Any) -> Optional[dict]:
                 raise InvalidInput(f"crm_web_service.mapping.{param}: unknown field {field!r}; "
                                    f"expected one of {', '.join(sorted(fields))}")
     if kind == "jsonp":
-        from_config = config.get("callback", "callback")
-        if not isinstance(from_config, str) or not from_config.isidentifier():
+        callback = config.get("callback", "callback")
+        if not isinstance(callback, str) or not callback.isidentifier():
             raise InvalidInput("crm_web_service.callback must be a JavaScript identifier")
     return dict(config)
 
