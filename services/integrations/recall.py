@@ -92,6 +92,6 @@ def register(system) -> None:
     system.events.subscribe(events.RecordingReady, notices.on_call_event)
     from .text_files import TextFiles  # it renders with this module's text_line
 
-    text_files = TextFiles(system.database, system.store, zone)
+    text_files = TextFiles(system.database, system.store, zone, system.settings.data_dir)
     for event_type in (events.CallAnswered, events.CallEnded, events.RecordingReady):
         system.events.on_commit(event_type, text_files.on_call_event)

@@ -1,5 +1,5 @@
 """Recall's integration by text files (seed 003): one file per extension, `<extension>.txt`
-in the company's `text_files_dir`, holding the newest recorded call of that extension as
+in the company's `text_files_dir` (relative: under the data folder), holding the newest recorded call of that extension as
 one line (columns and quoting: recall.py `text_line`, README).
 
 Written when the call is answered (the recording starts), rewritten when it ends (with the
@@ -40,10 +40,11 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 class TextFiles:
-    def __init__(self, database, store, zone: str) -> None:
+    def __init__(self, database, store, zone: str, data_dir: Path) -> None:
         self.database = database
         self.store = store
         self.zone = zone
+        self.data_dir = Path(data_dir)  # a relative text_files_dir lives under it
 
     def on_call_event(self, event) -> None:
         """On-commit subscriber (`handler(event)`) to CallAnswered, CallEnded, RecordingReady."""
@@ -59,7 +60,7 @@ class TextFiles:
                 return  # a newer call owns the extension's file
             line = text_line(wire_record(crm.call_record(session, call, self.store, company), self.zone),
                              company.text_files_separator)
-            folder = Path(company.text_files_dir)
+            folder = self.data_dir / company.text_files_dir  # an absolute folder stays as it is
         if not _SAFE_EXTENSION.fullmatch(call.extension):
             log.warning("no text file for extension %r: not a plain file name", call.extension)
             return
