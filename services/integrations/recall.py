@@ -69,7 +69,15 @@ class CrmNotices:
 
     def on_call_event(self, session: Session, event) -> None:
         call = session.get(Call, event.call_id)
-        company = crm.notice_due(session, call) if call is not None else None
+        if call is None:
+            return
+        # The call's end and its audio may be committed by two transactions at once (two
+        # servers): read both afresh, so the later of the two sees the other's change.
+        session.flush()
+        session.refresh(call)
+        if call.recording is not None:
+            session.refresh(call.recording)
+        company = crm.notice_due(session, call)
         if company is None:
             return
         fields = wire_record(crm.call_record(session, call, self.store, company), self.zone)

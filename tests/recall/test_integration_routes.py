@@ -118,7 +118,6 @@ def test_a_simulated_call_reaches_every_route_of_its_company(world):
     at_start = start_version.read().decode()
     [request] = receiver.wait_for(before + 1)[before:]
     [soap] = crm.wait_for(1)
-    stop.set()
     call = stored(live, "sim", call_id)
     recording = call.recording
     audio = SHARE + recording.file_path.replace("/", "\\")
@@ -127,9 +126,11 @@ def test_a_simulated_call_reaches_every_route_of_its_company(world):
     # Text file: written when the call is answered (details, no duration yet), then overwritten.
     assert parse_line(at_start) == [date, "201", "inbound", "+441632960123", "+18005551234", "", "",
                                     recording.reference]
-    at_end = read_text(text_file)
+    # Rewritten after the commit that stored the audio (in parallel with the deliveries).
+    at_end = wait_until(lambda: (lambda t: t if t and audio in t else None)(read_text(text_file)))
     assert parse_line(at_end) == [date, "201", "inbound", "+441632960123", "+18005551234",
                                   str(call.talk_time_s), audio, recording.reference]
+    stop.set()
     start_version.seek(0)
     assert start_version.read().decode() == at_start  # replaced by a new file, not rewritten in place
     start_version.close()
