@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -42,9 +43,23 @@ class Settings:
     log_level: str = "INFO"
     # Who may scrape /metrics (addresses or CIDR networks): loopback and private ranges.
     metrics_allowed_networks: tuple = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+    signin_max_failures: int = 5  # failed sign-ins of one account from one address before it waits
+    signin_max_address_failures: int = 30  # failed sign-ins from one address (any accounts) before it waits
+    signin_window_s: int = 900  # how long a failed sign-in counts
+    recall_allowed_networks: tuple = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12",
+                                      "192.168.0.0/16", "fc00::/7")  # RetrieveRecFile without credentials
+    sim_allowed_networks: tuple = ("127.0.0.0/8", "::1/128")  # who may use /sim/v1
+    outbox_timeout_s: float = 10.0  # one outbox delivery's HTTP timeout (its lease is this + 5 s)
+    connection_limit: int = 1000  # open connections waitress serves at once (a few slow clients cannot fill it)
+    channel_timeout_s: int = 30  # idle connections close after this; also the time allowed to send a request's headers
+    listen_backlog: int = 1024  # connections the kernel queues while all are busy
+    agent_answer_after_s: float = 2.0  # simulated switch: seconds before a number an agent dials answers
+    agent_token_hours: float = 12.0  # how long an agent API token (POST /webservices/services/token) lasts
     outbox_backoff_cap_s: float = 300.0  # longest wait between two delivery attempts of one entry
-    outbox_timeout_s: float = 10.0  # one delivery attempt's HTTP/SOAP time-out
-    outbox_lease_s: float = 60.0  # an attempt cut short (process killed) is retaken after this; > timeout
+
+    @property
+    def agent_token_ttl(self) -> timedelta:
+        return timedelta(hours=self.agent_token_hours)
 
     @property
     def effective_database_url(self) -> str:
@@ -67,9 +82,9 @@ def _coerce(name: str, value: Any) -> Any:
             return Path(value)
         if name == "outbound_outcomes":
             return tuple(dict(rule) for rule in value)
-        if target == "tuple":
-            return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) \
-                else tuple(value)
+        if target in ("tuple",):  # address lists: a TOML array, or "a, b" in the environment
+            items = value.split(",") if isinstance(value, str) else value
+            return tuple(str(item).strip() for item in items if str(item).strip())
         if target in ("int",):
             return int(value)
         if target in ("float",):

@@ -10,13 +10,15 @@ import uuid
 
 from sqlalchemy import text
 
+from services.agent import edge as agent_edge
 from services.calldata import edge as calldata_edge
 from services.config import Settings
 from services.console import edge as console_edge
 from services.core import events, ledger, stats
 from services.core.calldetails import address_allowed
 from services.core.errors import CallsuiteError
-from services.http.app import build_wsgi, health_route, server_options
+from services.core.throttle import SigninThrottle
+from services.http.app import build_wsgi, create_http_server, health_route
 from services.http.metrics import Metrics
 from services.http.routing import Route
 from services.ingest import cti as cti_edge
@@ -72,6 +74,7 @@ class System:
             self.events.forward = self._notify_others
         self.store = RecordingStore(settings.recordings_dir)
         self.sink = LedgerSink(self.database, self.store, settings.default_region)
+        self.throttle = SigninThrottle.from_settings(settings)
         self.switch = None
         self._workers: list = []
         self.metrics = Metrics(gauges=self._gauges)
@@ -79,7 +82,7 @@ class System:
         self.add_worker(OutboxWorker(self.database, interval_s=settings.outbox_interval_s,
                                      max_attempts=settings.outbox_max_attempts,
                                      backoff_cap_s=settings.outbox_backoff_cap_s,
-                                     timeout_s=settings.outbox_timeout_s, lease_s=settings.outbox_lease_s))
+                                     timeout_s=settings.outbox_timeout_s))
         recall_integrations.register(self)
 
     def _notify_others(self, session, published: list) -> None:
@@ -94,7 +97,8 @@ class System:
         if not self.database.is_sqlite:
             self._listener = notify.Listener(self.database.engine, self._notified)
             self._listener.start()
-        self.store.discard_partials()  # temp files a crash left behind
+        self.recover_interrupted_calls()
+        self.store.discard_partials()  # temp files a crash left behind, no call's
         if self.settings.switch == "simulated":
             from services.telephony.outcomes import OutcomeRules
             from services.telephony.simulated import SimulatedSwitch
@@ -106,11 +110,54 @@ class System:
         self._started.set()
         return self
 
+    def recover_interrupted_calls(self) -> int:
+        """End the calls the previous run of the simulated switch left in progress (it
+        crashed: they lived in its process) as Interrupted, keeping what was recorded of
+        them. One simulated switch per database is assumed: another server's live
+        simulated calls would be ended too. Returns how many calls were ended."""
+        from services.telephony.recovery import salvage
+
+        source = self.sink.source
+        with self.database.read_session() as session:
+            orphans = [call.external_id for call in ledger.calls_awaiting_audio(session, source)]
+        if not orphans:
+            return 0
+        salvaged = salvage(self.store, orphans)
+        ended = 0
+        with self.database.session() as session:
+            for call in ledger.calls_awaiting_audio(session, source):
+                kept = salvaged.get(call.external_id)
+                if call.state in ledger.IN_PROGRESS:
+                    last_alive = kept.stopped_at if kept else (call.answered_at or call.started_at)
+                    ledger.end_interrupted(session, call, last_alive)
+                    ended += 1
+                if kept is not None:
+                    ledger.attach_audio(session, call, file_path=kept.relpath, size_bytes=kept.size_bytes,
+                                        duration_s=kept.duration_s)
+                elif call.recording is not None and call.recording.state == "awaiting_audio":
+                    call.recording.state = "missing"  # the crash came before any audio was written
+        if ended:
+            log.warning("ended %d call(s) the simulated switch left in progress when it stopped", ended)
+        return ended
+
     def add_worker(self, worker) -> None:
         """A background worker with start() and stop() (outbox, scheduler)."""
         self._workers.append(worker)
         if self._started.is_set():
             worker.start()
+
+    @property
+    def agent_desk(self):
+        """The agent operations (seed 004) on this system's database and switch, for the
+        agent API and the console's web agent alike."""
+        from services.core.agents import AgentDesk
+        control = None
+        if self.switch is not None:
+            from services.telephony.control import DriverCallControl
+            control = DriverCallControl(self.switch, self.sink.source)
+        return AgentDesk(self.database, control, default_region=self.settings.default_region,
+                         answer_after_s=self.settings.agent_answer_after_s, token_ttl=self.settings.agent_token_ttl,
+                         throttle=self.throttle)
 
     @property
     def ready(self) -> bool:
@@ -126,6 +173,7 @@ class System:
         routes += recording_edge.routes(self)
         routes += calldata_edge.routes(self)
         routes += console_edge.routes(self)
+        routes += agent_edge.routes(self)
         return routes
 
     def wsgi_app(self):
@@ -169,6 +217,4 @@ class System:
 
 def create_server(system: System, *, host: str, port: int):
     """The waitress server for a started system (the CLI's serve and the tests' server)."""
-    from waitress.server import create_server as waitress_server
-
-    return waitress_server(system.wsgi_app(), host=host, port=port, **server_options(system.settings))
+    return create_http_server(system.wsgi_app(), system.settings, host=host, port=port)

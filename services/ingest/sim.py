@@ -8,14 +8,15 @@ POST /sim/v1/calls/{id}/hangup
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from services.core import ledger
+from services.core.calldetails import address_allowed
 from services.http.jsonp import json_answer
 from services.http.routing import Route
+from services.http.wsgi import MAX_JSON_BYTES, parse_json
 from services.telephony.driver import InvalidCallState, TelephonyError, UnknownCall
 
 _MAX_DURATION_S = 4 * 3600
@@ -40,14 +41,26 @@ class SimulatedSwitchApi:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/sim/v1/calls", self.start_call, methods=("POST",)),
-            Route("/sim/v1/calls/<call_id>", self.get_call),
-            Route("/sim/v1/calls/<call_id>/<any(pause,resume,hangup):action>", self.act, methods=("POST",)),
+            Route("/sim/v1/calls", self._local(self.start_call), methods=("POST",), max_body_bytes=MAX_JSON_BYTES),
+            Route("/sim/v1/calls/<call_id>", self._local(self.get_call)),
+            Route("/sim/v1/calls/<call_id>/<any(pause,resume,hangup):action>", self._local(self.act),
+                  methods=("POST",)),
         ]
+
+    def _local(self, handler):
+        """Anyone reaching the API can place, end and read calls, which then show in the
+        partners' reports: only clients in sim_allowed_networks (loopback by default)."""
+        def guarded(request: Request, **values) -> Response:
+            if not address_allowed(self.system.settings.sim_allowed_networks, request.remote_addr):
+                return _reply(403, {"error": "the simulated switch API answers only clients in "
+                                             "sim_allowed_networks (loopback by default)"})
+            return handler(request, **values)
+
+        return guarded
 
     def start_call(self, request: Request) -> Response:
         try:
-            document = json.loads(request.get_data(cache=False) or b"{}")
+            document = parse_json(request.get_data(cache=False) or b"{}")
             if not isinstance(document, dict):
                 raise ValueError("the body must be a JSON object")
             direction = document.get("direction", "inbound")

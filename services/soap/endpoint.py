@@ -17,16 +17,26 @@ from spyne.protocol.json import JsonDocument
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.server.wsgi import WsgiApplication
 
+from services.core.errors import Unauthorized
+from services.core.throttle import TooManyAttempts
+from services.http.auth import challenge, retry_after
 from services.http.jsonp import BAD_CALLBACK, JAVASCRIPT, valid_callback, wrap_jsonp
-from services.http.wsgi import base_url, plain_response, read_body, xml_has_dtd
+from werkzeug.http import parse_options_header
+
+from services.http.logs import bound_logged_text
+from services.http.wsgi import BadXmlEncoding, base_url, plain_response, read_body, xml_has_dtd
 
 from .contracts import AuthoredContract
+from .faults import REFUSAL
 
 # Client faults are the caller's business, not an operator's: Spyne would log each one
 # at ERROR with a traceback. Server faults stay logged.
 logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL + 1)
 logging.getLogger("spyne.server._base").setLevel(logging.CRITICAL + 1)
 logging.getLogger("spyne.protocol").setLevel(logging.ERROR)
+# Spyne logs the whole request body with every malformed one: keep an excerpt only.
+bound_logged_text(logging.getLogger("spyne.protocol.soap.soap11.invalid"),
+                  logging.getLogger("spyne.protocol.xml.invalid"))
 
 _SPYNE_CLASS_REPR = re.compile(rb"<class '[\w.]+\.(\w+)'>")
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -117,8 +127,9 @@ class SoapService:
     """The Spyne applications of one service, one per protocol, sharing its service classes."""
 
     def __init__(self, name: str, services: Sequence[type], contract: AuthoredContract,
-                 context: Callable[[], Any]) -> None:
+                 context: Callable[[], Any], realm: str | None = None) -> None:
         self.name = name
+        self.realm = realm or name
         self.contract = contract
         tns = contract.target_namespace
 
@@ -139,6 +150,22 @@ class SoapService:
 
     # -- WSGI entry points -------------------------------------------------------------
 
+    def _refusal(self, environ: dict, status: str, headers: list) -> tuple[str, list]:
+        """Spyne answers every fault 500 (or 400); a refused caller gets 401 with a
+        challenge (SOAP::Lite and .NET send credentials only then), or 429."""
+        refusal = environ.get(REFUSAL)
+        if isinstance(refusal, TooManyAttempts):
+            return "429 Too Many Requests", [*headers, *retry_after(refusal.retry_after_s)]
+        if isinstance(refusal, Unauthorized):
+            return "401 Unauthorized", [*headers, *challenge(self.realm)]
+        return status, headers
+
+    def _spyne(self, app, environ: dict, start_response) -> Iterable[bytes]:
+        def start(status, headers, exc_info=None):
+            return start_response(*self._refusal(environ, status, list(headers)), exc_info)
+
+        return app(environ, start)
+
     def soap_endpoint(self, environ: dict, start_response) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
         if method in ("GET", "HEAD"):
@@ -153,20 +180,26 @@ class SoapService:
                                   extra_headers=[("Allow", "GET, POST")])
         content_type = environ.get("CONTENT_TYPE", "")
         soap12 = content_type.lower().startswith("application/soap+xml")
+
+        def client_fault(message: str) -> Iterable[bytes]:
+            return plain_response(start_response, "400 Bad Request" if soap12 else "500 Internal Server Error",
+                                  _fault_envelope(soap12, "Client", message),
+                                  "application/soap+xml; charset=utf-8" if soap12 else "text/xml; charset=utf-8")
+
         body = read_body(environ)
         if not body.strip():
-            return plain_response(start_response, "400 Bad Request" if soap12 else "500 Internal Server Error",
-                                  _fault_envelope(soap12, "Client", "the request has no SOAP envelope"),
-                                  "application/soap+xml; charset=utf-8" if soap12 else "text/xml; charset=utf-8")
-        if xml_has_dtd(body):
+            return client_fault("the request has no SOAP envelope")
+        try:
+            has_dtd = xml_has_dtd(body, parse_options_header(content_type)[1].get("charset"))
+        except BadXmlEncoding as exc:
+            return client_fault(f"unreadable SOAP message: {exc}")
+        if has_dtd:
             # SOAP forbids DTDs; refusing them outright closes XXE and entity-expansion attacks.
-            return plain_response(start_response, "500 Internal Server Error" if not soap12 else "400 Bad Request",
-                                  _fault_envelope(soap12, "Client", "a SOAP message must not contain a DTD"),
-                                  "application/soap+xml; charset=utf-8" if soap12 else "text/xml; charset=utf-8")
+            return client_fault("a SOAP message must not contain a DTD")
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ["callsuite.binding"] = "soap12" if soap12 else "soap11"
-        return (self.soap12 if soap12 else self.soap11)(environ, start_response)
+        return self._spyne(self.soap12 if soap12 else self.soap11, environ, start_response)
 
     def rest_endpoint(self, environ: dict, start_response) -> Iterable[bytes]:
         """GET /rest/{service}/{Operation}?args → JSON; with callback= → JSONP."""
@@ -184,13 +217,12 @@ class SoapService:
 
         # Spyne names the offending parameter by its class repr; callers need only its name.
         body = _SPYNE_CLASS_REPR.sub(rb"\1", b"".join(self.rest(environ, capture)))
-        # A refusal keeps its 401 and challenge on every binding (TODO(h8a): their refusal hook).
-        challenge = [("WWW-Authenticate", v) for k, v in captured["headers"] if k.lower() == "www-authenticate"]
+        status, refusal_headers = self._refusal(environ, captured["status"], [])
         if not callback:
-            return plain_response(start_response, captured["status"], body, "application/json; charset=utf-8",
-                                  challenge)
+            return plain_response(start_response, status, body, "application/json; charset=utf-8",
+                                  refusal_headers)
         # JSONP must reach the script tag with 200, whatever the fault, or the callback never
-        # runs - except a refusal, whose challenge makes the browser ask for credentials.
-        return plain_response(start_response, captured["status"] if challenge else "200 OK",
+        # runs - except a refusal: its 401 challenge makes the browser ask for credentials.
+        return plain_response(start_response, status if refusal_headers else "200 OK",
                               wrap_jsonp(callback[-1], body), JAVASCRIPT,
-                              [("X-Content-Type-Options", "nosniff"), *challenge])
+                              [("X-Content-Type-Options", "nosniff"), *refusal_headers])

@@ -122,7 +122,7 @@ def free_port() -> int:
 
 def serve(data, port: int) -> subprocess.Popen:
     env = {**os.environ, "CALLSUITE_CTI_TOKEN": CTI_TOKEN, "CALLSUITE_OUTBOX_INTERVAL_S": "0.1",
-           "CALLSUITE_OUTBOX_TIMEOUT_S": "2", "CALLSUITE_OUTBOX_LEASE_S": "3", "CALLSUITE_ACCESS_LOG": "false"}
+           "CALLSUITE_OUTBOX_TIMEOUT_S": "1", "CALLSUITE_ACCESS_LOG": "false"}
     process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--data-dir", str(data),
                                 "--host", "127.0.0.1", "--port", str(port)], cwd=REPO, env=env,
                                stdout=subprocess.DEVNULL, stderr=open(data.parent / "serve.log", "ab"))

@@ -2,14 +2,14 @@
 secret; an idempotency key and the owning company on every outbox entry
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0007
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0004'
-down_revision = '0001'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
