@@ -55,6 +55,7 @@ class Settings:
     listen_backlog: int = 1024  # connections the kernel queues while all are busy
     agent_answer_after_s: float = 2.0  # simulated switch: seconds before a number an agent dials answers
     agent_token_hours: float = 12.0  # how long an agent API token (POST /webservices/services/token) lasts
+    outbox_backoff_cap_s: float = 300.0  # longest wait between two delivery attempts of one entry
 
     @property
     def agent_token_ttl(self) -> timedelta:
