@@ -8,6 +8,7 @@ application/json. login and logout are beyond the seed, in its style.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Callable, Optional
@@ -20,6 +21,7 @@ from services.core.errors import (CallsuiteError, Conflict, Forbidden, InvalidIn
                                   Unavailable)
 from services.contracts import contracts_root
 from services.http.routing import Route
+from services.soap.access import token_key
 from services.soap.contracts import AuthoredContract
 from services.soap.endpoint import SoapService
 
@@ -28,7 +30,6 @@ from .soap import FORBIDDEN_FAULT, UNAUTHORIZED_FAULT, AgentService
 
 log = logging.getLogger(__name__)
 BASE = "/webservices/services/telephony"
-TOKEN_COOKIE = "TokenKey"
 # The seed's GETs that change something: a HEAD (a link checker, a preview) must not dial.
 CHANGING = frozenset({"goready", "login", "logout", "connectcalls", "dial", "hangup", "dispose", "hold", "retrieve",
                       "stoprecord", "startrecord", "changelead", "createnewlead"})
@@ -107,7 +108,7 @@ class AgentApi:
         return self._answer(request, wire.Answer(True, 0, "OK", data))
 
     def _actor(self, request: Request):
-        return self.desk.actor(request.cookies.get(TOKEN_COOKIE))
+        return self.desk.actor(token_key(request.environ))
 
     # --- tokens ------------------------------------------------------------------------
 
@@ -228,6 +229,7 @@ def build_soap(system) -> SoapService:
 def _token_refusals_as_401(app):
     """Spyne answers every fault with 500 (SOAP 1.1) or 400 (SOAP 1.2, GET/JSON); a token
     refusal is an HTTP refusal too: 401 with WWW-Authenticate (403 for another agent's user)."""
+    @functools.wraps(app)  # still names its SoapService (the access walk finds it so)
     def wrapped(environ, start_response):
         captured: dict = {}
 

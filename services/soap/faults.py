@@ -54,7 +54,7 @@ def soap_operation(func=None, *, access=None):
                 environ = getattr(ctx.transport, "req_env", None)
                 if environ is not None:
                     environ[REFUSAL] = exc
-            raise to_fault(exc) from None
+            raise getattr(access, "fault", to_fault)(exc) from None
 
     wrapper.access = access
     return wrapper
