@@ -226,6 +226,12 @@ def build_soap(system) -> SoapService:
     return SoapService("AgentService", [AgentService], contract, lambda: system)
 
 
+def _fault_codes(code: str) -> tuple[bytes, bytes]:
+    """A fault code as SOAP 1.1 and GET write it (`Client.Unauthorized`) and as SOAP 1.2
+    writes its subcode (`cs:Unauthorized`, services/soap/endpoint.py CallsuiteSoap12)."""
+    return code.encode(), f"cs:{code.split('.', 1)[1]}".encode()
+
+
 def _token_refusals_as_401(app):
     """Spyne answers every fault with 500 (SOAP 1.1) or 400 (SOAP 1.2, GET/JSON); a token
     refusal is an HTTP refusal too: 401 with WWW-Authenticate (403 for another agent's user)."""
@@ -240,10 +246,10 @@ def _token_refusals_as_401(app):
         body = b"".join(app(environ, capture))
         status, headers = captured["status"], list(captured["headers"])
         if not status.startswith("200"):
-            if UNAUTHORIZED_FAULT.encode() in body:
+            if any(code in body for code in _fault_codes(UNAUTHORIZED_FAULT)):
                 status = "401 Unauthorized"
                 headers.append(("WWW-Authenticate", CHALLENGE))
-            elif FORBIDDEN_FAULT.encode() in body:
+            elif any(code in body for code in _fault_codes(FORBIDDEN_FAULT)):
                 status = "403 Forbidden"
         start_response(status, headers)
         return [body]
