@@ -9,7 +9,9 @@ a Basic challenge (and the fault as body), so challenge-driven clients (SOAP::Li
 send them. An operation whose credentials are elements of the request (Callbutton's
 GetCallDetails) is refused with its Client.Unauthorized fault under SOAP's own status:
 a challenge for HTTP credentials it does not read would mislead, and gSOAP and suds read
-no fault from a 401. After too many failures, either answers 429 with Retry-After.
+no fault from a 401. An agent API operation (`token`) reads its TokenKey element or
+cookie and is refused with its own fault, which the agent edge answers 401 with a TokenKey
+challenge. After too many failures, either answers 429 with Retry-After.
 """
 from __future__ import annotations
 
