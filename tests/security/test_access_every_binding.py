@@ -10,6 +10,7 @@ no allowed-network exemption applies. An operation missing from ACCESS fails the
 """
 from __future__ import annotations
 
+import collections
 import copy
 import functools
 import hashlib
@@ -429,7 +430,7 @@ def test_every_operation_has_a_declared_rule(prepared):
 
 def test_without_or_with_wrong_credentials_only_open_operations_answer(prepared):
     live = prepared
-    cases = 0
+    cases = collections.Counter()
     for served, operation in walk(live):
         rule = ACCESS.get(operation)
         assert rule is not None, f"{operation} is served but not in ACCESS"
@@ -443,7 +444,7 @@ def test_without_or_with_wrong_credentials_only_open_operations_answer(prepared)
             args = arguments(live, operation, good=None if auth_or_token is None and rule == "token" else False)
             before = fingerprint(live) if rule != "open" else None
             for binding, r in bindings(live, served, operation, args, auth, addresses):
-                cases += 1
+                cases[served.service.name] += 1
                 name = f"{operation} {binding} auth={auth} token={args.get('TokenKey')}"
                 if rule == "open":
                     assert_answered(operation, name, r)
@@ -461,21 +462,21 @@ def test_without_or_with_wrong_credentials_only_open_operations_answer(prepared)
         assert link.state == "pending"
         assert session.scalars(select(CallbackRequest)).all() == []
     assert all(channel.state == "idle" for channel in live.system.switch.channels())
-    print(f"\n{cases} refusal cases (operation x binding x credentials)")
+    print(f"\nrefusal cases (operation x binding x credentials): {sum(cases.values())} {dict(cases)}")
 
 
 def test_with_good_credentials_every_operation_answers(prepared):
     live = prepared
-    cases = 0
+    cases = collections.Counter()
     for served, operation in walk(live):
         auth = BMS if ACCESS[operation] in ("basic", "open") else None
         for binding, r in bindings(live, served, operation, arguments(live, operation, good=True), auth):
-            cases += 1
+            cases[served.service.name] += 1
             assert_answered(operation, f"{operation} {binding}", r)
     with live.db.session() as session:
         link = session.scalar(select(ActivityLink).where(ActivityLink.activity_id == live.walk_activity))
         assert link.state == "linked"
-    print(f"\n{cases} admitted cases (operation x binding)")
+    print(f"\nadmitted cases (operation x binding): {sum(cases.values())} {dict(cases)}")
 
 
 def test_mp3_needs_listening_rights_too(prepared):
