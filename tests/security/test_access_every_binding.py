@@ -193,10 +193,10 @@ def wsdl_operations(live, address: str) -> list[str]:
     return sorted({op.get("name") for op in document.iterfind(f"{{{WSDL_NS}}}portType/{{{WSDL_NS}}}operation")})
 
 
-def arguments(live, operation: str, good: bool) -> dict:
-    """Valid arguments; for "body" and "token" operations the credentials (good or wrong:
-    wrong, for "token", is no token at all when `good` is None) are among them. Admitted,
-    they change little: a blacklisted number, no such call, the EWT the queue has."""
+def arguments(live, operation: str, good: bool | None) -> dict:
+    """Valid arguments; for "body" and "token" operations the credentials are among them:
+    good (True), wrong (False) or, for a token, none at all (None). Admitted, they change
+    little (a blacklisted number, no such call); refused, they would store something."""
     if operation == "AddLink":
         return {"id": f"WALK-OPEN-{next(ids)}", "host": "WS-ALICE"}
     if operation in ("PlayByPhone", "GetRecordingInfo"):
@@ -434,14 +434,14 @@ def test_without_or_with_wrong_credentials_only_open_operations_answer(prepared)
     for served, operation in walk(live):
         rule = ACCESS.get(operation)
         assert rule is not None, f"{operation} is served but not in ACCESS"
-        # Wrong HTTP credentials matter only where HTTP credentials are read; one SOAP
-        # address of the two is enough for them (one endpoint serves both, and each wrong
-        # password costs an argon2 check). Body credentials are always sent, wrong.
-        tries = {"basic": [(None, None), (("bms", "wrong-password"), served.addresses[:1])],
-                 "token": [(None, None), (False, served.addresses[:1])]}.get(rule, [(None, None)])
-        for auth_or_token, addresses in tries:
-            auth = auth_or_token or None
-            args = arguments(live, operation, good=None if auth_or_token is None and rule == "token" else False)
+        # (HTTP auth, arguments' credentials: wrong, or none at all (None, tokens only),
+        # SOAP addresses). Wrong HTTP credentials matter only where HTTP credentials are
+        # read; wrong ones need one SOAP address of the two (one endpoint serves both, and
+        # each wrong password costs an argon2 check). Body credentials are always sent, wrong.
+        tries = {"basic": [(None, False, None), (("bms", "wrong-password"), False, served.addresses[:1])],
+                 "token": [(None, None, None), (None, False, served.addresses[:1])]}.get(rule, [(None, False, None)])
+        for auth, good, addresses in tries:
+            args = arguments(live, operation, good=good)
             before = fingerprint(live) if rule != "open" else None
             for binding, r in bindings(live, served, operation, args, auth, addresses):
                 cases[served.service.name] += 1
