@@ -8,6 +8,7 @@ application/json. login and logout are beyond the seed, in its style.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Callable, Optional
@@ -20,6 +21,7 @@ from services.core.errors import (CallsuiteError)
 from services.contracts import contracts_root
 from services.http.errors import UNKNOWN, kind_of
 from services.http.routing import Route
+from services.soap.access import token_key
 from services.soap.contracts import AuthoredContract
 from services.soap.endpoint import SoapService
 
@@ -28,7 +30,6 @@ from .soap import FORBIDDEN_FAULT, UNAUTHORIZED_FAULT, AgentService
 
 log = logging.getLogger(__name__)
 BASE = "/webservices/services/telephony"
-TOKEN_COOKIE = "TokenKey"
 # The seed's GETs that change something: a HEAD (a link checker, a preview) must not dial.
 CHANGING = frozenset({"goready", "login", "logout", "connectcalls", "dial", "hangup", "dispose", "hold", "retrieve",
                       "stoprecord", "startrecord", "changelead", "createnewlead"})
@@ -103,7 +104,7 @@ class AgentApi:
         return self._answer(request, wire.Answer(True, 0, "OK", data))
 
     def _actor(self, request: Request):
-        return self.desk.actor(request.cookies.get(TOKEN_COOKIE))
+        return self.desk.actor(token_key(request.environ))
 
     # --- tokens ------------------------------------------------------------------------
 
@@ -221,9 +222,16 @@ def build_soap(system) -> SoapService:
     return SoapService("AgentService", [AgentService], contract, lambda: system)
 
 
+def _fault_codes(code: str) -> tuple[bytes, bytes]:
+    """A fault code as SOAP 1.1 and GET write it (`Client.Unauthorized`) and as SOAP 1.2
+    writes its subcode (`cs:Unauthorized`, services/soap/endpoint.py CallsuiteSoap12)."""
+    return code.encode(), f"cs:{code.split('.', 1)[1]}".encode()
+
+
 def _token_refusals_as_401(app):
     """Spyne answers every fault with 500 (SOAP 1.1) or 400 (SOAP 1.2, GET/JSON); a token
     refusal is an HTTP refusal too: 401 with WWW-Authenticate (403 for another agent's user)."""
+    @functools.wraps(app)  # still names its SoapService (the access walk finds it so)
     def wrapped(environ, start_response):
         captured: dict = {}
 
@@ -234,10 +242,10 @@ def _token_refusals_as_401(app):
         body = b"".join(app(environ, capture))
         status, headers = captured["status"], list(captured["headers"])
         if not status.startswith("200"):
-            if UNAUTHORIZED_FAULT.encode() in body:
+            if any(code in body for code in _fault_codes(UNAUTHORIZED_FAULT)):
                 status = "401 Unauthorized"
                 headers.append(("WWW-Authenticate", CHALLENGE))
-            elif FORBIDDEN_FAULT.encode() in body:
+            elif any(code in body for code in _fault_codes(FORBIDDEN_FAULT)):
                 status = "403 Forbidden"
         start_response(status, headers)
         return [body]

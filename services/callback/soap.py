@@ -5,6 +5,7 @@ from __future__ import annotations
 from spyne import Boolean, DateTime, Integer32, ServiceBase, Unicode, rpc
 
 from services.core import callbacks
+from services.soap.access import BODY_CREDENTIALS
 from services.soap.faults import soap_operation
 from services.soap.types import optional, required
 
@@ -31,7 +32,7 @@ class RequestCallbackService(ServiceBase):
          optional(Unicode), *FIELD_TYPES,
          _args=("name", "phoneNo", "serviceQueue", "company", "password", "region", *callbacks.FIELDS),
          _returns=required(ResponseMessage))
-    @soap_operation
+    @soap_operation(access=BODY_CREDENTIALS)
     def RequestCallWhenAvailable(ctx, name, phoneNo, serviceQueue, company, password, region, *fields):
         system = ctx.udc
         request = callbacks.NewRequest(name, phoneNo, serviceQueue, region, dict(zip(callbacks.FIELDS, fields)))
@@ -43,7 +44,7 @@ class RequestCallbackService(ServiceBase):
 
     @rpc(required(Integer32), required(Integer32), required(Unicode), required(DateTime),
          _args=("serviceQueue", "company", "password", "requestedDate"), _returns=ArrayOfTimeSlot)
-    @soap_operation
+    @soap_operation(access=BODY_CREDENTIALS)
     def GetAvailableTimes(ctx, serviceQueue, company, password, requestedDate):
         system = ctx.udc
         caller = wire.caller(system, company, password, _address(ctx))
@@ -52,7 +53,7 @@ class RequestCallbackService(ServiceBase):
 
     @rpc(required(Integer32), required(DateTime), required(Integer32), required(Unicode),
          _args=("serviceQueue", "time", "company", "password"), _returns=ArrayOfTimeSlot)
-    @soap_operation
+    @soap_operation(access=BODY_CREDENTIALS)
     def GetNextThreeTimeSlots(ctx, serviceQueue, time, company, password):
         system = ctx.udc
         caller = wire.caller(system, company, password, _address(ctx))
@@ -61,7 +62,7 @@ class RequestCallbackService(ServiceBase):
 
     @rpc(required(Integer32), required(Integer32), required(Integer32), required(Unicode),
          _args=("serviceQueue", "ewt", "company", "password"), _returns=required(Boolean))
-    @soap_operation
+    @soap_operation(access=BODY_CREDENTIALS)
     def UpdateEWTRecord(ctx, serviceQueue, ewt, company, password):
         system = ctx.udc
         caller = wire.caller(system, company, password, _address(ctx))
@@ -70,7 +71,7 @@ class RequestCallbackService(ServiceBase):
 
     @rpc(required(Integer32), required(Integer32), required(Unicode),
          _args=("serviceQueueID", "companyID", "password"), _returns=required(Integer32))
-    @soap_operation
+    @soap_operation(access=BODY_CREDENTIALS)
     def GetEWTByServiceID(ctx, serviceQueueID, companyID, password):
         system = ctx.udc
         caller = wire.caller(system, companyID, password, _address(ctx))
@@ -82,7 +83,7 @@ class RequestCallbackService(ServiceBase):
          _args=("name", "phoneNo", "timeslot", "date", "serviceQueue", "company", "password", "region",
                 *callbacks.FIELDS),
          _returns=required(ResponseMessage))
-    @soap_operation
+    @soap_operation(access=BODY_CREDENTIALS)
     def RequestCallSchedule(ctx, name, phoneNo, timeslot, date, serviceQueue, company, password, region, *fields):
         system = ctx.udc
         request = callbacks.NewRequest(name, phoneNo, serviceQueue, region, dict(zip(callbacks.FIELDS, fields)))

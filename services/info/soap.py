@@ -4,6 +4,7 @@ from __future__ import annotations
 from spyne import Integer32, ServiceBase, Unicode, rpc
 
 from services.core import callbacks
+from services.soap.access import BODY_CREDENTIALS
 from services.soap.faults import soap_operation
 from services.soap.types import optional, required
 
@@ -18,7 +19,7 @@ def _caller(ctx, company, password) -> callbacks.Caller:
 class BuzzMeInfo(ServiceBase):
     @rpc(required(Unicode), required(Integer32), required(Unicode),
          _args=("presentedNumber", "companyId", "password"), _returns=optional(CallData))
-    @soap_operation
+    @soap_operation(access=BODY_CREDENTIALS)
     def GetCallDataByNumber(ctx, presentedNumber, companyId, password):
         caller = _caller(ctx, companyId, password)
         with ctx.udc.database.read_session() as session:
@@ -28,7 +29,7 @@ class BuzzMeInfo(ServiceBase):
 
     @rpc(required(Unicode), required(Integer32), required(Unicode),
          _args=("pin", "companyId", "password"), _returns=optional(PinCallData))
-    @soap_operation
+    @soap_operation(access=BODY_CREDENTIALS)
     def GetCallDataByPin(ctx, pin, companyId, password):
         caller = _caller(ctx, companyId, password)
         with ctx.udc.database.read_session() as session:

@@ -9,11 +9,15 @@ a Basic challenge (and the fault as body), so challenge-driven clients (SOAP::Li
 send them. An operation whose credentials are elements of the request (Callbutton's
 GetCallDetails) is refused with its Client.Unauthorized fault under SOAP's own status:
 a challenge for HTTP credentials it does not read would mislead, and gSOAP and suds read
-no fault from a 401. After too many failures, either answers 429 with Retry-After.
+no fault from a 401. An agent API operation (`token`) reads its TokenKey element or
+cookie and is refused with its own fault, which the agent edge answers 401 with a TokenKey
+challenge. After too many failures, either answers 429 with Retry-After.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
+
+from werkzeug.http import parse_cookie
 
 from services.http import auth
 
@@ -53,8 +57,36 @@ def listener_or_networks(setting: str) -> Rule:
 
 
 def BODY_CREDENTIALS(ctx) -> None:
-    """The request's own elements carry the credentials; the operation checks them first."""
+    """The request's own elements carry the credentials (Callbutton's partner, Buzzeasy's
+    and BuzzMeInfo's company id and password); the operation checks them first and answers
+    a refusal as its seed does (a result code, `false`, or a Client.Unauthorized fault)."""
     return None
+
+
+TOKEN_KEY = "TokenKey"
+
+
+def token_key(environ: dict, element: Optional[str] = None) -> Optional[str]:
+    """The agent API's token: the TokenKey element when the request has one, else the
+    `Cookie: TokenKey=` header the seed's URLs send. The one place a token is read."""
+    if element:
+        return element
+    return parse_cookie(environ.get("HTTP_COOKIE", "")).get(TOKEN_KEY) or None
+
+
+def token(resolve: Callable[[Any, Optional[str]], Any], fault: Callable[[Exception], Exception]) -> Rule:
+    """An agent token (`token_key`) that `resolve(ctx, key)` turns into the acting user, or
+    refuses by raising Unauthorized; `fault(exc)` is that refusal's SOAP fault, which the
+    edge answers with 401 and its own TokenKey challenge (not a Basic one: the API takes
+    no HTTP credentials)."""
+    def rule(ctx):
+        element = getattr(ctx.in_object, TOKEN_KEY, None) if ctx.in_object is not None else None
+        return resolve(ctx, token_key(environ_of(ctx), element))
+
+    rule.__name__ = "TOKEN"
+    rule.token = True
+    rule.fault = fault
+    return rule
 
 
 def admit(rule: Rule, ctx) -> None:

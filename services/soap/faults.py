@@ -24,7 +24,8 @@ def soap_operation(func=None, *, access=None):
     domain errors become faults with their safe message. A refusal, from the rule or the
     operation, is left in the WSGI environ so the endpoint answers it, on every binding,
     with 401 + challenge (Unauthorized, when the rule reads HTTP credentials) or 429 +
-    Retry-After (TooManyAttempts)."""
+    Retry-After (TooManyAttempts). A rule with a `fault` attribute makes its own refusals'
+    fault (the agent API's numbered messages)."""
     if func is None:
         return functools.partial(soap_operation, access=access)
 
@@ -41,7 +42,7 @@ def soap_operation(func=None, *, access=None):
                 environ = getattr(ctx.transport, "req_env", None)
                 if environ is not None:
                     environ[REFUSAL] = exc
-            raise to_fault(exc) from None
+            raise getattr(access, "fault", to_fault)(exc) from None
 
     wrapper.access = access
     return wrapper
