@@ -40,6 +40,12 @@ class Settings:
     outbox_max_attempts: int = 12
     access_log: bool = True
     log_level: str = "INFO"
+    events_port: int = 8001  # the events server (SignalR hub /signalr, SSE /events/...); 0 = any free port
+    events_allowed_origins: str = "*"  # origins allowed to call the events server (comma-separated; "*" any)
+    events_keepalive_s: float = 10.0  # keep-alive interval of event streams (SignalR KeepAliveTimeout = 2x)
+    events_long_poll_s: float = 110.0  # how long a long poll waits (SignalR ConnectionTimeout)
+    events_db_poll_s: float = 5.0  # safety-net poll of the database for statuses a wake-up missed
+    events_scripts_dir: Optional[str] = None  # npm --prefix folder with jquery + signalr for /events/demo
 
     @property
     def effective_database_url(self) -> str:

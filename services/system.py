@@ -15,6 +15,7 @@ from services.config import Settings
 from services.console import edge as console_edge
 from services.core import events, ledger
 from services.core.errors import CallsuiteError
+from services.events.server import EventsServer
 from services.http.app import build_wsgi, health_route, server_options
 from services.http.routing import Route
 from services.ingest import cti as cti_edge
@@ -72,6 +73,8 @@ class System:
         self.switch = None
         self._workers: list = []
         self._started = threading.Event()
+        self.events_server = EventsServer(self)
+        self.add_worker(self.events_server)
         self.add_worker(OutboxWorker(self.database, interval_s=settings.outbox_interval_s,
                                      max_attempts=settings.outbox_max_attempts))
 

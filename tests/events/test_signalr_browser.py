@@ -1,0 +1,106 @@
+"""The seed's page, unmodified but for the hub URL, in headless Chromium: the jQuery
+SignalR clients from the npm registry (2.2.1, the oldest published, and 2.4.3) with
+jQuery 1.9.1, on a page from another origin, follow one callback request to its end."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers.callbacks import SUCCESS, PageServer, new_request, record, signalr_client, stored_statuses
+
+PAGE = Path(__file__).with_name("customer_page.html")
+VERSIONS = ["2.2.1", "2.4.3"]
+
+
+@pytest.fixture(scope="module")
+def website(tmp_path_factory):
+    """The customer's website (its own origin), one folder per client version."""
+    root = tmp_path_factory.mktemp("website")
+    for version in VERSIONS:
+        folder = root / version
+        shutil.copytree(signalr_client(version), folder / "scripts")
+        shutil.copy(PAGE, folder / "index.html")
+    server = PageServer(root)
+    yield server
+    server.stop()
+
+
+def open_page(browser, website, version: str, hub: str, **options):
+    page = browser.new_page()
+    query = "&".join([f"hub={hub}"] + [f"{key}={value}" for key, value in options.items()])
+    page.goto(f"{website.url}/{version}/index.html?{query}")
+    page.wait_for_function("started || errors.length", timeout=20000)
+    assert page.evaluate("errors") == []
+    return page
+
+
+def follow(page, code: str) -> None:
+    page.fill("#code", code)
+    page.click("#subscribecode")
+
+
+def finish(page) -> list[str]:
+    page.wait_for_function("finished || errors.length", timeout=20000)
+    assert page.evaluate("errors") == []
+    return page.evaluate("received")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_late_subscriber_gets_the_history_then_every_status_in_order_then_closeconnection(
+        live, browser, website, version):
+    code = new_request(live.db)
+    record(live.db, code, *SUCCESS[:2])  # before the customer subscribes
+    page = open_page(browser, website, version, live.events_url)
+    try:
+        # The server offers no WebSockets, so the client's first choice is server-sent events.
+        assert page.evaluate("started") == "serverSentEvents"
+        follow(page, code)
+        page.wait_for_function("received.length >= 2", timeout=20000)
+        record(live.db, code, *SUCCESS[2:])
+        assert finish(page) == [f"{code} {status}" for status in SUCCESS]
+        assert page.evaluate("connection.state") == 4  # disconnected: the page stopped on closeConnection
+    finally:
+        page.close()
+    assert stored_statuses(live.db, code) == SUCCESS
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_long_polling_delivers_the_same_sequence(live, browser, website, version):
+    code = new_request(live.db)
+    page = open_page(browser, website, version, live.events_url, transport="longPolling")
+    try:
+        assert page.evaluate("started") == "longPolling"
+        follow(page, code)
+        for status in SUCCESS:
+            record(live.db, code, status)
+        assert finish(page) == [f"{code} {status}" for status in SUCCESS]
+    finally:
+        page.close()
+
+
+def test_jsonp_long_polling_for_pages_that_turn_cors_off(live, browser, website):
+    code = new_request(live.db)
+    record(live.db, code, *SUCCESS[:3])
+    page = open_page(browser, website, "2.2.1", live.events_url, transport="longPolling", jsonp="1")
+    try:
+        assert page.evaluate("started") == "longPolling"
+        assert page.evaluate("connection.ajaxDataType") == "jsonp"
+        follow(page, code)
+        page.wait_for_function("received.length >= 3", timeout=20000)
+        record(live.db, code, *SUCCESS[3:])
+        assert finish(page) == [f"{code} {status}" for status in SUCCESS]
+    finally:
+        page.close()
+
+
+def test_an_unknown_code_fails_the_invocation_and_delivers_nothing(live, browser, website):
+    page = open_page(browser, website, "2.4.3", live.events_url)
+    try:
+        follow(page, "0000000001")
+        page.wait_for_function("errors.length", timeout=20000)
+        assert page.evaluate("errors") == ["invoke: Unknown confirmation code."]
+        assert page.evaluate("received") == []
+    finally:
+        page.close()
