@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers.callbacks import SUCCESS, PageServer, new_request, record, signalr_client, stored_statuses
+from helpers.relay import Relay
 
 PAGE = Path(__file__).with_name("customer_page.html")
 VERSIONS = ["2.2.1", "2.4.3"]
@@ -41,9 +42,13 @@ def follow(page, code: str) -> None:
     page.click("#subscribecode")
 
 
-def finish(page) -> list[str]:
+def finish(page, *, network_errors: bool = False) -> list[str]:
     page.wait_for_function("finished || errors.length", timeout=20000)
-    assert page.evaluate("errors") == []
+    if network_errors:  # a cut long poll is reported to the page's error handler, then retried
+        page.wait_for_function("finished", timeout=20000)
+        assert set(page.evaluate("errors")) <= {"Long polling request failed."}
+    else:
+        assert page.evaluate("errors") == []
     return page.evaluate("received")
 
 
@@ -104,3 +109,25 @@ def test_an_unknown_code_fails_the_invocation_and_delivers_nothing(live, browser
         assert page.evaluate("received") == []
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("transport", ["serverSentEvents", "longPolling"])
+def test_a_client_cut_off_mid_sequence_reconnects_and_receives_what_it_missed(live, browser, website, transport):
+    relay = Relay("127.0.0.1", live.system.events_server.port)
+    code = new_request(live.db)
+    page = open_page(browser, website, "2.4.3", relay.url, transport=transport)
+    try:
+        follow(page, code)
+        record(live.db, code, *SUCCESS[:2])
+        page.wait_for_function("received.length >= 2", timeout=20000)
+        relay.cut()
+        record(live.db, code, *SUCCESS[2:4])  # while the customer's network is down
+        page.wait_for_function("connection.state === $.signalR.connectionState.reconnecting", timeout=20000)
+        relay.restore()
+        page.wait_for_function("reconnects >= 1", timeout=30000)
+        record(live.db, code, *SUCCESS[4:])
+        assert finish(page, network_errors=True) == [f"{code} {status}" for status in SUCCESS]
+        assert relay.resets > 0
+    finally:
+        page.close()
+        relay.stop()
