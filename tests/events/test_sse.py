@@ -1,25 +1,11 @@
 """Server-Sent Events at /events/callbacks/{confirmationCode}, read with plain HTTP."""
 from __future__ import annotations
 
-import json
 
 import requests
 
 from helpers.callbacks import SUCCESS, new_request, record
-
-
-def events_of(response: requests.Response):
-    """Parse an event stream as it arrives: dicts with id / event / data (JSON)."""
-    event: dict = {}
-    for line in response.iter_lines(decode_unicode=True):
-        if line == "":
-            if "data" in event:
-                event["data"] = json.loads(event["data"])
-                yield event
-            event = {}
-        elif not line.startswith(":"):
-            field, _, value = line.partition(":")
-            event[field] = value[1:] if value.startswith(" ") else value
+from helpers.events import events_of
 
 
 def test_every_status_with_its_id_then_an_end_event_then_the_stream_closes(live):
