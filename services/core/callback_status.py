@@ -75,12 +75,17 @@ def statuses_after(session: Session, positions: Mapping[int, int]) -> list[Statu
     return [StatusEvent(*row) for row in rows if row[0] > positions[row[1]]]
 
 
+def _chunks(values: Iterable, size: int = 500):
+    """Long IN lists in slices (SQLite allows a limited number of bound parameters)."""
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
 def latest_event_ids(session: Session, request_ids: Iterable[int]) -> dict[int, int]:
     """The newest event id of each of these requests that has any."""
-    ids = list(request_ids)
     result: dict[int, int] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+    for chunk in _chunks(request_ids):
         result.update(session.execute(
             select(CallbackEvent.request_id, func.max(CallbackEvent.id))
             .where(CallbackEvent.request_id.in_(chunk)).group_by(CallbackEvent.request_id)).all())
@@ -116,10 +121,8 @@ def subscribed_request_ids(session: Session, connection_id: str) -> list[int]:
 
 
 def subscription_counts(session: Session, connection_ids: Iterable[str]) -> dict[str, int]:
-    ids = list(connection_ids)
     result: dict[str, int] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+    for chunk in _chunks(connection_ids):
         result.update(session.execute(
             select(HubSubscription.connection_id, func.count())
             .where(HubSubscription.connection_id.in_(chunk)).group_by(HubSubscription.connection_id)).all())
