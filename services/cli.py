@@ -1,4 +1,4 @@
-"""`callsuite` command line: serve, provision, purge, migrate (CONTRACTS §9)."""
+"""`callsuite` command line: serve, provision, purge, migrate, check (CONTRACTS §9)."""
 from __future__ import annotations
 
 import argparse
@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     _common(migrate)
+
+    check = commands.add_parser("check", help="verify the configuration, database and recording store; "
+                                              "exit 1 on any error")
+    _common(check)
     return parser
 
 
@@ -64,7 +68,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic announces each of its plugins at INFO; only the migrations it runs matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    return {"serve": serve, "provision": provision, "purge": purge, "migrate": migrate}[args.command](settings, args)
+    commands = {"serve": serve, "provision": provision, "purge": purge, "migrate": migrate, "check": check}
+    return commands[args.command](settings, args)
 
 
 def serve(settings: Settings, args) -> int:
@@ -154,6 +159,48 @@ def migrate(settings: Settings, args) -> int:
     database.dispose()
     print("database is at the newest schema")
     return 0
+
+
+def check(settings: Settings, args) -> int:
+    """What `serve` would meet, without starting it: each finding on a line."""
+    import tempfile
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.database import Database
+
+    errors = 0
+
+    def report(level: str, text: str) -> None:
+        nonlocal errors
+        errors += level == "error"
+        print(f"{level}: {text}")
+
+    report("ok", "configuration read")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    try:
+        pending = database.pending_migrations()
+        if pending:
+            report("warning", f"{len(pending)} migration(s) to apply at start: {', '.join(pending)}")
+        else:
+            report("ok", "database reachable, schema up to date")
+    except SQLAlchemyError as exc:
+        report("error", f"database unreachable: {type(exc).__name__}: {str(exc.orig or exc).splitlines()[0]}")
+    finally:
+        database.dispose()
+    try:
+        settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=settings.recordings_dir):
+            pass
+        report("ok", f"recording store writable: {settings.recordings_dir}")
+    except OSError as exc:
+        report("error", f"recording store not writable: {exc}")
+    if settings.cti_token is None:
+        report("warning", "cti_token is not set: CTI ingest (POST /cti/v1/events) stays closed")
+    if settings.switch == "simulated":
+        report("warning", "switch = simulated: no real phone will ring")
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

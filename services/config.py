@@ -40,6 +40,8 @@ class Settings:
     outbox_max_attempts: int = 12
     access_log: bool = True
     log_level: str = "INFO"
+    # Who may scrape /metrics (addresses or CIDR networks): loopback and private ranges.
+    metrics_allowed_networks: tuple = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
     events_port: int = 8001  # the events server (SignalR hub /signalr, SSE /events/...); 0 = any free port
     events_allowed_origins: str = "*"  # origins allowed to call the events server (comma-separated; "*" any)
     events_keepalive_s: float = 10.0  # keep-alive interval of event streams (SignalR KeepAliveTimeout = 2x)
@@ -68,6 +70,9 @@ def _coerce(name: str, value: Any) -> Any:
             return Path(value)
         if name == "outbound_outcomes":
             return tuple(dict(rule) for rule in value)
+        if target == "tuple":
+            return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) \
+                else tuple(value)
         if target in ("int",):
             return int(value)
         if target in ("float",):

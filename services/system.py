@@ -13,10 +13,12 @@ from sqlalchemy import text
 from services.calldata import edge as calldata_edge
 from services.config import Settings
 from services.console import edge as console_edge
-from services.core import events, ledger
+from services.core import events, ledger, stats
+from services.core.calldetails import address_allowed
 from services.core.errors import CallsuiteError
 from services.events.server import EventsServer
 from services.http.app import build_wsgi, health_route, server_options
+from services.http.metrics import Metrics
 from services.http.routing import Route
 from services.ingest import cti as cti_edge
 from services.ingest import sim as sim_edge
@@ -72,6 +74,7 @@ class System:
         self.sink = LedgerSink(self.database, self.store, settings.default_region)
         self.switch = None
         self._workers: list = []
+        self.metrics = Metrics(gauges=self._gauges)
         self._started = threading.Event()
         self.events_server = EventsServer(self)
         self.add_worker(self.events_server)
@@ -114,7 +117,9 @@ class System:
 
     def edges(self) -> list[Route]:
         """Every mounted route. The simulated switch's API only with the simulated switch."""
-        routes = [health_route(self.health), *cti_edge.routes(self)]
+        allowed = self.settings.metrics_allowed_networks
+        routes = [health_route(self.health), self.metrics.route(lambda address: address_allowed(allowed, address)),
+                  *cti_edge.routes(self)]
         if self.switch is not None:
             routes += sim_edge.routes(self)
         routes += recording_edge.routes(self)
@@ -123,7 +128,18 @@ class System:
         return routes
 
     def wsgi_app(self):
-        return build_wsgi(self.edges(), self.settings)
+        return build_wsgi(self.edges(), self.settings, observe=self.metrics.observe)
+
+    def _gauges(self):
+        with self.database.read_session() as session:
+            counts = stats.counts(session)
+        yield "callsuite_outbox_entries", "Outbox entries by state", "state", counts["outbox"]
+        yield "callsuite_callback_requests", "Callback requests by state", "state", counts["callbacks"]
+        yield "callsuite_calls_in_progress", "Calls ringing or answered", "", {"": counts["calls"]["in_progress"]}
+        if self.switch is not None:
+            channels = self.switch.channels()
+            free = sum(1 for channel in channels if channel.state == "idle")
+            yield "callsuite_playback_channels_free", "Idle playback channels", "", {"": free}
 
     def health(self) -> tuple[dict, bool]:
         try:

@@ -97,6 +97,21 @@ class Database:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
+    def pending_migrations(self) -> list[str]:
+        """Revisions not yet applied to this database, oldest first (empty: up to date)."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        script = ScriptDirectory.from_config(alembic_config(self.url))
+        with self.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+        pending = []
+        for revision in script.walk_revisions():  # newest first
+            if revision.revision in current:
+                break
+            pending.append(revision.revision)
+        return list(reversed(pending))
+
     def dispose(self) -> None:
         self.engine.dispose()
 

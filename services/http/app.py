@@ -11,9 +11,10 @@ from .middleware import ServerMiddleware
 from .routing import Route, Router
 
 
-def build_wsgi(routes: Iterable[Route], settings) -> ServerMiddleware:
+def build_wsgi(routes: Iterable[Route], settings, observe=None) -> ServerMiddleware:
     router = Router(routes, max_body_bytes=settings.max_body_bytes)
-    return ServerMiddleware(router, public_base_url=settings.public_base_url, log_access=settings.access_log)
+    return ServerMiddleware(router, public_base_url=settings.public_base_url, log_access=settings.access_log,
+                            observe=observe)
 
 
 def health_route(health: Callable[[], tuple[dict, bool]]) -> Route:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import uuid
 from typing import Callable, Optional
 
 from .wsgi import BodyTooLarge, plain_response
@@ -12,6 +13,8 @@ access_log = logging.getLogger("callsuite.access")
 error_log = logging.getLogger("callsuite.errors")
 
 # Query parameters that carry secrets in the seeds' GET URLs (Buzzeasy passwords, PINs).
+# A request id from the client (or a proxy) is kept when it is short and plain.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _SECRET_PARAMS = re.compile(r"(?i)(^|&)(password|pwd|pin|token|tokenkey|access_token)=[^&]*")
 
 
@@ -24,17 +27,23 @@ class ServerMiddleware:
     plain 500 (the traceback goes to the server log, never the client). Body limits are
     per route (the router); a body that outgrows its limit while read ends here as 413."""
 
-    def __init__(self, app: Callable, *, public_base_url: Optional[str], log_access: bool = True) -> None:
+    def __init__(self, app: Callable, *, public_base_url: Optional[str], log_access: bool = True,
+                 observe: Optional[Callable[[dict, str, float], None]] = None) -> None:
         self.app = app
         self.public_base_url = public_base_url
         self.log_access = log_access
+        self.observe = observe  # metrics: (environ, status, seconds) once each request is answered
 
     def __call__(self, environ: dict, start_response):
         started = time.perf_counter()
         environ["callsuite.public_base_url"] = self.public_base_url
+        given = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        environ["callsuite.request_id"] = request_id
         state = {"status": "-", "sent": False, "bytes": 0, "length": None}
 
         def tracking_start_response(status, headers, exc_info=None):
+            headers = [*headers, ("X-Request-Id", request_id)]
             state["status"] = status.split(" ", 1)[0]
             state["sent"] = True
             state["length"] = next((v for k, v in headers if k.lower() == "content-length"), None)
@@ -80,7 +89,8 @@ class ServerMiddleware:
             status, body = "500 Internal Server Error", b"internal server error\n"
         if state["sent"]:
             return []  # headers are out: the truncated body is all the client can be told
-        start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+        start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
+                                ("X-Request-Id", environ.get("callsuite.request_id", ""))],
                        (type(exc), exc, exc.__traceback__))
         state["status"], state["bytes"] = status.split(" ", 1)[0], len(body)
         if started is not None:
@@ -88,9 +98,12 @@ class ServerMiddleware:
         return [body]
 
     def _log(self, environ, state, started) -> None:
+        if self.observe is not None:
+            self.observe(environ, state["status"], time.perf_counter() - started)
         if self.log_access:
             query = environ.get("QUERY_STRING")
             path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-            access_log.info('%s "%s %s%s" %s %d %.1fms', environ.get("REMOTE_ADDR", "-"),
+            access_log.info('%s "%s %s%s" %s %d %.1fms id=%s', environ.get("REMOTE_ADDR", "-"),
                             environ.get("REQUEST_METHOD"), path, f"?{redact_query(query)}" if query else "",
-                            state["status"], state["bytes"], (time.perf_counter() - started) * 1000)
+                            state["status"], state["bytes"], (time.perf_counter() - started) * 1000,
+                            environ.get("callsuite.request_id", "-"))

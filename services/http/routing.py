@@ -50,6 +50,7 @@ class Router:
         route = self._routes[index]
         limit = route.max_body_bytes or self._max_body
         environ["callsuite.max_body_bytes"] = limit
+        environ["callsuite.route"] = route.rule
         if int(environ.get("CONTENT_LENGTH") or 0) > limit:
             return _plain(413, f"request body over {limit} bytes", exc=None)(environ, start_response)
         if route.wsgi is not None:

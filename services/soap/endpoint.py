@@ -165,12 +165,14 @@ class SoapService:
                                   "application/soap+xml; charset=utf-8" if soap12 else "text/xml; charset=utf-8")
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
+        environ["callsuite.binding"] = "soap12" if soap12 else "soap11"
         return (self.soap12 if soap12 else self.soap11)(environ, start_response)
 
     def rest_endpoint(self, environ: dict, start_response) -> Iterable[bytes]:
         """GET /rest/{service}/{Operation}?args → JSON; with callback= → JSONP."""
         pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         callback = [v for k, v in pairs if k == "callback"]
+        environ["callsuite.binding"] = "jsonp" if callback else "rest"
         if callback and not valid_callback(callback[-1]):
             return plain_response(start_response, "400 Bad Request", BAD_CALLBACK.encode())
         environ["QUERY_STRING"] = urlencode([(k, v) for k, v in pairs if k not in ("callback", "_")])

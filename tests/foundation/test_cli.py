@@ -97,3 +97,21 @@ def test_provision_refuses_a_bad_allowed_ip(tmp_path):
     result = callsuite("provision", "--data-dir", tmp_path, site)
     assert result.returncode == 2
     assert "'not-an-ip' is not an IP address or network" in result.stderr
+
+
+def test_check_reports_what_serve_would_meet(tmp_path):
+    fresh = callsuite("check", "--data-dir", tmp_path / "data")
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert "warning: 1 migration(s) to apply at start: 0001" in fresh.stdout
+    assert callsuite("migrate", "--data-dir", tmp_path / "data").returncode == 0
+    ready = callsuite("check", "--data-dir", tmp_path / "data")
+    assert ready.returncode == 0 and "ok: database reachable, schema up to date" in ready.stdout
+    assert "warning: cti_token is not set" in ready.stdout
+    secret = "pw-" + "s" * 12
+    unreachable = callsuite("check", "--data-dir", tmp_path / "data", "--database-url",
+                            f"postgresql+psycopg://callsuite:{secret}@127.0.0.1:{free_port()}/none")
+    assert unreachable.returncode == 1
+    assert "error: database unreachable" in unreachable.stdout and secret not in unreachable.stdout
+    (tmp_path / "bad.toml").write_text('no_such_option = 1\n')
+    invalid = callsuite("check", "--config", tmp_path / "bad.toml")
+    assert invalid.returncode == 2 and "unknown option 'no_such_option'" in invalid.stderr

@@ -125,3 +125,11 @@ def test_faults_carry_no_empty_actor_or_role(live):
     fault = soap_body(soap12.content)
     assert fault.find(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text").text == "no recording '0000000000'"
     assert fault.find(f"{{{SOAP12}}}Role") is None
+
+
+def test_every_answer_carries_a_request_id(live):
+    fresh = [requests.get(live.url(path)).headers["X-Request-Id"] for path in ("/health", "/no/such/route")]
+    assert all(len(value) == 32 for value in fresh) and fresh[0] != fresh[1]
+    assert requests.get(live.url("/health"), headers={"X-Request-Id": "bms-42.a"}).headers["X-Request-Id"] == "bms-42.a"
+    forged = requests.get(live.url("/health"), headers={"X-Request-Id": "x\tInjected: 1" + "y" * 80})
+    assert len(forged.headers["X-Request-Id"]) == 32 and "Injected" not in forged.headers  # replaced, not echoed

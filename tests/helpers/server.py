@@ -1,8 +1,10 @@
 """Start the real Callsuite WSGI app under waitress on 127.0.0.1 (a free port)."""
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from services.core.provisioning import provision
 from services.system import System, create_server
 
 from .audio import tone_mp3
+from .postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_SITE = REPO / "demo" / "site.json"
@@ -79,7 +82,35 @@ class LiveServer:
         self.system.close()
 
 
+# CALLSUITE_TEST_DATABASE=postgresql runs every server of the suite on a fresh database of
+# one PostgreSQL server started for the run (.ci/run runs the suite both ways).
+# A server restarted on the same data folder finds the same database.
+_postgres: Optional[PostgresServer] = None
+_databases: dict[Path, str] = {}
+
+
+def test_database_url(data_dir: Path) -> Optional[str]:
+    global _postgres
+    if os.environ.get("CALLSUITE_TEST_DATABASE", "sqlite") != "postgresql":
+        return None
+    if _postgres is None:
+        _postgres = PostgresServer().start()
+        atexit.register(_postgres.stop)
+    key = Path(data_dir).resolve()
+    if key not in _databases:
+        _databases[key] = _postgres.create_database(f"suite_{os.getpid()}_{len(_databases) + 1}")
+    return _databases[key]
+
+
+def cli_database_options(data_dir: Path) -> list[str]:
+    """The options a `callsuite` subprocess needs to use the database of the server on `data_dir`."""
+    url = test_database_url(data_dir)
+    return ["--data-dir", str(data_dir)] + (["--database-url", url] if url else [])
+
+
 def start_server(data_dir: Path, *, site: Optional[dict] = None, **overrides) -> LiveServer:
+    if "database_url" not in overrides:
+        overrides["database_url"] = test_database_url(data_dir)
     options = {"data_dir": data_dir, "cti_token": CTI_TOKEN, "access_log": False, "host": "127.0.0.1",
                "port": 0, "threads": 8, "events_port": 0}
     options.update(overrides)

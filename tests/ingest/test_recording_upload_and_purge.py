@@ -6,7 +6,7 @@ import requests
 from sqlalchemy import select
 
 from helpers.audio import tone_mp3
-from helpers.server import CTI_TOKEN, REPO, start_server
+from helpers.server import CTI_TOKEN, REPO, cli_database_options, start_server
 from storage.models import Recording
 
 AUTH = {"Authorization": f"Bearer {CTI_TOKEN}"}
@@ -74,7 +74,7 @@ def test_purge_spares_protected_recordings(tmp_path):
     finally:
         live.stop()
     def purge(*flags):
-        return subprocess.run([sys.executable, "-m", "services.cli", "purge", "--data-dir", str(tmp_path / "data"),
+        return subprocess.run([sys.executable, "-m", "services.cli", "purge", *cli_database_options(tmp_path / "data"),
                                *flags], cwd=REPO, capture_output=True, text=True, timeout=60,
                               env={"CALLSUITE_RETENTION_DAYS": "30", "PATH": "/usr/bin:/bin"})
 
