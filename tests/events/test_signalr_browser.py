@@ -30,10 +30,13 @@ def website(tmp_path_factory):
 
 def open_page(browser, website, version: str, hub: str, **options):
     page = browser.new_page()
+    page.console = []  # the client's log, shown when an assertion fails
+    page.on("console", lambda message: page.console.append(message.text))
     query = "&".join([f"hub={hub}"] + [f"{key}={value}" for key, value in options.items()])
     page.goto(f"{website.url}/{version}/index.html?{query}")
     page.wait_for_function("started || errors.length", timeout=20000)
-    assert page.evaluate("errors") == []
+    page.evaluate("connection.logging = true")
+    assert page.evaluate("errors") == [], page.console
     return page
 
 
@@ -46,9 +49,9 @@ def finish(page, *, network_errors: bool = False) -> list[str]:
     page.wait_for_function("finished || errors.length", timeout=20000)
     if network_errors:  # a cut long poll is reported to the page's error handler, then retried
         page.wait_for_function("finished", timeout=20000)
-        assert set(page.evaluate("errors")) <= {"Long polling request failed."}
+        assert set(page.evaluate("errors")) <= {"Long polling request failed."}, page.console
     else:
-        assert page.evaluate("errors") == []
+        assert page.evaluate("errors") == [], page.console
     return page.evaluate("received")
 
 
