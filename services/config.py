@@ -42,6 +42,13 @@ class Settings:
     log_level: str = "INFO"
     # Who may scrape /metrics (addresses or CIDR networks): loopback and private ranges.
     metrics_allowed_networks: tuple = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+    signin_max_failures: int = 5  # failed sign-ins of one account from one address before it waits
+    signin_max_address_failures: int = 30  # failed sign-ins from one address (any accounts) before it waits
+    signin_window_s: int = 900  # how long a failed sign-in counts
+    recall_allowed_networks: tuple = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12",
+                                      "192.168.0.0/16", "fc00::/7")  # RetrieveRecFile without credentials
+    sim_allowed_networks: tuple = ("127.0.0.0/8", "::1/128")  # who may use /sim/v1
+    outbox_timeout_s: float = 10.0  # one outbox delivery's HTTP timeout (its lease is this + 5 s)
     events_port: int = 8001  # the events server (SignalR hub /signalr, SSE /events/...); 0 = any free port
     events_allowed_origins: str = "*"  # origins allowed to call the events server (comma-separated; "*" any)
     events_keepalive_s: float = 10.0  # keep-alive interval of event streams (SignalR KeepAliveTimeout = 2x)
@@ -70,9 +77,9 @@ def _coerce(name: str, value: Any) -> Any:
             return Path(value)
         if name == "outbound_outcomes":
             return tuple(dict(rule) for rule in value)
-        if target == "tuple":
-            return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) \
-                else tuple(value)
+        if target in ("tuple",):  # address lists: a TOML array, or "a, b" in the environment
+            items = value.split(",") if isinstance(value, str) else value
+            return tuple(str(item).strip() for item in items if str(item).strip())
         if target in ("int",):
             return int(value)
         if target in ("float",):

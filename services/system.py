@@ -16,6 +16,7 @@ from services.console import edge as console_edge
 from services.core import events, ledger, stats
 from services.core.calldetails import address_allowed
 from services.core.errors import CallsuiteError
+from services.core.throttle import SigninThrottle
 from services.events.server import EventsServer
 from services.http.app import build_wsgi, health_route, server_options
 from services.http.metrics import Metrics
@@ -72,6 +73,7 @@ class System:
             self.events.forward = self._notify_others
         self.store = RecordingStore(settings.recordings_dir)
         self.sink = LedgerSink(self.database, self.store, settings.default_region)
+        self.throttle = SigninThrottle.from_settings(settings)
         self.switch = None
         self._workers: list = []
         self.metrics = Metrics(gauges=self._gauges)
@@ -79,7 +81,8 @@ class System:
         self.events_server = EventsServer(self)
         self.add_worker(self.events_server)
         self.add_worker(OutboxWorker(self.database, interval_s=settings.outbox_interval_s,
-                                     max_attempts=settings.outbox_max_attempts))
+                                     max_attempts=settings.outbox_max_attempts,
+                                     timeout_s=settings.outbox_timeout_s))
 
     def _notify_others(self, session, published: list) -> None:
         notify.send(session, [{**events.to_message(e), "origin": self.instance_id} for e in published])
@@ -93,7 +96,8 @@ class System:
         if not self.database.is_sqlite:
             self._listener = notify.Listener(self.database.engine, self._notified)
             self._listener.start()
-        self.store.discard_partials()  # temp files a crash left behind
+        self.recover_interrupted_calls()
+        self.store.discard_partials()  # temp files a crash left behind, no call's
         if self.settings.switch == "simulated":
             from services.telephony.outcomes import OutcomeRules
             from services.telephony.simulated import SimulatedSwitch
@@ -104,6 +108,36 @@ class System:
             worker.start()
         self._started.set()
         return self
+
+    def recover_interrupted_calls(self) -> int:
+        """End the calls the previous run of the simulated switch left in progress (it
+        crashed: they lived in its process) as Interrupted, keeping what was recorded of
+        them. One simulated switch per database is assumed: another server's live
+        simulated calls would be ended too. Returns how many calls were ended."""
+        from services.telephony.recovery import salvage
+
+        source = self.sink.source
+        with self.database.read_session() as session:
+            orphans = [call.external_id for call in ledger.calls_awaiting_audio(session, source)]
+        if not orphans:
+            return 0
+        salvaged = salvage(self.store, orphans)
+        ended = 0
+        with self.database.session() as session:
+            for call in ledger.calls_awaiting_audio(session, source):
+                kept = salvaged.get(call.external_id)
+                if call.state in ledger.IN_PROGRESS:
+                    last_alive = kept.stopped_at if kept else (call.answered_at or call.started_at)
+                    ledger.end_interrupted(session, call, last_alive)
+                    ended += 1
+                if kept is not None:
+                    ledger.attach_audio(session, call, file_path=kept.relpath, size_bytes=kept.size_bytes,
+                                        duration_s=kept.duration_s)
+                elif call.recording is not None and call.recording.state == "awaiting_audio":
+                    call.recording.state = "missing"  # the crash came before any audio was written
+        if ended:
+            log.warning("ended %d call(s) the simulated switch left in progress when it stopped", ended)
+        return ended
 
     def add_worker(self, worker) -> None:
         """A background worker with start() and stop() (outbox, scheduler)."""

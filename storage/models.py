@@ -353,3 +353,23 @@ class OutboxEntry(Base):
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     sent_at: Mapped[Optional[datetime]]
+
+
+# --- sign-in rate limiting --------------------------------------------------------------
+
+class SigninFailure(Base):
+    """One failed sign-in (services/core/throttle.py). In the database, not in memory, so
+    every server process sharing it counts the same failures; rows older than the window
+    are deleted as new ones arrive."""
+
+    __tablename__ = "signin_failures"
+    __table_args__ = (
+        Index("ix_signin_failures_key", "surface", "account", "address", "at"),
+        Index("ix_signin_failures_address", "address", "at"),
+        Index("ix_signin_failures_at", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    surface: Mapped[str] = mapped_column(String(32))  # "basic", "callbutton", "console", "cti", ...
+    account: Mapped[str] = mapped_column(String(200))  # the username tried (may not exist)
+    address: Mapped[str] = mapped_column(String(64))  # the client's address
+    at: Mapped[datetime]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import BinaryIO, Optional, Union
 
 _CHUNK = 64 * 1024
 _PART_SUFFIX = ".part"  # temp files: ".<hex>.mp3.part", hidden and never a valid relpath target
+_STEM = re.compile(r"[0-9a-f]{32}")  # file names: uuid4 hex, the store's or the switch's call id
 
 
 class RecordingStoreError(Exception):
@@ -73,10 +75,13 @@ class RecordingWriter:
     `with` block) removes every trace. `keep_open=False` closes the file between writes, so
     thousands of simultaneous calls do not hold thousands of descriptors."""
 
-    def __init__(self, store: "RecordingStore", folder: Path, relfolder: str, *, keep_open: bool = True) -> None:
+    def __init__(self, store: "RecordingStore", folder: Path, relfolder: str, *, keep_open: bool = True,
+                 stem: Optional[str] = None) -> None:
+        if stem is not None and not _STEM.fullmatch(stem):
+            raise ValueError("a recording's file name is 32 lower-case hex digits")
         self._store = store
         self._folder = folder
-        self._name = f"{uuid.uuid4().hex}.mp3"
+        self._name = f"{stem or uuid.uuid4().hex}.mp3"
         self._relpath = f"{relfolder}/{self._name}"
         self._temp = folder / f".{self._name}{_PART_SUFFIX}"
         self._keep_open = keep_open
@@ -183,9 +188,12 @@ class RecordingStore:
         folder.mkdir(parents=True, exist_ok=True)
         return folder, relfolder
 
-    def new_writer(self, started_at: datetime, *, keep_open: bool = True) -> RecordingWriter:
+    def new_writer(self, started_at: datetime, *, keep_open: bool = True,
+                   stem: Optional[str] = None) -> RecordingWriter:
+        """`stem` (32 hex digits) names the file after its call, so the partial file a
+        crash leaves can be matched to the call it recorded (see `partials`)."""
         folder, relfolder = self._folder_for(started_at)
-        return RecordingWriter(self, folder, relfolder, keep_open=keep_open)
+        return RecordingWriter(self, folder, relfolder, keep_open=keep_open, stem=stem)
 
     def put(self, started_at: datetime, stream: Union[BinaryIO, bytes, bytearray, memoryview],
             max_bytes: int) -> str:
@@ -235,6 +243,35 @@ class RecordingStore:
             return False
         return True
 
+    def partials(self) -> list["PartialRecording"]:
+        """The temp files of recordings a crash interrupted, oldest first."""
+        found = []
+        for part in self.root.glob(f"*/*/*/.*{_PART_SUFFIX}"):
+            name = part.name[1:-len(_PART_SUFFIX)]  # "<stem>.mp3"
+            stem = name[:-4] if name.endswith(".mp3") else ""
+            try:
+                modified = datetime.fromtimestamp(part.stat().st_mtime, timezone.utc)
+            except FileNotFoundError:
+                continue
+            relfolder = part.parent.relative_to(self.root).as_posix()
+            if _STEM.fullmatch(stem):
+                found.append(PartialRecording(part, f"{relfolder}/{name}", stem, modified))
+        return sorted(found, key=lambda p: p.modified)
+
+    def publish_partial(self, partial: "PartialRecording", data: bytes) -> str:
+        """Put `data` (the salvaged audio) in place under the partial's own name, durably,
+        and remove the temp file; returns the relpath."""
+        target = self.path_of(partial.relpath)
+        temp = partial.path.with_name(partial.path.name + ".salvage")
+        with open(temp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+        partial.path.unlink(missing_ok=True)
+        _fsync_dir(target.parent)
+        return partial.relpath
+
     def discard_partials(self, older_than_s: float = 24 * 3600) -> int:
         """Remove temp files left by a crash mid-recording; returns how many went."""
         cutoff = time.time() - older_than_s
@@ -247,6 +284,14 @@ class RecordingStore:
             except FileNotFoundError:
                 pass
         return removed
+
+
+@dataclass(frozen=True)
+class PartialRecording:
+    path: Path  # the temp file
+    relpath: str  # where the recording goes once published
+    stem: str  # its file name less ".mp3": the call id, when the switch named it
+    modified: datetime  # its last write: when the recording stopped
 
 
 # -- MP3 recognition ---------------------------------------------------------------------

@@ -8,13 +8,14 @@ from services.contracts import contracts_root
 from services.soap.contracts import AuthoredContract
 from services.soap.endpoint import SoapService
 
+from .access import REALM
 from .soap import CallDataService
 from .xml_service import CallbuttonXmlService
 
 
 def build_soap(system) -> SoapService:
     contract = AuthoredContract(contracts_root() / "wsdl" / "calldata.wsdl")
-    return SoapService("CallDataService", [CallDataService], contract, lambda: system)
+    return SoapService("CallDataService", [CallDataService], contract, lambda: system, realm=REALM)
 
 
 def routes(system) -> list[Route]:

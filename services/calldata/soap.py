@@ -18,9 +18,11 @@ from spyne import Boolean, DateTime, ServiceBase, Unicode, rpc
 from services.core import calldetails
 from services.core.errors import InvalidInput
 from services.http.wsgi import base_url
+from services.soap.access import BODY_CREDENTIALS
 from services.soap.faults import soap_operation
 
 from . import report
+from .access import authenticate_partner
 from .report import RequestedClient, ReportCall, ten_digits, voice_directory_url
 from services.soap.types import optional, required
 
@@ -84,13 +86,13 @@ class CallDataService(ServiceBase):
          optional(DateTime), optional(DateTime), optional(Boolean),
          _args=("username", "password", "clientCode", "startDate", "endDate", "includeStatus"),
          _returns=required(CallDetailsReport))
-    @soap_operation
+    @soap_operation(access=BODY_CREDENTIALS)
     def GetCallDetails(ctx, username, password, clientCode, startDate, endDate, includeStatus):
         system = ctx.udc
         environ = _environ(ctx)
         client_ip = environ.get("REMOTE_ADDR") or ""
         database = system.database
-        partner = calldetails.authenticate_partner(database, username, password, client_ip)
+        partner = authenticate_partner(system, username, password, client_ip)
         codes = [c.strip() for c in (clientCode or []) if c is not None and c.strip()]
         if not codes:
             raise InvalidInput("at least one clientCode is required")

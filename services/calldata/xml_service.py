@@ -14,7 +14,9 @@ Decisions:
   a request carrying no credentials at all gets the same UNAUTHORIZED document with
   ``401`` and ``WWW-Authenticate: Basic``, because challenge-driven HTTP clients (.NET
   ``NetworkCredential``, Java ``Authenticator``, curl ``--anyauth``) only send credentials
-  after a 401 challenge and could never authenticate otherwise.
+  after a 401 challenge and could never authenticate otherwise. And after too many
+  failed sign-ins (services/core/throttle.py) the UNAUTHORIZED document comes with ``429``
+  and ``Retry-After``, without the password being checked.
   UNAUTHORIZED: missing or wrong credentials, address not allowed, client code not
   granted (also for codes that do not exist, so codes cannot be probed). ERROR:
   everything else - malformed, non-validating or hostile XML (DTDs and so XXE and entity
@@ -50,18 +52,20 @@ from werkzeug.wrappers import Request, Response
 
 from services.core import calldetails
 from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthorized
+from services.core.throttle import TooManyAttempts
+from services.http.auth import basic_credentials, challenge, retry_after
 from services.http.routing import Route
 from services.http.wsgi import BodyTooLarge, base_url, read_body
 from storage.recordings import RecordingStoreError
 
 from . import report
+from .access import REALM, authenticate_partner
 
 log = logging.getLogger(__name__)
 
 XML_PATH = "/cb/main/jsp/xml/xml.jsp"
 RECORDING_PATH = "/cb/main/jsp/mates/cBEventCallRecordingURL.jsp"
 CONTENT_TYPE = "text/xml; charset=UTF-8"
-REALM = 'Basic realm="Callbutton", charset="UTF-8"'
 UNAUTHORIZED, ERROR = "UNAUTHORIZED", "ERROR"
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -70,10 +74,7 @@ _FALLBACK = report.error_document("", "", ERROR, "Internal error")
 
 
 def _credentials(request: Request) -> tuple[Optional[str], Optional[str]]:
-    auth = request.authorization
-    if auth is None or auth.type != "basic":
-        return None, None
-    return auth.username, auth.password
+    return basic_credentials(request.environ) or (None, None)
 
 
 class CallbuttonXmlService:
@@ -91,16 +92,19 @@ class CallbuttonXmlService:
     # -- the XML service -------------------------------------------------------------------
 
     def _failure(self, username: str, client_ip: str, status: str, message: str, *,
-                 challenge: bool = False) -> Response:
+                 ask_credentials: bool = False, retry_after_s: Optional[int] = None) -> Response:
         document = report.error_document(username or "", client_ip or "", status, message)
         error = next(report.get_schema().iter_errors(document), None)
         if error is not None:  # never expected: the writer only produces valid documents
             log.error("Callbutton error document does not validate (%s); sending the fallback", error.reason)
             document = _FALLBACK
-        headers = dict(_HEADERS)
-        if challenge:
-            headers["WWW-Authenticate"] = REALM
-        return Response(document, status=401 if challenge else 200, content_type=CONTENT_TYPE, headers=headers)
+        headers = list(_HEADERS.items())
+        code = 200
+        if ask_credentials:
+            code, headers = 401, headers + challenge(REALM)
+        if retry_after_s is not None:
+            code, headers = 429, headers + retry_after(retry_after_s)
+        return Response(document, status=code, content_type=CONTENT_TYPE, headers=headers)
 
     def call_details(self, request: Request) -> Response:
         client_ip = request.remote_addr or ""
@@ -108,10 +112,13 @@ class CallbuttonXmlService:
         if username is None:
             return self._failure("", client_ip, UNAUTHORIZED,
                                  "Authentication required: send the partner username and password "
-                                 "with HTTP Basic authentication", challenge=True)
+                                 "with HTTP Basic authentication", ask_credentials=True)
         database = self.system.database
         try:
-            partner = calldetails.authenticate_partner(database, username, password, client_ip)
+            partner = authenticate_partner(self.system, username, password, client_ip)
+        except TooManyAttempts as exc:
+            return self._failure(username, client_ip, UNAUTHORIZED, f"Authentication refused: {exc}",
+                                 retry_after_s=exc.retry_after_s)
         except (Unauthorized, Forbidden) as exc:
             return self._failure(username, client_ip, UNAUTHORIZED, f"Authentication failed: {exc}")
         except Exception:
@@ -161,16 +168,18 @@ class CallbuttonXmlService:
         username, password = _credentials(request)
         client_ip = request.remote_addr or ""
         if username is None:
-            return Response("", status=401, headers={"WWW-Authenticate": REALM})
+            return Response("", status=401, headers=challenge(REALM))
         try:
-            partner = calldetails.authenticate_partner(self.system.database, username, password, client_ip)
+            partner = authenticate_partner(self.system, username, password, client_ip)
             with self.system.database.read_session() as session:
                 found = calldetails.recording_for_partner(session, partner, request.args.get("id", ""))
             path = self.system.store.path_of(found.file_path)
             if not path.is_file():
                 raise NotFound("the recording file is missing")
         except Unauthorized:
-            return Response("", status=401, headers={"WWW-Authenticate": REALM})
+            return Response("", status=401, headers=challenge(REALM))
+        except TooManyAttempts as exc:
+            return Response(str(exc) + "\n", status=429, headers=retry_after(exc.retry_after_s))
         except Forbidden:
             return Response("", status=403)
         except (NotFound, RecordingStoreError):

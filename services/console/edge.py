@@ -34,6 +34,7 @@ from services.core import calloptions, linking, recordings
 from services.core.errors import (CallsuiteError, Conflict, Forbidden, InvalidInput, NotFound,
                                   Unauthorized)
 from services.core.security import hash_token, new_token
+from services.core.throttle import TooManyAttempts
 from services.http.routing import Route
 from storage.models import ActivityLink, AuthToken, CallbackRequest, Call, Recording, ServiceQueue, User
 
@@ -177,7 +178,9 @@ class Console:
                 raise Unauthorized("credentials too long")
             now = datetime.now(timezone.utc)
             token = new_token()
-            user = recordings.authenticate(self.system.database, username, password)
+            user = self.system.throttle.authenticate(
+                self.system.database, "console", username, request.remote_addr,
+                lambda: recordings.authenticate(self.system.database, username, password))
             with self.system.database.session() as session:
                 session.execute(delete(AuthToken).where(AuthToken.user_id == user.id, AuthToken.expires_at < now))
                 session.add(AuthToken(token_hash=_session_hash(token), user_id=user.id, issued_at=now,
@@ -186,6 +189,13 @@ class Console:
             log.info("console sign-in refused for %r", username[:100])
             return self._signin_page(request, error="Wrong username or password.", username=username[:100],
                                      status=401)
+        except TooManyAttempts as exc:
+            log.info("console sign-in refused for %r: too many failures", username[:100])
+            minutes = -(-exc.retry_after_s // 60)
+            response = self._signin_page(request, username=username[:100], status=429, error=(
+                f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}."))
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+            return response
         response = _redirect("/console/")
         self._set_cookie(response, request, SESSION_COOKIE, token, max_age=int(SESSION_TTL.total_seconds()))
         response.delete_cookie(PRESESSION_COOKIE, path=COOKIE_PATH)

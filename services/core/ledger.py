@@ -23,7 +23,8 @@ from .phone import normalize_party
 
 EVENT_KINDS = ("call.started", "call.answered", "call.ended", "recording.paused", "recording.resumed")
 DIRECTIONS = ("inbound", "outbound")
-RESULTS = ("Connected", "Busy", "No Answer", "Abandoned")
+INTERRUPTED = "Interrupted"  # the switch stopped (a crash) with the call in progress
+RESULTS = ("Connected", "Busy", "No Answer", "Abandoned", INTERRUPTED)
 INFO_DIGITS = ("", "p", "c")  # Callbutton: normal, payphone, cell phone
 ADDRESS_KEYS = ("first_name", "middle_initial", "last_name", "street_address", "secondary_address",
                 "city", "state", "zip", "zip4")
@@ -278,6 +279,23 @@ def attach_audio(session: Session, call: Call, *, file_path: str, size_bytes: in
 def _padded(spans: Optional[list], count: int) -> list:
     spans = list(spans or [])
     return spans + [{} for _ in range(count - len(spans))]
+
+
+def calls_awaiting_audio(session: Session, source: str) -> list[Call]:
+    """The calls of `source` still in progress, or ended with their audio not yet in."""
+    return list(session.scalars(
+        select(Call).outerjoin(Recording, Recording.call_id == Call.id)
+        .where(Call.source == source,
+               (Call.state.in_(IN_PROGRESS)) | (Recording.state.in_(("recording", "paused", "awaiting_audio"))))
+        .order_by(Call.id)))
+
+
+def end_interrupted(session: Session, call: Call, at: datetime) -> None:
+    """End a call its switch lost (it crashed): result Interrupted, at `at` (its last sign
+    of life, never before it started or was answered)."""
+    at = max(at, call.answered_at or call.started_at)
+    apply_event(session, CallEvent(kind="call.ended", source=call.source, external_id=call.external_id,
+                                   at=at, result=INTERRUPTED))
 
 
 def active_call_on_extension(session: Session, extension: str) -> Optional[Call]:

@@ -36,6 +36,13 @@ def may_listen(user: User, recording: Recording) -> bool:
     return bool(user.extension) and recording.call is not None and recording.call.extension == user.extension
 
 
+def may_ask_for_extension(user: Optional[User], extension: str) -> None:
+    """Recall's look-up by a signed-in user (None: an allowed network) names only
+    extensions whose recordings that user may hear."""
+    if user is not None and not user.global_listening and extension != user.extension:
+        raise Forbidden("this user may not look up recordings of that extension")
+
+
 def recording_for_listener(session: Session, user: User, reference: str) -> Recording:
     recording = ledger.recording_by_reference(session, reference)
     if recording is None or recording.state != "available" or not recording.file_path:

@@ -13,6 +13,8 @@ from werkzeug.wrappers import Request, Response
 from services.core import ledger
 from services.core.errors import CallsuiteError, Conflict, InvalidInput, NotFound
 from services.core.security import constant_time_equals
+from services.core.throttle import TooManyAttempts
+from services.http.auth import bearer_token
 from services.http.jsonp import json_answer
 from services.http.routing import Route
 from storage.recordings import NotMp3, RecordingTooLarge, is_mp3, probe_mp3
@@ -50,13 +52,22 @@ class CtiIngest:
         token = self.system.settings.cti_token
         if not token:
             return _error(503, "CTI ingest is disabled: set cti_token in the configuration")
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not constant_time_equals(given.strip(), token):
-            response = _error(401, "a valid Bearer token is required")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="callsuite-cti"'
+        given = bearer_token(request.environ)
+        if given is not None and constant_time_equals(given, token):
+            return None
+        # Only wrong tokens are counted and checked: a PBX with the right one never waits.
+        throttle, database, address = self.system.throttle, self.system.database, request.remote_addr
+        try:
+            with database.session() as session:
+                throttle.check(session, "cti", "", address)
+                throttle.failed(session, "cti", "", address)
+        except TooManyAttempts as exc:
+            response = _error(429, str(exc))
+            response.headers["Retry-After"] = str(exc.retry_after_s)
             return response
-        return None
+        response = _error(401, "a valid Bearer token is required")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="callsuite-cti"'
+        return response
 
     def post_event(self, request: Request) -> Response:
         refused = self._authorized(request)

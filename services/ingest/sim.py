@@ -14,6 +14,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from services.core import ledger
+from services.core.calldetails import address_allowed
 from services.http.jsonp import json_answer
 from services.http.routing import Route
 from services.telephony.driver import InvalidCallState, TelephonyError, UnknownCall
@@ -40,10 +41,22 @@ class SimulatedSwitchApi:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/sim/v1/calls", self.start_call, methods=("POST",)),
-            Route("/sim/v1/calls/<call_id>", self.get_call),
-            Route("/sim/v1/calls/<call_id>/<any(pause,resume,hangup):action>", self.act, methods=("POST",)),
+            Route("/sim/v1/calls", self._local(self.start_call), methods=("POST",)),
+            Route("/sim/v1/calls/<call_id>", self._local(self.get_call)),
+            Route("/sim/v1/calls/<call_id>/<any(pause,resume,hangup):action>", self._local(self.act),
+                  methods=("POST",)),
         ]
+
+    def _local(self, handler):
+        """Anyone reaching the API can place, end and read calls, which then show in the
+        partners' reports: only clients in sim_allowed_networks (loopback by default)."""
+        def guarded(request: Request, **values) -> Response:
+            if not address_allowed(self.system.settings.sim_allowed_networks, request.remote_addr):
+                return _reply(403, {"error": "the simulated switch API answers only clients in "
+                                             "sim_allowed_networks (loopback by default)"})
+            return handler(request, **values)
+
+        return guarded
 
     def start_call(self, request: Request) -> Response:
         try:

@@ -9,6 +9,10 @@ server processes can share one database:
   the attempt. Only the worker whose UPDATE changed a row delivers; another process that
   read the same row finds `next_attempt_at` moved and skips it. A process that dies while
   delivering leaves the entry to be taken again once the lease has run out.
+- It claims a few entries at a time (`batch_size`) with a lease that fits one delivery
+  (the request timeout and a margin), and renews an entry's lease (the same conditional
+  UPDATE) just before delivering it. So a process that dies holds at most a few entries,
+  each for at most one lease, and the rest are delivered promptly by whoever is running.
 - After the attempt the entry is `sent`, rescheduled with exponential backoff and jitter,
   or `failed` once `max_attempts` attempts have failed.
 
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 Deliverer = Callable[[OutboxEntry], None]
 
 BACKOFF_CAP_S = 300.0
+LEASE_MARGIN_S = 5.0  # a lease covers one delivery's timeout and this: reading and recording it
 _SECRET_NAME = re.compile(r"(?i)(pass|pwd|pin|token|secret|key|auth|sig|credential|session)")
 _MAX_ERROR = 500
 
@@ -83,16 +88,19 @@ class OutboxWorker:
     """A background thread delivering due outbox entries; `start()` / `stop()`.
 
     `interval_s` is the polling interval and also the first retry delay (doubling, with
-    jitter, up to five minutes); `lease_s` must exceed the delivery timeout.
+    jitter, up to five minutes); `lease_s` (default: the delivery timeout and a margin)
+    must exceed the delivery timeout.
     """
 
     def __init__(self, database, *, interval_s: float = 1.0, max_attempts: int = 12,
-                 batch_size: int = 20, lease_s: float = 60.0, timeout_s: float = 10.0,
+                 batch_size: int = 4, lease_s: Optional[float] = None, timeout_s: float = 10.0,
                  backoff_cap_s: float = BACKOFF_CAP_S,
                  deliverers: Optional[Mapping[str, Deliverer]] = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         if interval_s <= 0 or max_attempts < 1 or batch_size < 1:
             raise ValueError("interval_s > 0, max_attempts >= 1 and batch_size >= 1 are required")
+        if lease_s is None:
+            lease_s = timeout_s + LEASE_MARGIN_S
         if lease_s <= timeout_s:
             raise ValueError("lease_s must be longer than timeout_s")
         self.database = database
@@ -153,8 +161,21 @@ class OutboxWorker:
             if self._stopping.is_set():
                 self._release(claimed[index:])
                 break
-            self._attempt(entry_id, lease_until)
+            renewed = self._renew(entry_id, lease_until)
+            if renewed is not None:  # else its lease ran out and another worker took it
+                self._attempt(entry_id, renewed)
         return len(claimed)
+
+    def _renew(self, entry_id: int, lease_until: datetime) -> Optional[datetime]:
+        """A fresh lease for one delivery, just before it, while the claim is still ours."""
+        renewed = self.clock() + self.lease
+        with self.database.session() as session:
+            result = session.execute(update(OutboxEntry)
+                                     .where(OutboxEntry.id == entry_id, OutboxEntry.state == "pending",
+                                            OutboxEntry.next_attempt_at == lease_until)
+                                     .values(next_attempt_at=renewed)
+                                     .execution_options(synchronize_session=False))
+        return renewed if result.rowcount == 1 else None
 
     def _release(self, claims: list[tuple[int, datetime]]) -> None:
         """Hands back claims not attempted (stopping): due at once, the attempt uncounted."""

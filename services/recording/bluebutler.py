@@ -14,13 +14,23 @@ from werkzeug.wrappers import Request, Response
 from services.core import linking, recordings
 from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthorized
 from services.core.vocabulary import PlaybackOutcome
+from services.core.throttle import TooManyAttempts
+from services.http.auth import challenge, listener, retry_after
 from services.http.jsonp import json_answer
 from services.http.routing import Route
 
 from .wire import ERROR, PLAYBACK, link_answer
 
 log = logging.getLogger(__name__)
-REALM = 'Basic realm="blueButler", charset="UTF-8"'
+REALM = "blueButler"
+
+
+def refusal(exc: CallsuiteError) -> Response:
+    """401 with the Basic challenge, or 429 with Retry-After after too many failures."""
+    if isinstance(exc, TooManyAttempts):
+        return Response(str(exc) + "\n", status=429, headers=retry_after(exc.retry_after_s),
+                        content_type="text/plain; charset=utf-8")
+    return Response("", status=401, headers=challenge(REALM))
 
 
 def string_answer(request: Request, value: str | None) -> Response:
@@ -58,21 +68,17 @@ class BlueButler:
             value = ERROR
         return string_answer(request, value)
 
-    def _listener(self, request: Request):
-        auth = request.authorization
-        if auth is None or auth.type != "basic":
-            raise Unauthorized("credentials required")
-        return recordings.authenticate(self.system.database, auth.username, auth.password)
-
     def mp3(self, request: Request, reference: str) -> Response:
         try:
-            user = self._listener(request)
+            user = listener(self.system, request.environ)
             with self.system.database.session() as session:
                 recording = recordings.recording_for_listener(session, user, reference)
                 path = self.system.store.path_of(recording.file_path)
                 modified = recording.available_at
-        except Unauthorized:
-            return Response("", status=401, headers={"WWW-Authenticate": REALM})
+            if not path.is_file():
+                raise NotFound("the recording file is missing")
+        except (Unauthorized, TooManyAttempts) as exc:
+            return refusal(exc)
         except Forbidden:
             return Response("", status=403)
         except NotFound:
@@ -87,11 +93,11 @@ class BlueButler:
         # Playing a recording down a phone line is listening to it: the same rights apply,
         # and nobody unauthenticated can make the server dial out.
         try:
-            user = self._listener(request)
+            user = listener(self.system, request.environ)
             with self.system.database.session() as session:
                 recordings.recording_for_listener(session, user, reference)
-        except Unauthorized:
-            return Response("", status=401, headers={"WWW-Authenticate": REALM})
+        except (Unauthorized, TooManyAttempts) as exc:
+            return refusal(exc)
         except (Forbidden, NotFound):
             return string_answer(request, PLAYBACK[PlaybackOutcome.FAILED])
         system = self.system

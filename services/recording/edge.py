@@ -7,14 +7,15 @@ from services.contracts import contracts_root
 from services.soap.contracts import AuthoredContract
 from services.soap.endpoint import SoapService
 
-from .bluebutler import BlueButler
+from .bluebutler import REALM, BlueButler
 from .recall import Recall
 from .soap import RecordingService
 
 
 def build_soap(system) -> SoapService:
     contract = AuthoredContract(contracts_root() / "wsdl" / "recording.wsdl")
-    return SoapService("RecordingService", [RecordingService], contract, lambda: system)
+    # blueButler's realm: the same credentials as MP3 playback, so a browser asks once.
+    return SoapService("RecordingService", [RecordingService], contract, lambda: system, realm=REALM)
 
 
 def routes(system) -> list[Route]:

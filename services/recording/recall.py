@@ -12,11 +12,21 @@ from datetime import timedelta
 from werkzeug.wrappers import Request, Response
 
 from services.core import linking, recordings
-from services.core.errors import InvalidInput
+from services.core.errors import Forbidden, InvalidInput, Unauthorized
+from services.core.throttle import TooManyAttempts
+from services.http.auth import challenge, listener_unless_from, retry_after
 from services.http.jsonp import json_answer, valid_callback
 from services.http.routing import Route
 
 from .wire import parse_recall_datetime
+
+from .bluebutler import REALM  # one realm for the recording service's credentials
+
+
+def _refused(response: Response, status: int, headers) -> Response:
+    response.status_code = status
+    response.headers.extend(headers)
+    return response
 
 
 class Recall:
@@ -33,6 +43,17 @@ class Recall:
             return json_answer(None, callback)  # refused before any work is done
         settings = self.system.settings
         status = 200
+        try:
+            # The same rule as the SOAP operation: Recall's CRMs on the allowed networks, or Basic.
+            user = listener_unless_from(self.system, request.environ, settings.recall_allowed_networks)
+            recordings.may_ask_for_extension(user, args.get("sExtension", ""))
+        except TooManyAttempts as exc:
+            return _refused(json_answer({"Message": str(exc)}, callback), 429, retry_after(exc.retry_after_s))
+        except Unauthorized as exc:
+            # 401 even for JSONP: the challenge makes the browser ask for the credentials.
+            return _refused(json_answer({"Message": str(exc)}, callback), 401, challenge(REALM))
+        except Forbidden as exc:
+            return json_answer({"Message": str(exc)}, callback, 403)
         try:
             when = parse_recall_datetime(args.get("dtCallDateTime", ""), settings.timezone)
             protect = linking.parse_bool(args.get("bDeletionProtected"), "bDeletionProtected")

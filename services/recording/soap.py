@@ -6,7 +6,9 @@ from datetime import timedelta
 from spyne import Boolean, ServiceBase, Unicode, rpc
 
 from services.core import ledger, linking, recordings
-from services.core.errors import NotFound
+from services.core.errors import Forbidden, NotFound
+from services.core.vocabulary import PlaybackOutcome
+from services.soap.access import LISTENER, OPEN, caller, listener_or_networks
 from services.soap.faults import soap_operation
 
 from services.soap.types import optional, required
@@ -44,7 +46,7 @@ class RecordingService(ServiceBase):
          optional(Unicode), optional(Unicode), optional(Unicode), optional(Boolean),
          _args=("id", "type", "data1", "data2", "data3", "data4", "data5", "host", "activeCall"),
          _returns=Unicode(min_occurs=0, nillable=True))
-    @soap_operation
+    @soap_operation(access=OPEN)
     def AddLink(ctx, id, type, data1, data2, data3, data4, data5, host, activeCall):
         request = linking.AddLinkRequest(activity_id=id, bms_type=type, data=(data1, data2, data3, data4, data5),
                                          host=host, client_address=_client_address(ctx),
@@ -53,32 +55,43 @@ class RecordingService(ServiceBase):
             return link_answer(*linking.add_link(session, request))
 
     @rpc(required(Unicode), required(Unicode), _args=("refNum", "phoneNumber"), _returns=required(Unicode))
-    @soap_operation
+    @soap_operation(access=LISTENER)
     def PlayByPhone(ctx, refNum, phoneNumber):
         system = ctx.udc
+        with system.database.session() as session:
+            try:
+                recordings.recording_for_listener(session, caller(ctx), refNum)
+            except (Forbidden, NotFound):
+                return PLAYBACK[PlaybackOutcome.FAILED]  # as the seed URL answers
         return PLAYBACK[recordings.play_by_phone(system.database, system.store, system.switch, refNum,
                                                  phoneNumber, system.settings.default_region)]
 
     @rpc(required(Unicode), required(Unicode), _args=("activityId", "refNum"), _returns=required(ActivityLink))
-    @soap_operation
+    @soap_operation(access=LISTENER)
     def LinkRecording(ctx, activityId, refNum):
         with ctx.udc.database.session() as session:
+            recording = ledger.recording_by_reference(session, refNum)
+            if recording is not None and not recordings.may_listen(caller(ctx), recording):
+                raise Forbidden("this user may not listen to that recording")
             return activity_link(linking.link_recording(session, activityId, refNum, linked_by="LinkRecording"))
 
     @rpc(required(Unicode), _args=("refNum",), _returns=required(RecordingInfo))
-    @soap_operation
+    @soap_operation(access=LISTENER)
     def GetRecordingInfo(ctx, refNum):
         with ctx.udc.database.session() as session:
             recording = ledger.recording_by_reference(session, refNum)
             if recording is None:
                 raise NotFound(f"no recording {refNum!r}")
+            if not recordings.may_listen(caller(ctx), recording):
+                raise Forbidden("this user may not listen to that recording")
             return recording_info(recording)
 
     @rpc(required(Unicode), optional(Unicode), required(Unicode), optional(Boolean),
          _args=("sExtension", "sPhoneNumber", "dtCallDateTime", "bDeletionProtected"), _returns=required(Unicode))
-    @soap_operation
+    @soap_operation(access=listener_or_networks("recall_allowed_networks"))
     def RetrieveRecFile(ctx, sExtension, sPhoneNumber, dtCallDateTime, bDeletionProtected):
         system = ctx.udc
+        recordings.may_ask_for_extension(caller(ctx), sExtension)
         when = parse_recall_datetime(dtCallDateTime, system.settings.timezone)
         with system.database.session() as session:
             return recordings.retrieve_rec_file(

@@ -17,10 +17,14 @@ from spyne.protocol.json import JsonDocument
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.server.wsgi import WsgiApplication
 
+from services.core.errors import Unauthorized
+from services.core.throttle import TooManyAttempts
+from services.http.auth import challenge, retry_after
 from services.http.jsonp import BAD_CALLBACK, JAVASCRIPT, valid_callback, wrap_jsonp
 from services.http.wsgi import base_url, plain_response, read_body, xml_has_dtd
 
 from .contracts import AuthoredContract
+from .faults import REFUSAL
 
 # Client faults are the caller's business, not an operator's: Spyne would log each one
 # at ERROR with a traceback. Server faults stay logged.
@@ -117,8 +121,9 @@ class SoapService:
     """The Spyne applications of one service, one per protocol, sharing its service classes."""
 
     def __init__(self, name: str, services: Sequence[type], contract: AuthoredContract,
-                 context: Callable[[], Any]) -> None:
+                 context: Callable[[], Any], realm: str | None = None) -> None:
         self.name = name
+        self.realm = realm or name
         self.contract = contract
         tns = contract.target_namespace
 
@@ -138,6 +143,22 @@ class SoapService:
         self.rest = WsgiApplication(self.rest_app)
 
     # -- WSGI entry points -------------------------------------------------------------
+
+    def _refusal(self, environ: dict, status: str, headers: list) -> tuple[str, list]:
+        """Spyne answers every fault 500 (or 400); a refused caller gets 401 with a
+        challenge (SOAP::Lite and .NET send credentials only then), or 429."""
+        refusal = environ.get(REFUSAL)
+        if isinstance(refusal, TooManyAttempts):
+            return "429 Too Many Requests", [*headers, *retry_after(refusal.retry_after_s)]
+        if isinstance(refusal, Unauthorized):
+            return "401 Unauthorized", [*headers, *challenge(self.realm)]
+        return status, headers
+
+    def _spyne(self, app, environ: dict, start_response) -> Iterable[bytes]:
+        def start(status, headers, exc_info=None):
+            return start_response(*self._refusal(environ, status, list(headers)), exc_info)
+
+        return app(environ, start)
 
     def soap_endpoint(self, environ: dict, start_response) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
@@ -166,7 +187,7 @@ class SoapService:
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ["callsuite.binding"] = "soap12" if soap12 else "soap11"
-        return (self.soap12 if soap12 else self.soap11)(environ, start_response)
+        return self._spyne(self.soap12 if soap12 else self.soap11, environ, start_response)
 
     def rest_endpoint(self, environ: dict, start_response) -> Iterable[bytes]:
         """GET /rest/{service}/{Operation}?args → JSON; with callback= → JSONP."""
@@ -184,8 +205,12 @@ class SoapService:
 
         # Spyne names the offending parameter by its class repr; callers need only its name.
         body = _SPYNE_CLASS_REPR.sub(rb"\1", b"".join(self.rest(environ, capture)))
+        status, refusal_headers = self._refusal(environ, captured["status"], [])
         if not callback:
-            return plain_response(start_response, captured["status"], body, "application/json; charset=utf-8")
-        # JSONP must reach the script tag with 200, whatever the fault, or the callback never runs.
-        return plain_response(start_response, "200 OK", wrap_jsonp(callback[-1], body),
-                              JAVASCRIPT, [("X-Content-Type-Options", "nosniff")])
+            return plain_response(start_response, status, body, "application/json; charset=utf-8",
+                                  refusal_headers)
+        # JSONP must reach the script tag with 200, whatever the fault, or the callback never
+        # runs - except a refusal: its 401 challenge makes the browser ask for credentials.
+        return plain_response(start_response, status if refusal_headers else "200 OK",
+                              wrap_jsonp(callback[-1], body), JAVASCRIPT,
+                              [("X-Content-Type-Options", "nosniff"), *refusal_headers])

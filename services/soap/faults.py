@@ -7,10 +7,12 @@ import logging
 from spyne import Fault
 
 from services.core import errors
+from services.core.throttle import TooManyAttempts
 
 log = logging.getLogger(__name__)
 
 _CODES = {
+    TooManyAttempts: "Client.TooManyAttempts",
     errors.InvalidInput: "Client.InvalidInput",
     errors.NotFound: "Client.NotFound",
     errors.Conflict: "Client.Conflict",
@@ -27,16 +29,34 @@ def to_fault(exc: errors.CallsuiteError) -> Fault:
     return Fault("Server", str(exc))
 
 
-def soap_operation(func):
-    """Wrap a Spyne service method: domain errors become faults with their safe message."""
+REFUSAL = "callsuite.soap.refusal"  # environ key: the refusal SoapService answers with 401/429
+
+
+def soap_operation(func=None, *, access=None):
+    """Wrap a Spyne service method: its access rule (services/soap/access.py) runs first;
+    domain errors become faults with their safe message. A refusal, from the rule or the
+    operation, is left in the WSGI environ so the endpoint answers it, on every binding,
+    with 401 + challenge (Unauthorized, when the rule reads HTTP credentials) or 429 +
+    Retry-After (TooManyAttempts)."""
+    if func is None:
+        return functools.partial(soap_operation, access=access)
 
     @functools.wraps(func)
     def wrapper(ctx, *args, **kwargs):
         try:
+            if access is not None:
+                from .access import admit
+                admit(access, ctx)
             return func(ctx, *args, **kwargs)
         except errors.CallsuiteError as exc:
+            if isinstance(exc, TooManyAttempts) or (isinstance(exc, errors.Unauthorized)
+                                                    and getattr(access, "http_credentials", False)):
+                environ = getattr(ctx.transport, "req_env", None)
+                if environ is not None:
+                    environ[REFUSAL] = exc
             raise to_fault(exc) from None
 
+    wrapper.access = access
     return wrapper
 
 

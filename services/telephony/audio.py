@@ -197,6 +197,30 @@ class RecordingEncoder:
         return _info_frame(layout, frames, self._audio_bytes + layout.frame_length, padding)
 
 
+def salvage_recording(data: bytes, sample_rate: int = SAMPLE_RATE, bitrate_kbps: int = BITRATE_KBPS) -> bytes:
+    """A playable MP3 from what a crash left of a recording being written: the frames
+    written up to the crash, a trailing partial frame cut off, and the Info tag (left a
+    placeholder) filled in for them. b"" when no whole frame was written."""
+    layout = _frame_layout(sample_rate, bitrate_kbps)
+    if layout is None:
+        return b""
+    body = data
+    if body[:layout.frame_length] == bytes(layout.frame_length):
+        body = body[layout.frame_length:]  # the Info tag's placeholder
+    # Every frame of this CBR stream is one length and starts with LAME's own header:
+    # keep the whole frames up to the first that is cut short or not a frame.
+    frames = 0
+    while (frames + 1) * layout.frame_length <= len(body) and \
+            body[frames * layout.frame_length:frames * layout.frame_length + 2] == layout.header[:2]:
+        frames += 1
+    if not frames:
+        return b""
+    body = body[:frames * layout.frame_length]
+    # The samples LAME held back at the crash are lost; the frames hold what was written,
+    # less the encoder delay, so no end padding is declared.
+    return _info_frame(layout, frames, len(body) + layout.frame_length, padding=0) + body
+
+
 def encode_call_seconds(spans: Iterable[tuple[float, float]], **kwargs) -> bytes:
     """A whole MP3 of the given call-time spans (a convenience for tests and tools)."""
     encoder = RecordingEncoder(**kwargs)

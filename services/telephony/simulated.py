@@ -41,7 +41,9 @@ from .outcomes import OutcomeDecision, OutcomeRules
 
 log = logging.getLogger(__name__)
 
-_WRITE_THRESHOLD = 64 * 1024  # encoded bytes kept in memory before a file append (~16 s)
+# Encoded audio is appended to the file every this many seconds of call, so a crash loses
+# at most that much (plus LAME's last frames) of what was recorded; see System.start.
+_WRITE_EVERY_S = 2.0
 _LIVE = ("ringing", "answered")
 _PARALLEL_FROM = 32  # below this many live calls a tick is too short to be worth sharing out
 
@@ -131,6 +133,7 @@ class SimulatedSwitch:
         self.playback_caller_id = playback_caller_id
         self.sample_rate = sample_rate
         self.bitrate_kbps = bitrate_kbps
+        self._write_bytes = int(bitrate_kbps * 1000 / 8 * _WRITE_EVERY_S)
         self._clock = clock
         self._clock0 = clock()
         self._utc0 = datetime.now(timezone.utc)
@@ -407,7 +410,8 @@ class SimulatedSwitch:
         if call.record:
             try:
                 call.encoder = RecordingEncoder(self.sample_rate, self.bitrate_kbps)
-                call.writer = self.store.new_writer(self._utc(call.t_start), keep_open=False)
+                # Named after the call, so what a crash leaves is matched to it on the next start.
+                call.writer = self.store.new_writer(self._utc(call.t_start), keep_open=False, stem=call.call_id)
                 call.pending += call.encoder.tag_placeholder()  # the Info tag goes here at the end
             except OSError:
                 log.exception("cannot record call %s; it goes on unrecorded", call.call_id)
@@ -425,7 +429,7 @@ class SimulatedSwitch:
                     encoder.skip_to(position)
                 else:
                     call.pending += encoder.feed_seconds(call.position, position)
-                    if len(call.pending) >= _WRITE_THRESHOLD:
+                    if len(call.pending) >= self._write_bytes:
                         call.writer.write(bytes(call.pending))
                         call.pending.clear()
             except OSError:

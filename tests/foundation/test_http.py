@@ -93,7 +93,8 @@ def test_unknown_paths_and_methods_are_plain_errors(live):
 def test_jsonp_callback_names_are_checked(live):
     bad = requests.get(live.url("/rest/recording/GetRecordingInfo"), params={"refNum": "1", "callback": "alert(1)"})
     assert bad.status_code == 400 and "identifier" in bad.text
-    good = requests.get(live.url("/rest/recording/GetRecordingInfo"), params={"refNum": "1", "callback": "cb.done"})
+    good = requests.get(live.url("/rest/recording/GetRecordingInfo"), params={"refNum": "1", "callback": "cb.done"},
+                        auth=("bms", "demo-bms-pw"))
     assert good.status_code == 200
     assert good.headers["Content-Type"].startswith("application/javascript")
     assert good.text.startswith("cb.done(") and good.text.endswith(");")
@@ -116,11 +117,12 @@ def test_generic_get_errors_name_the_parameter(live):
 
 def test_faults_carry_no_empty_actor_or_role(live):
     body = '<GetRecordingInfo xmlns="urn:callsuite:recording:1"><refNum>0000000000</refNum></GetRecordingInfo>'
-    soap11 = requests.post(live.url("/soap/recording"), data=envelope(body), headers={"Content-Type": "text/xml"})
+    soap11 = requests.post(live.url("/soap/recording"), data=envelope(body), headers={"Content-Type": "text/xml"},
+                           auth=("bms", "demo-bms-pw"))
     fault = soap_body(soap11.content)
     assert fault.findtext("faultcode").endswith("Client.NotFound") and fault.find("faultactor") is None
     soap12 = requests.post(live.url("/soap/recording"), data=envelope(body, SOAP12),
-                           headers={"Content-Type": "application/soap+xml"})
+                           headers={"Content-Type": "application/soap+xml"}, auth=("bms", "demo-bms-pw"))
     assert soap12.status_code == 400
     fault = soap_body(soap12.content)
     assert fault.find(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text").text == "no recording '0000000000'"

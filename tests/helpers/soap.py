@@ -53,3 +53,21 @@ class ValidatingPlugin:
 
     def egress(self, envelope, http_headers, operation, binding_options):
         return envelope, http_headers
+
+
+BMS = ("bms", "demo-bms-pw")  # the demo site's user with global listening rights
+
+
+def zeep_client(wsdl_url: str, *, auth=BMS, xsd_name: str = "recording.xsd", **kwargs):
+    """zeep over a requests session sending `auth` as HTTP Basic (None: no credentials),
+    validating every answer against xsd/<xsd_name> (client.validated counts them)."""
+    import requests
+    import zeep
+    from zeep.transports import Transport
+
+    session = requests.Session()
+    session.auth = auth
+    plugin = ValidatingPlugin(xsd_name)
+    client = zeep.Client(wsdl_url, plugins=[plugin], transport=Transport(session=session), **kwargs)
+    client.validated = plugin
+    return client

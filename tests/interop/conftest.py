@@ -71,7 +71,7 @@ SERVICES = {
         operations=("AddLink", "PlayByPhone", "LinkRecording", "GetRecordingInfo", "RetrieveRecFile"),
         types=("AddLink", "RecordingInfo", "ArrayOfGap", "ActivityLink"),
         prefix="rec",
-        fault=FaultCase("GetRecordingInfo", {"refNum": "0000000000"}, "no recording", "NotFound"),
+        fault=FaultCase("AddLink", {"id": "x" * 201}, "longer than 200", "InvalidInput"),
     ),
     "calldata": Service(
         name="calldata", tns="urn:callsuite:calldata:1", xsd="calldata.xsd",

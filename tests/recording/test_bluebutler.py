@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from helpers.audio import tone_mp3
 from helpers.server import start_server
-from helpers.soap import ValidatingPlugin
+from helpers.soap import zeep_client
 from storage.models import ActivityLink, Recording
 
 counter = itertools.count(1)
@@ -171,10 +171,7 @@ def test_mp3_unknown_reference_is_404_with_empty_body(live):
 
 @pytest.fixture(scope="module")
 def soap(live):
-    plugin = ValidatingPlugin("recording.xsd")
-    client = zeep.Client(live.url("/soap/recording?wsdl"), plugins=[plugin])
-    client.validated = plugin
-    return client
+    return zeep_client(live.url("/soap/recording?wsdl"))
 
 
 def test_soap_add_link_every_return(live, soap):
@@ -209,8 +206,8 @@ def test_soap_link_recording_and_recording_info(live, soap):
 
 
 def test_soap12_port_works(live):
-    client = zeep.Client(live.url("/soap/recording?wsdl"), plugins=[ValidatingPlugin("recording.xsd")],
-                         service_name="RecordingService", port_name="RecordingServiceSoap12")
+    client = zeep_client(live.url("/soap/recording?wsdl"), service_name="RecordingService",
+                         port_name="RecordingServiceSoap12")
     assert client.service.AddLink(id="S12-1", host="WS-ALICE", activeCall=True) == "No Active Call"
 
 
@@ -242,3 +239,11 @@ def test_forwarded_headers_are_ignored_without_a_proxy(live):
         assert r.text == reference
     finally:
         hang_up(live, call_id)
+
+
+def test_mp3_of_a_recording_whose_file_is_gone_is_not_found(live):
+    _, reference = cti_call(live, ended=True, audio=tone_mp3(1.0))
+    with live.db.session() as session:
+        recording = session.scalar(select(Recording).where(Recording.reference == reference))
+        live.system.store.delete(recording.file_path)
+    assert requests.get(live.url(f"/bluebutler/service/MP3/{reference}"), auth=BMS).status_code == 404

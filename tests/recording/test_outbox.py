@@ -17,12 +17,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-import zeep
 from sqlalchemy import select
 
 from helpers.postgres import PostgresServer
 from helpers.server import DEMO_SITE, start_server
-from helpers.soap import ValidatingPlugin
+from helpers.soap import zeep_client
 from services.core.outbox import enqueue
 from services.integrations.outbox_worker import OutboxWorker, safe_url
 from storage.database import Database, sqlite_url
@@ -106,7 +105,7 @@ def pending_link(live, activity: str) -> None:
 
 
 def soap_link(live, activity: str, reference: str) -> None:
-    client = zeep.Client(live.url("/soap/recording?wsdl"), plugins=[ValidatingPlugin("recording.xsd")])
+    client = zeep_client(live.url("/soap/recording?wsdl"))
     link = client.service.LinkRecording(activityId=activity, refNum=reference)
     assert (link.State, link.ReferenceNumber) == ("linked", reference)
 

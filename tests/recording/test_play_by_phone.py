@@ -1,11 +1,10 @@
 """Play by Phone (seed 000) through the telephony layer's playback channels."""
 import pytest
 import requests
-import zeep
 
 from helpers.audio import tone_mp3
 from helpers.server import start_server
-from helpers.soap import ValidatingPlugin
+from helpers.soap import zeep_client
 
 BMS = ("bms", "demo-bms-pw")
 
@@ -48,7 +47,7 @@ def test_play_by_phone_needs_listening_rights(live, reference):
 
 
 def test_play_by_phone_over_soap(live, reference):
-    client = zeep.Client(live.url("/soap/recording?wsdl"), plugins=[ValidatingPlugin("recording.xsd")])
+    client = zeep_client(live.url("/soap/recording?wsdl"))
     assert client.service.PlayByPhone(refNum="0000000000", phoneNumber="+442079460123") == "FALSE"
     # The single channel is still playing the 3 s recording of the first test (or is free again).
     assert client.service.PlayByPhone(refNum=reference, phoneNumber="+442079460789") in (

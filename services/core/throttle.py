@@ -1,0 +1,122 @@
+"""Sign-in rate limiting, the same for every credentialed surface.
+
+Two rules, both counted over the last `window_s` seconds in the database (table
+signin_failures), so every server process sharing it counts together:
+
+* one (surface, account, address): after `max_failures` failed sign-ins that address may
+  not try that account on that surface again until the oldest of them leaves the window;
+* one address, whatever the accounts and surfaces (password spraying): after
+  `max_address_failures` failures that address may not sign in at all for a while.
+
+There is deliberately no limit per account alone: a stranger elsewhere could then lock a
+real user out by failing on purpose. A refused attempt does not check the password and
+is not counted (the attacker cannot lengthen the wait, and gets no answer either way).
+A success clears that (surface, account, address)'s failures.
+
+Concurrent attempts that pass `check` together may all be counted, so an attacker can go
+over the limit by at most the number of requests the server runs at once.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Optional, TypeVar
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from storage.models import SigninFailure
+
+from .errors import CallsuiteError, Unauthorized
+
+T = TypeVar("T")
+MAX_ACCOUNT = 200
+MAX_ADDRESS = 64
+
+
+class TooManyAttempts(CallsuiteError):
+    """Too many failed sign-ins: try again in `retry_after_s` seconds."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = max(1, int(retry_after_s))
+        super().__init__(f"too many failed sign-ins: try again in {self.retry_after_s} seconds")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SigninThrottle:
+    def __init__(self, *, max_failures: int = 5, max_address_failures: int = 30, window_s: float = 900,
+                 clock: Callable[[], datetime] = _utcnow) -> None:
+        self.max_failures = max_failures
+        self.max_address_failures = max_address_failures
+        self.window = timedelta(seconds=window_s)
+        self.clock = clock
+
+    @staticmethod
+    def _key(surface: str, account: Optional[str], address: Optional[str]) -> tuple[str, str, str]:
+        return surface, (account or "")[:MAX_ACCOUNT], (address or "")[:MAX_ADDRESS]
+
+    def _recent(self, session: Session, where, limit: int, now: datetime) -> list[datetime]:
+        """The newest `limit` failures matching `where` in the window, newest first."""
+        return session.scalars(
+            select(SigninFailure.at).where(*where, SigninFailure.at > now - self.window)
+            .order_by(SigninFailure.at.desc()).limit(max(limit, 1))).all()
+
+    def _wait(self, times: list[datetime], limit: int, now: datetime) -> Optional[float]:
+        """Seconds until fewer than `limit` of these failures are in the window."""
+        if limit <= 0 or len(times) < limit:
+            return None
+        return (times[limit - 1] + self.window - now).total_seconds()
+
+    def check(self, session: Session, surface: str, account: Optional[str], address: Optional[str]) -> int:
+        """Raise TooManyAttempts if this address may not try this account now; else the
+        number of recent failures of this (surface, account, address)."""
+        surface, account, address = self._key(surface, account, address)
+        now = self.clock()
+        mine = self._recent(session, (SigninFailure.surface == surface, SigninFailure.account == account,
+                                      SigninFailure.address == address), self.max_failures, now)
+        spraying = self._recent(session, (SigninFailure.address == address,), self.max_address_failures, now)
+        waits = [w for w in (self._wait(mine, self.max_failures, now),
+                             self._wait(spraying, self.max_address_failures, now)) if w is not None]
+        if waits:
+            raise TooManyAttempts(math.ceil(max(waits)))
+        return len(mine)
+
+    def failed(self, session: Session, surface: str, account: Optional[str], address: Optional[str]) -> None:
+        surface, account, address = self._key(surface, account, address)
+        now = self.clock()
+        session.execute(delete(SigninFailure).where(SigninFailure.at <= now - self.window))
+        session.add(SigninFailure(surface=surface, account=account, address=address, at=now))
+
+    def succeeded(self, session: Session, surface: str, account: Optional[str], address: Optional[str]) -> None:
+        surface, account, address = self._key(surface, account, address)
+        where = (SigninFailure.surface == surface, SigninFailure.account == account,
+                 SigninFailure.address == address)
+        # Read first: a successful sign-in (every MP3 Range request) should not take a write lock.
+        if session.scalar(select(func.count()).select_from(SigninFailure).where(*where)):
+            session.execute(delete(SigninFailure).where(*where))
+
+    def authenticate(self, database, surface: str, account: Optional[str], address: Optional[str],
+                     verify: Callable[[], T]) -> T:
+        """check, then `verify()` (which raises Unauthorized for wrong credentials), then
+        record the outcome. The password check runs outside any transaction: argon2 is slow."""
+        with database.read_session() as session:
+            earlier_failures = self.check(session, surface, account, address)
+        try:
+            result = verify()
+        except Unauthorized:
+            with database.session() as session:
+                self.failed(session, surface, account, address)
+            raise
+        if earlier_failures:  # nothing to clear otherwise: no write transaction
+            with database.session() as session:
+                self.succeeded(session, surface, account, address)
+        return result
+
+    @classmethod
+    def from_settings(cls, settings) -> "SigninThrottle":
+        return cls(max_failures=settings.signin_max_failures,
+                   max_address_failures=settings.signin_max_address_failures,
+                   window_s=settings.signin_window_s)

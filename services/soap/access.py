@@ -1,0 +1,62 @@
+"""Who may call an operation: one rule per operation, declared once with
+`@soap_operation(access=...)` and so the same on SOAP 1.1, SOAP 1.2, GET and JSONP.
+
+A rule takes the Spyne context, raises Unauthorized (or TooManyAttempts) to refuse, and
+returns the caller (or None); the operation reads it with `caller(ctx)`.
+
+Refusals: a rule that reads HTTP credentials (`http_credentials`) is refused with 401 and
+a Basic challenge (and the fault as body), so challenge-driven clients (SOAP::Lite, .NET)
+send them. An operation whose credentials are elements of the request (Callbutton's
+GetCallDetails) is refused with its Client.Unauthorized fault under SOAP's own status:
+a challenge for HTTP credentials it does not read would mislead, and gSOAP and suds read
+no fault from a 401. After too many failures, either answers 429 with Retry-After.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from services.http import auth
+
+Rule = Callable[[Any], Any]
+_CALLER = "callsuite.caller"
+
+
+def environ_of(ctx) -> dict:
+    return getattr(ctx.transport, "req_env", None) or {}
+
+
+def caller(ctx):
+    return environ_of(ctx).get(_CALLER)
+
+
+def OPEN(ctx) -> None:
+    """Anyone (as the seed has it: AddLink)."""
+    return None
+
+
+def LISTENER(ctx):
+    """HTTP Basic credentials of a user; the operation checks listening rights per recording."""
+    return auth.listener(ctx.udc, environ_of(ctx))
+
+
+LISTENER.http_credentials = True
+
+
+def listener_or_networks(setting: str) -> Rule:
+    """Clients in the networks of that setting without credentials; anyone else as LISTENER."""
+    def rule(ctx):
+        return auth.listener_unless_from(ctx.udc, environ_of(ctx), getattr(ctx.udc.settings, setting))
+
+    rule.__name__ = f"listener_or_{setting}"
+    rule.http_credentials = True
+    return rule
+
+
+def BODY_CREDENTIALS(ctx) -> None:
+    """The request's own elements carry the credentials; the operation checks them first."""
+    return None
+
+
+def admit(rule: Rule, ctx) -> None:
+    environ = environ_of(ctx)
+    environ[_CALLER] = rule(ctx)
