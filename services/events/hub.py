@@ -11,11 +11,16 @@ from sqlalchemy.exc import IntegrityError
 
 from services.core import callback_status
 from services.core.errors import CallsuiteError
+from services.core.throttle import TooManyAttempts
 
 log = logging.getLogger(__name__)
 
 HUB_NAME = "NotifyMe"
 THROTTLE_SURFACE = "notifyme"  # Subscribe guesses, counted per connection and address
+
+
+def too_many(refused: TooManyAttempts) -> str:
+    return f"Too many unknown confirmation codes: try again in {refused.retry_after_s} seconds."
 
 
 def invocation(method: str, *args: Any) -> dict:
@@ -52,9 +57,9 @@ class HubError(CallsuiteError):
 
 
 class NotifyMe:
-    def __init__(self, database, throttle=None) -> None:
+    def __init__(self, database, throttle) -> None:
         self.database = database
-        self.throttle = throttle  # services.core.throttle.SigninThrottle (system.throttle)
+        self.throttle = throttle  # system.throttle: an unknown code counts as a failed sign-in
 
     def invoke(self, connection_id: str, address: Optional[str], call: Any) -> tuple[dict, bool]:
         """Run one hub invocation {H, M, A, I}; the hub result {I} or {I, E}, and whether
@@ -80,18 +85,16 @@ class NotifyMe:
             code = f"{code:010d}"  # a page may pass the digits as a number
         if not isinstance(code, str):
             raise HubError("The confirmation code must be a string of 10 digits.")
-        if self.throttle is not None:
-            with self.database.read_session() as session:
-                try:
-                    self.throttle.check(session, THROTTLE_SURFACE, connection_id, address)
-                except CallsuiteError as refused:  # TooManyAttempts
-                    raise HubError(str(refused)) from None
+        with self.database.read_session() as session:
+            try:
+                self.throttle.check(session, THROTTLE_SURFACE, connection_id, address)
+            except TooManyAttempts as refused:
+                raise HubError(too_many(refused)) from None
         try:
             with self.database.session() as session:
                 request = callback_status.find_request(session, code)
                 if request is None:
-                    if self.throttle is not None:
-                        self.throttle.failed(session, THROTTLE_SURFACE, connection_id, address)
+                    self.throttle.failed(session, THROTTLE_SURFACE, connection_id, address)
                 else:
                     changed = callback_status.subscribe(session, connection_id, request)
         except IntegrityError:

@@ -67,7 +67,7 @@ class EventsServer:
     def build_app(self) -> web.Application:
         settings = self.settings
         database = self.system.database
-        throttle = getattr(self.system, "throttle", None)  # services.core.throttle (sign-in limits)
+        throttle = self.system.throttle  # unknown codes count as failed sign-ins (a code is a secret)
         origins = Origins(settings.events_allowed_origins)
 
         def address_of(request):

@@ -13,9 +13,10 @@ from typing import Optional
 from aiohttp import web
 
 from services.core import callback_status
-from services.core.errors import CallsuiteError
+from services.core.throttle import TooManyAttempts
 
 from .feed import Waiter
+from .hub import too_many
 from .plumbing import refusal
 from .transports import SSE_HEADERS
 
@@ -47,14 +48,12 @@ class CallbackEvents:
 
     def _find(self, code: str, address: Optional[str]):
         """(request id, its final status's event id or None), or None for an unknown code."""
-        if self.throttle is not None:
-            with self.database.read_session() as session:
-                self.throttle.check(session, THROTTLE_SURFACE, None, address)
+        with self.database.read_session() as session:
+            self.throttle.check(session, THROTTLE_SURFACE, None, address)
         with self.database.session() as session:
             request = callback_status.find_request(session, code)
             if request is None:
-                if self.throttle is not None:
-                    self.throttle.failed(session, THROTTLE_SURFACE, None, address)
+                self.throttle.failed(session, THROTTLE_SURFACE, None, address)
                 return None
             return request.id, bool(callback_status.final_request_ids(session, [request.id]))
 
@@ -69,9 +68,9 @@ class CallbackEvents:
         position = int(last_id)
         try:
             found = await self.run_db(self._find, request.match_info["code"], self.address_of(request))
-        except CallsuiteError as refused:  # TooManyAttempts
-            return web.Response(status=429, text=str(refused) + "\n",
-                                headers={"Retry-After": str(getattr(refused, "retry_after_s", 60))})
+        except TooManyAttempts as refused:
+            return web.Response(status=429, text=too_many(refused) + "\n",
+                                headers={"Retry-After": str(refused.retry_after_s)})
         if found is None:
             return refusal(404, "Unknown confirmation code.")
         request_id, ended = found

@@ -130,3 +130,27 @@ def test_an_allow_list_of_origins_refuses_the_others_and_jsonp(tmp_path):
         assert jsonp.status_code == 403
     finally:
         server.stop()
+
+
+def test_guessing_codes_is_limited_per_connection_and_per_address(tmp_path):
+    server = start_server(tmp_path, signin_max_failures=3, signin_max_address_failures=5)
+    try:
+        code = new_request(server.db)
+        guesser = Connection(server.events_url)
+        guesser.connect()
+        for guess in ("0000000001", "0000000002", "0000000003"):
+            assert guesser.invoke("Subscribe", guess).json()["E"] == "Unknown confirmation code."
+        refused = guesser.invoke("Subscribe", code).json()["E"]  # even the right code, now
+        assert re.fullmatch(r"Too many unknown confirmation codes: try again in \d+ seconds\.", refused)
+        another = Connection(server.events_url)  # a new connection from the same address ...
+        another.connect()
+        assert another.invoke("Subscribe", code).json() == {"I": "0"}  # ... has its own three tries
+        assert another.invoke("Subscribe", "0000000004").json()["E"] == "Unknown confirmation code."
+        assert another.invoke("Subscribe", "0000000005").json()["E"] == "Unknown confirmation code."
+        third = Connection(server.events_url)  # five failures from this address: all of it waits
+        third.connect()
+        assert third.invoke("Subscribe", code).json()["E"].startswith("Too many unknown confirmation codes")
+        sse = requests.get(f"{server.events_url}/events/callbacks/{code}", timeout=10)
+        assert sse.status_code == 429 and int(sse.headers["Retry-After"]) > 0
+    finally:
+        server.stop()
