@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from helpers.server import DEMO_SITE, start_server
 from helpers.soap import BMS, soap_body
-from services.http.app import build_app
+
 from services.soap.endpoint import SoapService
 from storage.models import ActivityLink
 
@@ -71,7 +71,7 @@ def live(tmp_path_factory):
 def soap_services(live) -> list[tuple[SoapService, list[str], str]]:
     """Every SoapService the application serves: its SOAP addresses and its /rest prefix."""
     found: dict[int, tuple[SoapService, list[str], list[str]]] = {}
-    for route in build_app(live.system).app._routes:
+    for route in live.system.edges():
         service = getattr(route.wsgi, "__self__", None)
         if isinstance(service, SoapService):
             entry = found.setdefault(id(service), (service, [], []))
