@@ -174,6 +174,8 @@ class System:
             channels = self.switch.channels()
             free = sum(1 for channel in channels if channel.state == "idle")
             yield "callsuite_playback_channels_free", "Idle playback channels", "", {"": free}
+        yield ("callsuite_event_subscribers", "Open callback event streams and waiting long polls (this process)", "",
+               {"": len(self.events_server.feed)})
 
     def health(self) -> tuple[dict, bool]:
         try:

@@ -57,3 +57,12 @@ def test_a_stream_that_waits_receives_a_status_written_later(live):
         record(live.db, code, "CallingUserFailed", "Rescheduled", "CallingUser", "CallFailed")
         assert [e["data"]["status"] for e in stream] == ["CallingUserFailed", "Rescheduled", "CallingUser",
                                                          "CallFailed", "CallFailed"]
+
+
+def test_open_streams_are_counted_in_the_metrics(live):
+    code = new_request(live.db)
+    record(live.db, code, "CallingUser")
+    with requests.get(f"{live.events_url}/events/callbacks/{code}", stream=True, timeout=20) as response:
+        next(events_of(response))  # the stream is open and waiting
+        metrics = requests.get(live.url("/metrics"), timeout=10).text
+        assert "callsuite_event_subscribers 1.0" in metrics.splitlines()
