@@ -134,3 +134,25 @@ def test_a_client_cut_off_mid_sequence_reconnects_and_receives_what_it_missed(li
     finally:
         page.close()
         relay.stop()
+
+
+def test_a_modern_page_uses_eventsource_across_origins_with_credentials(live, browser, website):
+    code = new_request(live.db)
+    record(live.db, code, *SUCCESS[:2])
+    page = browser.new_page()
+    try:
+        page.goto(f"{website.url}/2.4.3/index.html?hub={live.events_url}")
+        page.evaluate("""([url]) => {
+            window.sse = [];
+            const source = new EventSource(url, {withCredentials: true});
+            source.addEventListener("status", e => sse.push([e.lastEventId, JSON.parse(e.data).status]));
+            source.addEventListener("end", () => { sse.push("end"); source.close(); });
+        }""", [f"{live.events_url}/events/callbacks/{code}"])
+        page.wait_for_function("sse.length >= 2", timeout=20000)
+        ids = record(live.db, code, *SUCCESS[2:])
+        page.wait_for_function("sse[sse.length - 1] === 'end'", timeout=20000)
+        received = page.evaluate("sse")
+        assert [status for _, status in received[:-1]] == SUCCESS
+        assert [int(event_id) for event_id, _ in received[2:-1]] == ids
+    finally:
+        page.close()
