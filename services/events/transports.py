@@ -14,6 +14,9 @@ from .hub import pending_messages
 from .plumbing import answer
 
 KEEP_ALIVE = b"data: {}\n\n"  # an empty persistent response: the clients' keep-alive
+# The jQuery client reconnects by itself (a new /reconnect URL with its latest message id,
+# after 2 s); EventSource's own retry of the old URL would replay from an older cursor.
+NATIVE_RETRY = b"retry: 30000\n\n"
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
                "X-Accel-Buffering": "no"}
 
@@ -45,7 +48,7 @@ class Transports:
         waiter = Waiter(positions, connection_id)
         self.feed.add(waiter)
         try:
-            await response.write(b"data: initialized\n\n")
+            await response.write(NATIVE_RETRY + b"data: initialized\n\n")
             if initialize:
                 await response.write(_frame({"C": cursor.encode(positions), "S": 1, "M": []}))
             while not waiter.closed:
