@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -49,12 +50,21 @@ class Settings:
                                       "192.168.0.0/16", "fc00::/7")  # RetrieveRecFile without credentials
     sim_allowed_networks: tuple = ("127.0.0.0/8", "::1/128")  # who may use /sim/v1
     outbox_timeout_s: float = 10.0  # one outbox delivery's HTTP timeout (its lease is this + 5 s)
+    connection_limit: int = 1000  # open connections waitress serves at once (a few slow clients cannot fill it)
+    channel_timeout_s: int = 30  # idle connections close after this; also the time allowed to send a request's headers
+    listen_backlog: int = 1024  # connections the kernel queues while all are busy
+    agent_answer_after_s: float = 2.0  # simulated switch: seconds before a number an agent dials answers
+    agent_token_hours: float = 12.0  # how long an agent API token (POST /webservices/services/token) lasts
     events_port: int = 8001  # the events server (SignalR hub /signalr, SSE /events/...); 0 = any free port
     events_allowed_origins: str = "*"  # origins allowed to call the events server (comma-separated; "*" any)
     events_keepalive_s: float = 10.0  # keep-alive interval of event streams (SignalR KeepAliveTimeout = 2x)
     events_long_poll_s: float = 110.0  # how long a long poll waits (SignalR ConnectionTimeout)
     events_db_poll_s: float = 5.0  # safety-net poll of the database for statuses a wake-up missed
     events_scripts_dir: Optional[str] = None  # npm --prefix folder with jquery + signalr for /events/demo
+
+    @property
+    def agent_token_ttl(self) -> timedelta:
+        return timedelta(hours=self.agent_token_hours)
 
     @property
     def effective_database_url(self) -> str:

@@ -10,6 +10,7 @@ import uuid
 
 from sqlalchemy import text
 
+from services.agent import edge as agent_edge
 from services.calldata import edge as calldata_edge
 from services.config import Settings
 from services.console import edge as console_edge
@@ -18,7 +19,7 @@ from services.core.calldetails import address_allowed
 from services.core.errors import CallsuiteError
 from services.core.throttle import SigninThrottle
 from services.events.server import EventsServer
-from services.http.app import build_wsgi, health_route, server_options
+from services.http.app import build_wsgi, create_http_server, health_route
 from services.http.metrics import Metrics
 from services.http.routing import Route
 from services.ingest import cti as cti_edge
@@ -146,6 +147,19 @@ class System:
             worker.start()
 
     @property
+    def agent_desk(self):
+        """The agent operations (seed 004) on this system's database and switch, for the
+        agent API and the console's web agent alike."""
+        from services.core.agents import AgentDesk
+        control = None
+        if self.switch is not None:
+            from services.telephony.control import DriverCallControl
+            control = DriverCallControl(self.switch, self.sink.source)
+        return AgentDesk(self.database, control, default_region=self.settings.default_region,
+                         answer_after_s=self.settings.agent_answer_after_s, token_ttl=self.settings.agent_token_ttl,
+                         throttle=self.throttle)
+
+    @property
     def ready(self) -> bool:
         return self._started.is_set()
 
@@ -159,6 +173,7 @@ class System:
         routes += recording_edge.routes(self)
         routes += calldata_edge.routes(self)
         routes += console_edge.routes(self)
+        routes += agent_edge.routes(self)
         return routes
 
     def wsgi_app(self):
@@ -204,6 +219,4 @@ class System:
 
 def create_server(system: System, *, host: str, port: int):
     """The waitress server for a started system (the CLI's serve and the tests' server)."""
-    from waitress.server import create_server as waitress_server
-
-    return waitress_server(system.wsgi_app(), host=host, port=port, **server_options(system.settings))
+    return create_http_server(system.wsgi_app(), system.settings, host=host, port=port)

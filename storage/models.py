@@ -88,6 +88,8 @@ class User(Base):
     extension: Mapped[Optional[str]] = mapped_column(String(32), index=True)
     global_listening: Mapped[bool] = mapped_column(Boolean, default=False)
     company_id: Mapped[Optional[int]] = mapped_column(ForeignKey("companies.id"))
+    # Agent API (seed 004): a supervisor's token may act for other agents.
+    supervisor: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Extension(Base):
@@ -181,6 +183,22 @@ class ResultCode(Base):
     is_system: Mapped[bool] = mapped_column(default=False)
 
 
+class AgentSession(Base):
+    """An agent's availability (seed 004): logged out, logged in to a campaign, or ready.
+
+    "On call" and "wrapping" are not stored: they follow from the agent's calls that are
+    not yet dispositioned (services.core.agents), so a call that ends on its own moves
+    the agent to wrapping without anybody writing here.
+    """
+
+    __tablename__ = "agent_sessions"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="logged_out")  # logged_out, logged_in, ready
+    campaign_id: Mapped[Optional[int]] = mapped_column(ForeignKey("campaigns.id"))
+    since: Mapped[datetime]
+    dialing_since: Mapped[Optional[datetime]]  # a dial is being placed: the claim against a second one
+
+
 # --- the call ledger ------------------------------------------------------------------
 
 class Call(Base):
@@ -192,6 +210,7 @@ class Call(Base):
         Index("ix_calls_extension_state", "extension", "state"),
         Index("ix_calls_started_at", "started_at"),
         Index("ix_calls_did_started", "did", "started_at"),
+        Index("ix_calls_agent_disposed", "agent_id", "disposed_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(16))  # "cti", "sim", ...
@@ -224,6 +243,11 @@ class Call(Base):
     sales_status: Mapped[Optional[str]] = mapped_column(String(32))
     journal: Mapped[Optional[str]] = mapped_column(Text)
     notes: Mapped[Optional[str]] = mapped_column(Text)
+    # Agent API (seed 004): held by the agent, dispositioned (with a sales count), bridged.
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    num_sales: Mapped[Optional[int]]
+    disposed_at: Mapped[Optional[datetime]]
+    bridged_call_id: Mapped[Optional[int]] = mapped_column(ForeignKey("calls.id"))
 
     recording: Mapped[Optional["Recording"]] = relationship(back_populates="call", uselist=False)
 

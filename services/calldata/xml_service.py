@@ -47,13 +47,13 @@ import itertools
 import logging
 from typing import Iterator, Optional
 
-from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
 from services.core import calldetails
 from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthorized
 from services.core.throttle import TooManyAttempts
 from services.http.auth import basic_credentials, challenge, retry_after
+from services.http.media import send_mp3
 from services.http.routing import Route
 from services.http.wsgi import BodyTooLarge, base_url, read_body
 from storage.recordings import RecordingStoreError
@@ -184,12 +184,7 @@ class CallbuttonXmlService:
             return Response("", status=403)
         except (NotFound, RecordingStoreError):
             return Response("", status=404)
-        response = send_file(path, request.environ, mimetype="audio/mpeg", conditional=True, etag=True,
-                             last_modified=found.available_at, max_age=0,
-                             download_name=f"{found.call_id}.mp3", as_attachment=False)
-        response.headers["Accept-Ranges"] = "bytes"
-        response.headers["Cache-Control"] = "private, no-cache"
-        return response
+        return send_mp3(request, path, download_name=f"{found.call_id}.mp3", last_modified=found.available_at)
 
 
 def _logged(chunks: Iterator[bytes], username: str) -> Iterator[bytes]:

@@ -48,7 +48,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Call, Campaign, ClientCode, PartnerAccount, Recording
+from storage.models import Call, ClientCode, PartnerAccount, Recording
 
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .security import verify_password_cached
@@ -277,7 +277,7 @@ def report_address(value: Any) -> Optional[ReportAddress]:
 
 
 _COLUMNS = (
-    Call.id, Call.started_at, Call.campaign_id, Campaign.name, Call.did, Call.ani, Call.target,
+    Call.id, Call.started_at, Call.campaign_id, Call.did, Call.ani, Call.target,
     Call.other_data, Call.info_digits, Call.result, Call.duration_s, Call.talk_time_s,
     Call.index_number, Recording.state, Recording.file_path, Call.caller_address, Call.reviewed,
     Call.dtmf, Call.sales_status, Call.journal,
@@ -285,12 +285,12 @@ _COLUMNS = (
 
 
 def _report_call(row) -> ReportCall:
-    (call_id, started_at, campaign_id, campaign_name, did, ani, target, other_data, info_digits,
+    (call_id, started_at, campaign_id, did, ani, target, other_data, info_digits,
      result, duration, talk_time, index_number, recording_state, file_path, address, reviewed,
      dtmf, sales_status, journal) = row
     return ReportCall(
         call_id=str(call_id), start_time=started_at,
-        campaign=campaign_name if campaign_name is not None else (None if campaign_id is None else str(campaign_id)),
+        campaign=None if campaign_id is None else str(campaign_id),  # seed 002: <Campaign>campaignID</Campaign>
         did=did, ani=ani, target=target, other_data=other_data, info_digits=info_digits,
         result=result, duration=duration, talk_time=talk_time, index_number=index_number,
         recorded=recording_state == "available" and bool(file_path),
@@ -308,7 +308,6 @@ def iter_calls(database, code: str, start: Optional[datetime], end: Optional[dat
     """
     batch_size = max(1, int(batch_size))
     base = (select(*_COLUMNS).select_from(Call)
-            .outerjoin(Campaign, Campaign.id == Call.campaign_id)
             .outerjoin(Recording, Recording.call_id == Call.id)
             .where(Call.did == did_for_code(code)))
     if start is not None:

@@ -151,13 +151,6 @@ def render_bms_url(template: str, link: ActivityLink, reference: str) -> str:
     return out
 
 
-def pending_links(session: Session, extension: Optional[str], limit: int = 100) -> list[ActivityLink]:
-    query = select(ActivityLink).where(ActivityLink.state == "pending")
-    if extension is not None:
-        query = query.where(ActivityLink.extension == extension)
-    return list(session.scalars(query.order_by(ActivityLink.requested_at.desc()).limit(limit)))
-
-
 def candidate_recordings(session: Session, link: ActivityLink, *, window: timedelta = timedelta(days=1),
                          limit: int = 20) -> list[Recording]:
     """Recordings of the link's extension in the day before it was requested, newest first."""

@@ -7,21 +7,23 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
-from storage.models import (Campaign, ClientCode, Company, Extension, PartnerAccount, ResultCode,
-                            ServiceQueue, User, Workstation)
+from storage.models import (Campaign, ClientCode, Company, Extension, Lead, LeadPhone, PartnerAccount,
+                            ResultCode, ServiceQueue, User, Workstation)
 from sqlalchemy import select
 
 from .errors import InvalidInput
+from .phone import to_e164
 from .security import hash_password, password_matches_hash
 
 _SINGULAR = {"companies": "company", "queues": "queue", "users": "user", "workstations": "workstation",
-             "partners": "partner", "campaigns": "campaign", "result_codes": "result_code"}
-SECTIONS = ("companies", "queues", "users", "workstations", "partners", "campaigns", "result_codes")
+             "partners": "partner", "campaigns": "campaign", "result_codes": "result_code", "leads": "lead"}
+SECTIONS = ("companies", "queues", "users", "workstations", "partners", "campaigns", "result_codes", "leads")
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ def _user(session: Session, e: Mapping[str, Any]) -> Change:
         "extension": None if extension is None else str(extension),
         "global_listening": bool(e.get("global_listening", False)),
         "company_id": e.get("company"),
+        "supervisor": bool(e.get("supervisor", False)),
     }, password=e["password"])
 
 
@@ -203,7 +206,29 @@ def _result_code(session: Session, e: Mapping[str, Any]) -> Change:
     return Change("result_codes", code, "created" if created else ("changed" if changed else "unchanged"))
 
 
+def _lead(session: Session, e: Mapping[str, Any]) -> Change:
+    """A lead of seed 004 with its phones (E.164), each phone upserted by its id."""
+    lead_id = int(e["id"])
+    lead = session.get(Lead, lead_id)
+    created = lead is None
+    if created:
+        lead = Lead(id=lead_id, created_at=datetime.now(timezone.utc))
+        session.add(lead)
+    changed = _apply(lead, {"campaign_id": e.get("campaign"), "first_name": str(e.get("first_name", "")),
+                            "last_name": str(e.get("last_name", ""))})
+    for phone in e.get("phones", []):
+        row = session.get(LeadPhone, int(phone["id"]))
+        if row is None:
+            row = LeadPhone(id=int(phone["id"]))
+            session.add(row)
+            changed = True
+        changed = _apply(row, {"lead_id": lead_id, "phone_number": to_e164(str(phone["phone"])),
+                               "record_type": str(phone.get("record_type", "Home")),
+                               "record_type_id": int(phone.get("record_type_id", 1))}) or changed
+    return Change("leads", str(lead_id), "created" if created else ("changed" if changed else "unchanged"))
+
+
 _LOADERS: dict[str, Callable[[Session, Mapping[str, Any]], Change]] = {
     "companies": _company, "queues": _queue, "users": _user, "workstations": _workstation,
-    "partners": _partner, "campaigns": _campaign, "result_codes": _result_code,
+    "partners": _partner, "campaigns": _campaign, "result_codes": _result_code, "leads": _lead,
 }

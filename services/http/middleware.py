@@ -12,6 +12,12 @@ from .wsgi import BodyTooLarge, plain_response
 access_log = logging.getLogger("callsuite.access")
 error_log = logging.getLogger("callsuite.errors")
 
+# RFC 9110 Host: a DNS name (labels of 1-63 characters, 253 in all), an IPv4 address or
+# a bracketed IPv6 literal, then an optional port. Anything else (a 64-character label
+# makes werkzeug's IDNA encoding fail on every route) is the client's error: 400.
+_HOST = re.compile(r"(?:(?=[^:]{1,253}(?::|$))(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*"
+                   r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
+
 # Query parameters that carry secrets in the seeds' GET URLs (Buzzeasy passwords, PINs).
 # A request id from the client (or a proxy) is kept when it is short and plain.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -53,6 +59,10 @@ class ServerMiddleware:
             int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             result = plain_response(tracking_start_response, "400 Bad Request", b"bad Content-Length\n")
+            return self._iterate(result, environ, start_response, state, started)
+        host = environ.get("HTTP_HOST")
+        if host and _HOST.fullmatch(host) is None:
+            result = plain_response(tracking_start_response, "400 Bad Request", b"bad Host header\n")
             return self._iterate(result, environ, start_response, state, started)
         try:
             result = self.app(environ, tracking_start_response)

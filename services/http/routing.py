@@ -5,8 +5,10 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional, Sequence
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import IntegerConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
+
+from .wsgi import INT64_MAX
 
 Handler = Callable[..., Response]
 
@@ -28,6 +30,19 @@ class Route:
     name: str = ""
 
 
+class Int64Converter(IntegerConverter):
+    """`<int:...>` path values a 64-bit id column can hold: a longer number is no such page
+    (404), not an overflow in the database driver. Up to 19 digits match; those beyond
+    2**63-1 become 0, an id no row has (refusing them in the converter would make werkzeug
+    answer 405 for a route that has other methods)."""
+
+    regex = r"\d{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        return number if number <= INT64_MAX else 0
+
+
 class Router:
     def __init__(self, routes: Iterable[Route], *, max_body_bytes: int) -> None:
         self._routes: list[Route] = list(routes)
@@ -36,7 +51,7 @@ class Router:
             methods = None if route.wsgi is not None else list(route.methods) + (["HEAD"] if "GET" in route.methods else [])
             rules.append(Rule(route.rule, endpoint=index, methods=methods, strict_slashes=False,
                               merge_slashes=False))
-        self._map = Map(rules)
+        self._map = Map(rules, converters={"int": Int64Converter})
         self._max_body = max_body_bytes
 
     def __call__(self, environ: dict, start_response):
@@ -67,9 +82,11 @@ class Router:
 
 
 def _plain(code: int, text: str, exc: Optional[HTTPException]) -> Response:
+    """The error as plain text, with the headers it carries (Allow on a 405,
+    `Content-Range: bytes */<length>` on a 416)."""
     response = Response(text.rstrip("\n") + "\n", status=code, content_type="text/plain; charset=utf-8")
-    for name, value in exc.get_headers() if getattr(exc, "valid_methods", None) else []:
-        if name.lower() == "allow":
+    for name, value in exc.get_headers() if exc is not None else []:
+        if name.lower() not in ("content-type", "content-length"):
             response.headers[name] = value
     return response
 

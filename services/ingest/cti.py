@@ -5,7 +5,7 @@ PUT  /cti/v1/calls/{call_id}/recording   audio/mpeg body
 """
 from __future__ import annotations
 
-import json
+import re
 from datetime import datetime
 
 from werkzeug.wrappers import Request, Response
@@ -17,6 +17,7 @@ from services.core.throttle import TooManyAttempts
 from services.http.auth import bearer_token
 from services.http.jsonp import json_answer
 from services.http.routing import Route
+from services.http.wsgi import INT64_MAX, MAX_JSON_BYTES, BadJson, parse_json
 from storage.recordings import NotMp3, RecordingTooLarge, is_mp3, probe_mp3
 
 SOURCE = "cti"
@@ -24,6 +25,7 @@ _STATUS = {InvalidInput: 400, NotFound: 404, Conflict: 409}
 _STRING_FIELDS = {"event", "call_id", "at", "extension", "direction", "ani", "did", "target", "dtmf", "result",
                   "info_digits", "index_number", "other_data"}
 _EVENT_FIELDS = _STRING_FIELDS | {"campaign", "caller_address"}
+_CAMPAIGN_ID = re.compile(r"[0-9]{1,19}")
 
 
 def _error(status: int, message: str) -> Response:
@@ -43,7 +45,7 @@ class CtiIngest:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/cti/v1/events", self.post_event, methods=("POST",)),
+            Route("/cti/v1/events", self.post_event, methods=("POST",), max_body_bytes=MAX_JSON_BYTES),
             Route("/cti/v1/calls/<call_id>/recording", self.put_recording, methods=("PUT",),
                   max_body_bytes=self.system.settings.max_recording_bytes),
         ]
@@ -76,9 +78,9 @@ class CtiIngest:
         if request.mimetype != "application/json":
             return _error(415, "send the event as application/json")
         try:
-            document = json.loads(request.get_data(cache=False) or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _error(400, f"malformed JSON: {exc}")
+            document = parse_json(request.get_data(cache=False) or b"null")
+        except BadJson as exc:
+            return _error(400, str(exc))
         if not isinstance(document, dict):
             return _error(400, "the event must be a JSON object")
         unknown = set(document) - _EVENT_FIELDS
@@ -90,9 +92,9 @@ class CtiIngest:
         for name in _STRING_FIELDS - {"event", "call_id", "at"}:
             if document.get(name) is not None and not isinstance(document[name], str):
                 return _error(400, f"{name!r} must be a string")
-        campaign = document.get("campaign")
-        if campaign is not None and (isinstance(campaign, bool) or not isinstance(campaign, int)):
-            return _error(400, "'campaign' must be a campaign id (an integer)")
+        campaign = _campaign_id(document.get("campaign"))
+        if campaign is False:
+            return _error(400, "'campaign' must be a campaign id (an integer, or an integer written as a string)")
         address = document.get("caller_address")
         if address is not None and not isinstance(address, dict):
             return _error(400, "'caller_address' must be an object")
@@ -156,6 +158,17 @@ class CtiIngest:
         if previous and previous != relpath:
             store.delete(previous)  # a re-upload replaces the audio
         return json_answer(body, None, 201)
+
+
+def _campaign_id(value):
+    """A campaign id as a PBX sends it: 3 or "3". None when absent, False when not an id."""
+    if value is None:
+        return None
+    if isinstance(value, str) and _CAMPAIGN_ID.fullmatch(value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= INT64_MAX:
+        return False
+    return value
 
 
 class _Prefixed:

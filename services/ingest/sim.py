@@ -8,7 +8,6 @@ POST /sim/v1/calls/{id}/hangup
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -17,6 +16,7 @@ from services.core import ledger
 from services.core.calldetails import address_allowed
 from services.http.jsonp import json_answer
 from services.http.routing import Route
+from services.http.wsgi import MAX_JSON_BYTES, parse_json
 from services.telephony.driver import InvalidCallState, TelephonyError, UnknownCall
 
 _MAX_DURATION_S = 4 * 3600
@@ -41,7 +41,7 @@ class SimulatedSwitchApi:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/sim/v1/calls", self._local(self.start_call), methods=("POST",)),
+            Route("/sim/v1/calls", self._local(self.start_call), methods=("POST",), max_body_bytes=MAX_JSON_BYTES),
             Route("/sim/v1/calls/<call_id>", self._local(self.get_call)),
             Route("/sim/v1/calls/<call_id>/<any(pause,resume,hangup):action>", self._local(self.act),
                   methods=("POST",)),
@@ -60,7 +60,7 @@ class SimulatedSwitchApi:
 
     def start_call(self, request: Request) -> Response:
         try:
-            document = json.loads(request.get_data(cache=False) or b"{}")
+            document = parse_json(request.get_data(cache=False) or b"{}")
             if not isinstance(document, dict):
                 raise ValueError("the body must be a JSON object")
             direction = document.get("direction", "inbound")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
 from services.core import linking, recordings
@@ -17,6 +16,7 @@ from services.core.vocabulary import PlaybackOutcome
 from services.core.throttle import TooManyAttempts
 from services.http.auth import challenge, listener, retry_after
 from services.http.jsonp import json_answer
+from services.http.media import send_mp3
 from services.http.routing import Route
 
 from .wire import ERROR, PLAYBACK, link_answer
@@ -48,12 +48,15 @@ class BlueButler:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/bluebutler/service/AddLink/id=<activity_id>", self.add_link),
+            # path: an activity id may hold "/" (sent as %2F, which werkzeug decodes before routing)
+            Route("/bluebutler/service/AddLink/id=<path:activity_id>", self.add_link),
             Route("/bluebutler/service/MP3/<reference>", self.mp3),
             Route("/bluebutler/service/PlayByPhone/<reference>/<phone>", self.play_by_phone),
         ]
 
     def add_link(self, request: Request, activity_id: str) -> Response:
+        if request.method == "HEAD":
+            return string_answer(request, "")  # a HEAD (link checkers, prefetchers) must not store a link
         args = {k.lower(): v for k, v in request.args.items()}
         try:
             link = linking.AddLinkRequest(
@@ -83,11 +86,7 @@ class BlueButler:
             return Response("", status=403)
         except NotFound:
             return Response("", status=404)  # the seed's NULL
-        response = send_file(path, request.environ, mimetype="audio/mpeg", conditional=True, etag=True,
-                             last_modified=modified, max_age=0,
-                             download_name=f"{reference}.mp3", as_attachment=False)
-        response.headers["Accept-Ranges"] = "bytes"
-        return response
+        return send_mp3(request, path, download_name=f"{reference}.mp3", last_modified=modified)
 
     def play_by_phone(self, request: Request, reference: str, phone: str) -> Response:
         # Playing a recording down a phone line is listening to it: the same rights apply,

@@ -21,7 +21,10 @@ from services.core.errors import Unauthorized
 from services.core.throttle import TooManyAttempts
 from services.http.auth import challenge, retry_after
 from services.http.jsonp import BAD_CALLBACK, JAVASCRIPT, valid_callback, wrap_jsonp
-from services.http.wsgi import base_url, plain_response, read_body, xml_has_dtd
+from werkzeug.http import parse_options_header
+
+from services.http.logs import bound_logged_text
+from services.http.wsgi import BadXmlEncoding, base_url, plain_response, read_body, xml_has_dtd
 
 from .contracts import AuthoredContract
 from .faults import REFUSAL
@@ -31,6 +34,9 @@ from .faults import REFUSAL
 logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL + 1)
 logging.getLogger("spyne.server._base").setLevel(logging.CRITICAL + 1)
 logging.getLogger("spyne.protocol").setLevel(logging.ERROR)
+# Spyne logs the whole request body with every malformed one: keep an excerpt only.
+bound_logged_text(logging.getLogger("spyne.protocol.soap.soap11.invalid"),
+                  logging.getLogger("spyne.protocol.xml.invalid"))
 
 _SPYNE_CLASS_REPR = re.compile(rb"<class '[\w.]+\.(\w+)'>")
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -174,16 +180,22 @@ class SoapService:
                                   extra_headers=[("Allow", "GET, POST")])
         content_type = environ.get("CONTENT_TYPE", "")
         soap12 = content_type.lower().startswith("application/soap+xml")
+
+        def client_fault(message: str) -> Iterable[bytes]:
+            return plain_response(start_response, "400 Bad Request" if soap12 else "500 Internal Server Error",
+                                  _fault_envelope(soap12, "Client", message),
+                                  "application/soap+xml; charset=utf-8" if soap12 else "text/xml; charset=utf-8")
+
         body = read_body(environ)
         if not body.strip():
-            return plain_response(start_response, "400 Bad Request" if soap12 else "500 Internal Server Error",
-                                  _fault_envelope(soap12, "Client", "the request has no SOAP envelope"),
-                                  "application/soap+xml; charset=utf-8" if soap12 else "text/xml; charset=utf-8")
-        if xml_has_dtd(body):
+            return client_fault("the request has no SOAP envelope")
+        try:
+            has_dtd = xml_has_dtd(body, parse_options_header(content_type)[1].get("charset"))
+        except BadXmlEncoding as exc:
+            return client_fault(f"unreadable SOAP message: {exc}")
+        if has_dtd:
             # SOAP forbids DTDs; refusing them outright closes XXE and entity-expansion attacks.
-            return plain_response(start_response, "500 Internal Server Error" if not soap12 else "400 Bad Request",
-                                  _fault_envelope(soap12, "Client", "a SOAP message must not contain a DTD"),
-                                  "application/soap+xml; charset=utf-8" if soap12 else "text/xml; charset=utf-8")
+            return client_fault("a SOAP message must not contain a DTD")
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ["callsuite.binding"] = "soap12" if soap12 else "soap11"

@@ -103,7 +103,7 @@ def test_get_call_details(live, client, client12, plugin, binding):
     (call,) = first.Calls.Call
     assert call.ID == live.ids["full"]
     assert call.StartTime == datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
-    assert (call.Campaign, call.DID, call.ANI, call.Target) == ("Renewals", "8005551234", "3125550100", "6305550111")
+    assert (call.Campaign, call.DID, call.ANI, call.Target) == ("3", "8005551234", "3125550100", "6305550111")
     assert (call.OtherData, call.InfoDigits, call.IndexNumber, call.DTMF) == ("ref 7", "p", "42", "1#")
     assert (call.Result, call.Duration, call.TalkTime) == ("Connected", 130, 125)
     assert (call.ReviewedStatus, call.SalesStatus, call.Journal) == ("Reviewed", "Made sale", "line 1\r\nline 2")

@@ -184,7 +184,7 @@ def test_seed_request_literally(live, schema):
     assert [c.tag for c in full] == [t for t in CALL_ORDER if t not in ("ReviewedStatus", "SalesStatus", "Journal")]
     values = {c.tag: c.text or "" for c in full}
     assert values["StartTime"] == "01/05/2026 09:00:00"  # 15:00 UTC in CST
-    assert values["Campaign"] == "Renewals"
+    assert values["Campaign"] == "3"  # the campaign's id, not its name "Renewals" (seed 002)
     assert (values["DID"], values["ANI"], values["Target"]) == ("8005551234", "3125550100", "6305550111")
     assert (values["OtherData"], values["InfoDigits"], values["IndexNumber"]) == ("ref 7 <&>", "c", "42")
     assert (values["Result"], values["Duration"], values["TalkTime"], values["DTMF"]) == ("Connected", "130", "125", "1#")

@@ -103,7 +103,7 @@ def test_provision_refuses_a_bad_allowed_ip(tmp_path):
 def test_check_reports_what_serve_would_meet(tmp_path):
     fresh = callsuite("check", "--data-dir", tmp_path / "data")
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr
-    assert re.search(r"warning: \d+ migration\(s\) to apply at start: 0001\b", fresh.stdout), fresh.stdout
+    assert re.search(r"warning: \d+ migration\(s\) to apply at start: 0001, ", fresh.stdout + ", "), fresh.stdout
     assert callsuite("migrate", "--data-dir", tmp_path / "data").returncode == 0
     ready = callsuite("check", "--data-dir", tmp_path / "data")
     assert ready.returncode == 0 and "ok: database reachable, schema up to date" in ready.stdout

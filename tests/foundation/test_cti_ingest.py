@@ -98,10 +98,11 @@ def test_call_tracking_details_reach_the_callbutton_report(live):
     address = {"first_name": "Pat", "last_name": "Doe", "street_address": "1 Main St", "city": "Dallas",
                "state": "TX", "zip": "75201"}
     assert live.cti(event("call.started", "pbx-5", "2026-11-20T19:00:00Z", extension="205", ani="2145550142",
-                          did="8005551234", campaign=3, info_digits="c", other_data="web lead",
+                          did="8005551234", campaign="3", info_digits="c", other_data="web lead",
                           caller_address=address)).status_code == 201
     assert live.cti(event("call.answered", "pbx-5", "2026-11-20T19:00:03Z")).ok
-    assert live.cti(event("call.ended", "pbx-5", "2026-11-20T19:02:00Z", index_number="4711")).ok
+    # The campaign id may come as a number or as a string of digits.
+    assert live.cti(event("call.ended", "pbx-5", "2026-11-20T19:02:00Z", index_number="4711", campaign=3)).ok
     call = stored(live, "pbx-5")
     assert (call.campaign_id, call.info_digits, call.other_data, call.index_number) == (3, "c", "web lead", "4711")
     assert call.caller_address == address
@@ -112,13 +113,15 @@ def test_call_tracking_details_reach_the_callbutton_report(live):
     from lxml import etree
     [row] = etree.fromstring(report.content).iter("Call")
     assert (row.findtext("Campaign"), row.findtext("InfoDigits"), row.findtext("OtherData"),
-            row.findtext("IndexNumber"), row.findtext("ANI")) == ("Renewals", "c", "web lead", "4711", "2145550142")
+            row.findtext("IndexNumber"), row.findtext("ANI")) == ("3", "c", "web lead", "4711", "2145550142")
     assert (row.findtext("Address/FirstName"), row.findtext("Address/City"), row.findtext("Address/ZIP")) == \
            ("Pat", "Dallas", "75201")
 
 
 def test_bad_tracking_details_are_refused(live):
     cases = [({"campaign": "Renewals"}, "campaign id"), ({"campaign": 999}, "unknown campaign"),
+             ({"campaign": "999"}, "unknown campaign"), ({"campaign": "3.0"}, "campaign id"),
+             ({"campaign": 0}, "campaign id"), ({"campaign": True}, "campaign id"),
              ({"info_digits": "x"}, "info_digits"), ({"caller_address": "1 Main St"}, "must be an object"),
              ({"caller_address": {"planet": "Mars"}}, "unknown key")]
     for fields, reason in cases:

@@ -99,7 +99,7 @@ CALLS = {
     # name: (CTI events, expected <Call> fields or None when the query must not return it)
     "yesterday": ([("call.started", "2026-01-04T23:59:00Z", {"did": "+18005551234", "ani": "+13125550199"})], None),
     # Every kind of element: text to escape (a CR included), ints, a nested Address whose
-    # unknown parts are required empty elements, the demo site's campaign 3.
+    # unknown parts are required empty elements, the demo site's campaign 3 (reported by its id).
     "answered": ([("call.started", "2026-01-05T15:00:00Z",
                    {"did": "+18005551234", "ani": "+13125550100", "target": "+16305550111", "extension": "201",
                     "campaign": 3, "other_data": "ref <7> & \"é\"\r\nline 2",
@@ -108,7 +108,7 @@ CALLS = {
                   ("call.ended", "2026-01-05T15:02:10Z", {})],
                  {"StartTime": datetime(2026, 1, 5, 15, 0, tzinfo=UTC), "DID": "8005551234", "ANI": "3125550100",
                   "Target": "6305550111", "Duration": 130, "TalkTime": 125, "Result": "Connected",
-                  "Campaign": "Renewals", "OtherData": "ref <7> & \"é\"\r\nline 2", "ReviewedStatus": "Unreviewed",
+                  "Campaign": "3", "OtherData": "ref <7> & \"é\"\r\nline 2", "ReviewedStatus": "Unreviewed",
                   "Address": ("Ann", "Dallas", "TX", "75201")}),
     # A caller outside the NANP: no 10-digit ANI, so the optional element is left out.
     "ringing": ([("call.started", "2026-01-05T16:30:00Z", {"did": "+18005551234", "ani": "+447700900123"})],

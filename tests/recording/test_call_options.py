@@ -26,7 +26,8 @@ from services.core.errors import Forbidden, InvalidInput, NotFound
 from storage.models import Call, User
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ZONE = "America/Chicago"
+ZONE = "America/Chicago"  # the server's zone; the console shows alice's company's
+COMPANY_ZONE = "Europe/London"
 PARTNER = ("partner1", "demo-partner-pw")
 JOURNAL = "Called back on Tuesday.\r\nSold the <Gold> plan & the add-on.\r\n\r\n\tFollow up in May ✓\r\n"
 counter = itertools.count(1)
@@ -98,7 +99,7 @@ def test_alice_sets_the_options_and_the_partner_report_shows_them(server, scene)
     page = alice.get(server.url(f"/console/calls/{call_id}"))
     assert page.status_code == 200 and "default-src 'none'" in page.headers["Content-Security-Policy"]
     assert page.headers["Cache-Control"] == "no-store" and page.headers["X-Frame-Options"] == "DENY"
-    local = scene["started"].astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%d %H:%M:%S")
+    local = scene["started"].astimezone(ZoneInfo(COMPANY_ZONE)).strftime("%Y-%m-%d %H:%M:%S")
     assert f'<dd class="time">{local}</dd>' in page.text and '<dd class="extension">201</dd>' in page.text
     assert '<dd class="calling">+13125550100</dd>' in page.text and '<dd class="result">Connected</dd>' in page.text
     reference = re.search(r'<audio controls preload="metadata" src="/console/recordings/(\d+)\.mp3">',

@@ -19,7 +19,8 @@ from helpers.server import start_server
 from storage.models import ActivityLink, AuthToken, CallbackEvent, CallbackRequest
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ZONE = "America/Chicago"  # the console shows times in the server's configured zone
+SERVER_ZONE = "America/Chicago"  # the server's `timezone`, for users of no company
+ZONE = "Europe/London"  # alice's company's zone (demo site): the console shows times in it
 XSS_ID = "<script>alert(1)</script>"
 XSS_DATA = '"><img src=x onerror=alert(2)>'
 counter = itertools.count(1)
@@ -27,7 +28,7 @@ counter = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = start_server(tmp_path_factory.mktemp("console-data"), timezone=ZONE)
+    live = start_server(tmp_path_factory.mktemp("console-data"), timezone=SERVER_ZONE)
     yield live
     live.stop()
 
@@ -87,8 +88,14 @@ def test_sign_in_play_and_link_in_the_browser(server, scene, browser):
         assert hostile.locator(".data1").inner_text() == XSS_DATA
         assert page.locator("img[src=x]").count() == 0 and page.locator("main script").count() == 0
 
-        # Play it in the page: the browser loads the MP3 from the console and plays it.
-        audio = row.locator("audio")
+        # No player until one is asked for; then one, and the browser loads the MP3 and plays it.
+        assert page.locator("audio").count() == 0
+        row.locator("a.listen").click()
+        page.wait_for_url(re.compile(rf".*/console/\?.*play=\d+%3A{reference}#player$"))
+        assert page.locator("audio").count() == 1
+        row = page.locator("article.link[data-activity='ACT-CONSOLE-1']").locator(
+            f"tr.candidate[data-reference='{reference}']")
+        audio = row.locator("audio#player")
         audio.click()  # a user gesture, so play() is allowed
         audio.evaluate("el => { el.muted = true; return el.play(); }")
         handle = audio.element_handle()

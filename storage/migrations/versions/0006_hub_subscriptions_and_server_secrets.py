@@ -1,14 +1,14 @@
 """SignalR hub subscriptions and shared server secrets (real-time callback events)
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0007
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0002'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Agent remote control (seed 004)."""

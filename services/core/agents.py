@@ -1,0 +1,804 @@
+"""Agent remote control (seed 004): the agent's session and what an agent may do with its calls.
+
+An agent is logged out, logged in to a campaign, or ready (stored in `agent_sessions`);
+on top of that it is *on a call* while one of its calls is in progress and *wrapping*
+while one of its ended calls waits for a disposition. Those two follow from the calls
+themselves, so a customer hanging up moves the agent to wrapping with nobody writing
+the session. Every refused transition is its own error with its own response code and
+changes nothing.
+
+Calls are ordinary ledger calls placed and controlled through a `CallControl` (the switch
+driver behind an adapter that speaks these errors); the ledger learns what happened from
+the switch's events, as for any other call. Switch actions run outside any database
+transaction: the switch's event sink writes the ledger in its own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Optional, Protocol, Sequence
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import (AgentSession, AuthToken, Call, Campaign, Company, Lead, LeadPhone, QueueAgent,
+                            ResultCode, ServiceQueue, User)
+
+from . import ledger
+from .errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, Unavailable
+from .phone import to_e164
+from .recordings import authenticate
+from .security import hash_token, new_token
+
+STATES = ("logged_out", "logged_in", "ready", "on_call", "wrapping")
+TOKEN_TTL = timedelta(hours=12)
+DIAL_CLAIM_TTL = timedelta(seconds=60)  # a dial that crashed half-way stops blocking after this
+MAX_NOTES = 4000
+MAX_LEAD_PHONE = 32
+
+# The integers of the seed's Call entity (documented in README.md, "Agent remote control").
+CALL_STATE = {"ringing": 1, "connected": 2, "held": 3, "ended": 4}
+CALL_STATUS = {"active": 1, "wrapping": 2, "disposed": 3}
+RECORDING_STATE = {"not_recorded": 0, "recording": 1, "paused": 2, "stopped": 3}
+
+
+# --- the refusals, one per reason, each with its ResponseCode ---------------------------
+
+class AgentError:
+    """Mixed into the domain error kinds: `code` is the ResponseCode the API answers with."""
+    code = 1
+
+
+class BadInput(AgentError, InvalidInput):
+    code = 1
+
+
+class NoSuchThing(AgentError, NotFound):
+    code = 2
+
+
+class TokenMissing(AgentError, Unauthorized):
+    code = 10
+
+
+class TokenInvalid(AgentError, Unauthorized):
+    code = 11
+
+
+class SignInFailed(AgentError, Unauthorized):
+    code = 12
+
+
+class NotYourAgent(AgentError, Forbidden):
+    code = 14
+
+
+class NotLoggedIn(AgentError, Conflict):
+    code = 20
+
+
+class OnCall(AgentError, Conflict):
+    code = 21
+
+
+class Wrapping(AgentError, Conflict):
+    code = 22
+
+
+class CampaignInactive(AgentError, Conflict):
+    code = 23
+
+
+class CallNotConnected(AgentError, Conflict):
+    code = 30
+
+
+class CallAlreadyHeld(AgentError, Conflict):
+    code = 31
+
+
+class CallNotHeld(AgentError, Conflict):
+    code = 32
+
+
+class CallEnded(AgentError, Conflict):
+    code = 33
+
+
+class NotYourCall(AgentError, Forbidden):
+    code = 34
+
+
+class UnknownResultCode(AgentError, InvalidInput):
+    code = 35
+
+
+class CallDisposed(AgentError, Conflict):
+    code = 36
+
+
+class NotRecorded(AgentError, Conflict):
+    code = 37
+
+
+class NotBridgeable(AgentError, Conflict):
+    code = 38
+
+
+class SwitchRefused(AgentError, Conflict):
+    """The switch itself refused (the call changed under us between check and action)."""
+    code = 39
+
+
+class SwitchDown(AgentError, Unavailable):
+    code = 40
+
+
+class NotControllable(AgentError, Conflict):
+    """The call came from a PBX through CTI ingest: this server's switch cannot act on it."""
+    code = 41
+
+
+TOO_MANY_ATTEMPTS = 13  # the sign-in throttle's TooManyAttempts (it carries retry_after_s)
+
+
+def response_code(exc: Exception) -> int:
+    if getattr(exc, "retry_after_s", None) is not None:
+        return TOO_MANY_ATTEMPTS
+    return exc.code if isinstance(exc, AgentError) else 1
+
+
+class CallControl(Protocol):
+    """What the agent API needs of the switch; errors are the ones above (SwitchRefused,
+    SwitchDown, NoSuchThing). `source` is the ledger source of the calls it places."""
+
+    source: str
+
+    def place_call(self, *, extension: Optional[str], number: str, ani: Optional[str], did: Optional[str],
+                   answer_after_s: Optional[float], record: bool) -> str: ...
+
+    def hangup(self, call_id: str) -> None: ...
+
+    def hold(self, call_id: str) -> None: ...
+
+    def retrieve(self, call_id: str) -> None: ...
+
+    def bridge(self, call_a: str, call_b: str) -> None: ...
+
+    def pause_recording(self, call_id: str) -> None: ...
+
+    def resume_recording(self, call_id: str) -> None: ...
+
+
+# --- tokens -----------------------------------------------------------------------------
+
+def issue_token(session: Session, user: User, now: Optional[datetime] = None, ttl: timedelta = TOKEN_TTL
+                ) -> tuple[str, datetime]:
+    """A fresh random token for a user whose password was checked; only its hash is kept."""
+    now = now or _now()
+    token = new_token()
+    session.execute(AuthToken.__table__.delete().where(AuthToken.user_id == user.id, AuthToken.expires_at < now))
+    session.add(AuthToken(token_hash=hash_token(token), user_id=user.id, issued_at=now, expires_at=now + ttl))
+    return token, now + ttl
+
+
+def user_for_token(session: Session, token: Optional[str], now: Optional[datetime] = None) -> User:
+    if not token:
+        raise TokenMissing("no TokenKey cookie: get a token from /webservices/services/token")
+    if len(token) > 200:
+        raise TokenInvalid("unknown or expired token")
+    row = session.get(AuthToken, hash_token(token))
+    if row is None or row.expires_at <= (now or _now()):
+        raise TokenInvalid("unknown or expired token")
+    user = session.get(User, row.user_id)
+    if user is None:
+        raise TokenInvalid("unknown or expired token")
+    return user
+
+
+def authorize(session: Session, actor: User, user_id: int) -> User:
+    """The agent `user_id` a token may act for: its own user, or anyone for a supervisor."""
+    if actor.id != user_id and not actor.supervisor:
+        raise NotYourAgent(f"this token acts for user {actor.id} only, not {user_id}")
+    user = actor if actor.id == user_id else session.get(User, user_id)
+    if user is None:
+        raise NoSuchThing(f"no user {user_id}")
+    return user
+
+
+# --- views (plain values for the edges) --------------------------------------------------
+
+@dataclass(frozen=True)
+class CallView:
+    call_id: int
+    started_at: datetime
+    call_state: int
+    call_status: int
+    customer_name: str
+    customer_name2: str
+    phone_number: str
+    recording_state: int
+    # Beyond the seed's Call, for the web agent and the tests:
+    state_name: str
+    status_name: str
+    recording_name: str
+    campaign_id: Optional[int]
+    lead_id: Optional[int]
+    result_code: Optional[str]
+
+
+@dataclass(frozen=True)
+class AgentView:
+    user_id: int
+    full_name: str
+    state: str
+    campaign_id: Optional[int]
+    campaign_name: Optional[str]
+    since: datetime
+
+
+def call_view(session: Session, call: Call) -> CallView:
+    if call.state == "ended":
+        state = "ended"
+    elif call.state == "ringing":
+        state = "ringing"
+    else:
+        state = "held" if call.held else "connected"
+    status = "disposed" if call.disposed_at else ("wrapping" if call.state == "ended" else "active")
+    recording = call.recording
+    if recording is None or recording.state == "none":
+        rec = "not_recorded"
+    elif recording.state == "paused":
+        rec = "paused"
+    elif recording.state == "recording" and call.state != "ended":
+        rec = "recording"
+    else:
+        rec = "stopped"
+    lead = session.get(Lead, call.lead_id) if call.lead_id else None
+    name = " ".join(part for part in (lead.first_name, lead.last_name) if part) if lead else ""
+    phone = (call.target if call.direction == "outbound" else call.ani) or ""
+    return CallView(call_id=call.id, started_at=call.started_at, call_state=CALL_STATE[state],
+                    call_status=CALL_STATUS[status], customer_name=name, customer_name2="", phone_number=phone,
+                    recording_state=RECORDING_STATE[rec], state_name=state, status_name=status, recording_name=rec,
+                    campaign_id=call.campaign_id, lead_id=call.lead_id, result_code=call.result_code)
+
+
+def _agent_row(session: Session, user_id: int) -> AgentSession:
+    row = session.get(AgentSession, user_id)
+    if row is None:
+        row = AgentSession(user_id=user_id, state="logged_out", since=_now())
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _open_calls(session: Session, user_id: int) -> list[Call]:
+    """The agent's calls not yet dispositioned: in progress or waiting in wrap-up."""
+    return list(session.scalars(select(Call).where(Call.agent_id == user_id, Call.disposed_at.is_(None))
+                                .order_by(Call.started_at, Call.id)))
+
+
+def effective_state(session: Session, row: AgentSession) -> str:
+    calls = _open_calls(session, row.user_id)
+    if any(c.state in ledger.IN_PROGRESS for c in calls):
+        return "on_call"
+    if calls:
+        return "wrapping"
+    return row.state
+
+
+def agent_view(session: Session, user: User) -> AgentView:
+    row = _agent_row(session, user.id)
+    campaign = session.get(Campaign, row.campaign_id) if row.campaign_id else None
+    return AgentView(user_id=user.id, full_name=user.full_name, state=effective_state(session, row),
+                     campaign_id=row.campaign_id, campaign_name=campaign.name if campaign else None, since=row.since)
+
+
+# --- the session ------------------------------------------------------------------------
+
+def login(session: Session, actor: User, user_id: int, campaign_id: Optional[int]) -> AgentView:
+    user = authorize(session, actor, user_id)
+    if campaign_id is None:
+        raise BadInput("campaign is required: login/user/{UserID}?campaign={CampaignID}")
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NoSuchThing(f"no campaign {campaign_id}")
+    if not campaign.active:
+        raise CampaignInactive(f"campaign {campaign_id} is not active")
+    row = _agent_row(session, user.id)
+    _refuse_busy(session, row, "log in to another campaign")
+    if row.state == "logged_out" or row.campaign_id != campaign_id:
+        row.state, row.campaign_id, row.since = "logged_in", campaign_id, _now()
+    return agent_view(session, user)
+
+
+def logout(session: Session, actor: User, user_id: int) -> AgentView:
+    user = authorize(session, actor, user_id)
+    row = _agent_row(session, user.id)
+    _refuse_busy(session, row, "log out")
+    if row.state != "logged_out":
+        row.state, row.campaign_id, row.since = "logged_out", None, _now()
+    return agent_view(session, user)
+
+
+def go_ready(session: Session, actor: User, user_id: int) -> AgentView:
+    user = authorize(session, actor, user_id)
+    row = _agent_row(session, user.id)
+    if row.state == "logged_out":
+        raise NotLoggedIn("log in to a campaign first")
+    _refuse_busy(session, row, "go ready")
+    if row.state != "ready":
+        row.state, row.since = "ready", _now()
+    return agent_view(session, user)
+
+
+def _refuse_busy(session: Session, row: AgentSession, doing: str) -> None:
+    state = effective_state(session, row)
+    if state == "on_call":
+        raise OnCall(f"the agent is on a call: hang up before trying to {doing}")
+    if state == "wrapping":
+        raise Wrapping(f"a call waits for its disposition: dispose it before trying to {doing}")
+
+
+def get_calls(session: Session, actor: User, user_id: int) -> list[CallView]:
+    user = authorize(session, actor, user_id)
+    return [call_view(session, call) for call in _open_calls(session, user.id)]
+
+
+def ready_agents(session: Session, queue_id: int) -> list[int]:
+    """The agents of an ACD (service) queue who are ready and free, longest-waiting first:
+    where a call of that queue (a callback the scheduler places) goes."""
+    rows = session.scalars(select(AgentSession).join(QueueAgent, QueueAgent.user_id == AgentSession.user_id)
+                           .where(QueueAgent.queue_id == queue_id, AgentSession.state == "ready")
+                           .order_by(AgentSession.since, AgentSession.user_id))
+    return [row.user_id for row in rows if effective_state(session, row) == "ready"]
+
+
+def assign_call(session: Session, call: Call, user_id: int) -> None:
+    """A ledger call becomes the agent's: it shows in getcalls, and the agent is on it."""
+    row = _agent_row(session, user_id)
+    if row.state == "logged_out":
+        raise NotLoggedIn(f"agent {user_id} is logged out")
+    call.agent_id = user_id
+    call.campaign_id = call.campaign_id or row.campaign_id
+    session.flush()
+
+
+# --- dialling ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DialPlan:
+    user_id: int
+    extension: Optional[str]
+    number: str
+    campaign_id: int
+    caller_id: Optional[str]
+    record: bool
+    lead_id: Optional[int]
+
+
+def plan_dial(session: Session, actor: User, user_id: int, phone: str, lead_id: Optional[int], *,
+              default_region: str, now: Optional[datetime] = None) -> DialPlan:
+    """Check that the agent may dial, and claim the dial (a conditional UPDATE, so two
+    requests at once cannot both place a call). Commit before placing the call."""
+    now = now or _now()
+    user = authorize(session, actor, user_id)
+    row = _agent_row(session, user.id)
+    if row.state == "logged_out":
+        raise NotLoggedIn("log in to a campaign first")
+    calls = _open_calls(session, user.id)
+    if any(c.state in ledger.IN_PROGRESS and not c.held for c in calls):
+        raise OnCall("the agent is on a call: hold it (to consult) or hang up first")
+    if calls and not any(c.state in ledger.IN_PROGRESS for c in calls):
+        raise Wrapping("a call waits for its disposition: dispose it first")
+    number = to_e164_or_refuse(phone, _region(session, user, default_region))
+    if lead_id is not None and session.get(Lead, lead_id) is None:
+        raise NoSuchThing(f"no lead {lead_id}")
+    campaign = session.get(Campaign, row.campaign_id)
+    claimed = session.execute(
+        update(AgentSession).where(AgentSession.user_id == user.id,
+                                   or_(AgentSession.dialing_since.is_(None),
+                                       AgentSession.dialing_since < now - DIAL_CLAIM_TTL))
+        .values(dialing_since=now)).rowcount
+    if claimed != 1:
+        raise OnCall("the agent is already placing a call")
+    return DialPlan(user_id=user.id, extension=user.extension, number=number, campaign_id=campaign.id,
+                    caller_id=campaign.caller_id, record=bool(campaign.auto_record), lead_id=lead_id)
+
+
+def to_e164_or_refuse(phone: str, region: str) -> str:
+    if not phone or len(phone) > MAX_LEAD_PHONE:
+        raise BadInput("a phone number of 1 to 32 characters is required")
+    try:
+        return to_e164(phone, region)
+    except InvalidInput as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _region(session: Session, user: User, default_region: str) -> str:
+    company = session.get(Company, user.company_id) if user.company_id else None
+    return (company.regions or [default_region])[0] if company else default_region
+
+
+def release_dial(session: Session, user_id: int) -> None:
+    session.execute(update(AgentSession).where(AgentSession.user_id == user_id).values(dialing_since=None))
+
+
+def record_dial(session: Session, plan: DialPlan, source: str, switch_call_id: str) -> CallView:
+    """After the switch placed the call (its call.started is in the ledger): the call is
+    the agent's, in its campaign, for its lead (the newest with that number, else a new one)."""
+    call = ledger.find_call(session, source, switch_call_id)
+    if call is None:
+        raise SwitchRefused("the switch placed the call but the ledger has not seen it")
+    campaign = session.get(Campaign, plan.campaign_id)
+    call.agent_id, call.campaign_id = plan.user_id, plan.campaign_id
+    call.company_id = call.company_id or campaign.company_id
+    call.lead_id = plan.lead_id or _lead_for_number(session, plan.number, plan.campaign_id).id
+    release_dial(session, plan.user_id)
+    session.flush()
+    return call_view(session, call)
+
+
+def _lead_for_number(session: Session, number: str, campaign_id: Optional[int]) -> Lead:
+    newest = session.scalar(select(Lead).join(LeadPhone, LeadPhone.lead_id == Lead.id)
+                            .where(LeadPhone.phone_number == number)
+                            .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(1))
+    return newest or new_lead(session, number, campaign_id)
+
+
+def new_lead(session: Session, number: str, campaign_id: Optional[int]) -> Lead:
+    lead = Lead(campaign_id=campaign_id, created_at=_now())
+    lead.phones.append(LeadPhone(phone_number=number, record_type="Home", record_type_id=1))
+    session.add(lead)
+    session.flush()
+    return lead
+
+
+# --- acting on a call -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CallRef:
+    """What a switch action needs, read in one short transaction before it."""
+    id: int
+    external_id: str
+    live: bool
+
+
+def agents_call(session: Session, actor: User, user_id: int, call_id: int, source: str) -> Call:
+    user = authorize(session, actor, user_id)
+    call = session.get(Call, call_id)
+    if call is None:
+        raise NoSuchThing(f"no call {call_id}")
+    if call.agent_id != user.id:
+        raise NotYourCall(f"call {call_id} is not a call of agent {user.id}")
+    if call.disposed_at is not None:
+        raise CallDisposed(f"call {call_id} is already dispositioned ({call.result_code})")
+    if call.source != source:
+        raise NotControllable(f"call {call_id} came from a PBX: this server cannot control it")
+    return call
+
+
+def check_hold(session: Session, actor: User, user_id: int, call_id: int, source: str) -> CallRef:
+    call = agents_call(session, actor, user_id, call_id, source)
+    if call.state != "answered":
+        raise CallNotConnected(f"call {call_id} is {call.state}, not connected: it cannot be held")
+    if call.held:
+        raise CallAlreadyHeld(f"call {call_id} is already on hold")
+    return CallRef(call.id, call.external_id, True)
+
+
+def check_retrieve(session: Session, actor: User, user_id: int, call_id: int, source: str) -> CallRef:
+    call = agents_call(session, actor, user_id, call_id, source)
+    if call.state != "answered" or not call.held:
+        raise CallNotHeld(f"call {call_id} is not on hold")
+    return CallRef(call.id, call.external_id, True)
+
+
+def set_held(session: Session, call_id: int, held: bool) -> CallView:
+    call = session.get(Call, call_id)
+    call.held = held
+    session.flush()
+    return call_view(session, call)
+
+
+def check_recording(session: Session, actor: User, user_id: int, call_id: int, source: str) -> CallRef:
+    call = agents_call(session, actor, user_id, call_id, source)
+    if call.state not in ledger.IN_PROGRESS:
+        raise CallEnded(f"call {call_id} has ended: its recording can no longer change")
+    if call.recording is None or call.recording.state not in ("recording", "paused"):
+        raise NotRecorded(f"call {call_id} is not being recorded")
+    return CallRef(call.id, call.external_id, True)
+
+
+def check_hangup(session: Session, actor: User, user_id: int, call_id: int, source: str) -> CallRef:
+    call = agents_call(session, actor, user_id, call_id, source)
+    if call.state not in ledger.IN_PROGRESS:
+        raise CallEnded(f"call {call_id} has already ended")
+    return CallRef(call.id, call.external_id, True)
+
+
+def view_of(session: Session, call_id: int) -> CallView:
+    return call_view(session, session.get(Call, call_id))
+
+
+@dataclass(frozen=True)
+class Disposition:
+    result_code: str
+    notes: Optional[str] = None
+    num_sales: Optional[int] = None
+
+
+def _check_disposition(session: Session, disposition: Disposition) -> None:
+    if not disposition.result_code:
+        raise UnknownResultCode("resultcode is required")
+    if session.scalar(select(ResultCode.id).where(ResultCode.code == disposition.result_code)) is None:
+        raise UnknownResultCode(f"unknown result code {disposition.result_code!r}")
+    if disposition.notes is not None and len(disposition.notes) > MAX_NOTES:
+        raise BadInput(f"notes are longer than {MAX_NOTES} characters")
+    if disposition.num_sales is not None and not 0 <= disposition.num_sales <= 1_000_000:
+        raise BadInput("numsales must be a whole number from 0")
+
+
+def check_dispose(session: Session, actor: User, user_id: int, call_id: int, source: str,
+                  disposition: Disposition) -> CallRef:
+    call = agents_call(session, actor, user_id, call_id, source)
+    _check_disposition(session, disposition)
+    return CallRef(call.id, call.external_id, call.state in ledger.IN_PROGRESS)
+
+
+def record_disposition(session: Session, call_id: int, disposition: Disposition) -> CallView:
+    """Conditional on the call not being dispositioned already (two disposes at once)."""
+    now = _now()
+    done = session.execute(update(Call).where(Call.id == call_id, Call.disposed_at.is_(None)).values(
+        result_code=disposition.result_code, disposed_at=now, held=False,
+        **({"notes": disposition.notes} if disposition.notes is not None else {}),
+        **({"num_sales": disposition.num_sales} if disposition.num_sales is not None else {}))).rowcount
+    if done != 1:
+        raise CallDisposed(f"call {call_id} is already dispositioned")
+    call = session.get(Call, call_id)
+    session.refresh(call)
+    return call_view(session, call)
+
+
+def check_connect(session: Session, actor: User, user_id: int, first: tuple[int, Disposition],
+                  second: tuple[int, Disposition], source: str) -> tuple[CallRef, CallRef]:
+    (id1, d1), (id2, d2) = first, second
+    if id1 == id2:
+        raise NotBridgeable("call1 and call2 must be two different calls")
+    refs = []
+    for call_id, disposition in ((id1, d1), (id2, d2)):
+        call = agents_call(session, actor, user_id, call_id, source)
+        if call.state != "answered":
+            raise NotBridgeable(f"call {call_id} is {call.state}: only calls in progress can be connected")
+        _check_disposition(session, disposition)
+        refs.append(CallRef(call.id, call.external_id, True))
+    return refs[0], refs[1]
+
+
+def record_connect(session: Session, first: tuple[int, Disposition], second: tuple[int, Disposition]
+                   ) -> list[CallView]:
+    (id1, d1), (id2, d2) = first, second
+    for a, b in ((id1, id2), (id2, id1)):
+        session.get(Call, a).bridged_call_id = b
+    session.flush()
+    return [record_disposition(session, id1, d1), record_disposition(session, id2, d2)]
+
+
+# --- leads ------------------------------------------------------------------------------
+
+def lead_phones(session: Session, actor: User, user_id: int, lead_id: int) -> list[LeadPhone]:
+    authorize(session, actor, user_id)
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise NoSuchThing(f"no lead {lead_id}")
+    return sorted(lead.phones, key=lambda p: p.id)
+
+
+def change_lead(session: Session, actor: User, user_id: int, call_id: int, lead_phone_id: int, source: str
+                ) -> CallView:
+    call = agents_call(session, actor, user_id, call_id, source)
+    phone = session.get(LeadPhone, lead_phone_id)
+    if phone is None:
+        raise NoSuchThing(f"no lead phone {lead_phone_id}")
+    call.lead_id = phone.lead_id
+    session.flush()
+    return call_view(session, call)
+
+
+def create_new_lead(session: Session, actor: User, user_id: int, call_id: int, phone: str, source: str, *,
+                    default_region: str) -> CallView:
+    call = agents_call(session, actor, user_id, call_id, source)
+    user = session.get(User, user_id)
+    lead = new_lead(session, to_e164_or_refuse(phone, _region(session, user, default_region)), call.campaign_id)
+    call.lead_id = lead.id
+    session.flush()
+    return call_view(session, call)
+
+
+# --- directory listings -----------------------------------------------------------------
+
+def users(session: Session, actor: User, user_id: int) -> list[User]:
+    authorize(session, actor, user_id)
+    return list(session.scalars(select(User).order_by(User.id)))
+
+
+def result_codes(session: Session, actor: User, user_id: int) -> list[ResultCode]:
+    authorize(session, actor, user_id)
+    return list(session.scalars(select(ResultCode).order_by(ResultCode.id)))
+
+
+def acd_queues(session: Session, actor: User, user_id: int) -> list[ServiceQueue]:
+    authorize(session, actor, user_id)
+    return list(session.scalars(select(ServiceQueue).order_by(ServiceQueue.id)))
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    campaign: Campaign
+    ready_users: Sequence[int]
+    leads_in_progress: Sequence[int]
+    uncalled_leads: Sequence[int]
+    lead_count: int
+    calls_this_minute: int
+
+
+def campaigns(session: Session, actor: User, user_id: int) -> list[CampaignView]:
+    authorize(session, actor, user_id)
+    now = _now()
+    views = []
+    for campaign in session.scalars(select(Campaign).order_by(Campaign.id)):
+        ready = [row.user_id for row in session.scalars(
+            select(AgentSession).where(AgentSession.campaign_id == campaign.id, AgentSession.state == "ready")
+            .order_by(AgentSession.user_id)) if effective_state(session, row) == "ready"]
+        in_progress = sorted(set(session.scalars(select(Call.lead_id).where(
+            Call.campaign_id == campaign.id, Call.state.in_(ledger.IN_PROGRESS), Call.lead_id.is_not(None)))))
+        called = select(Call.lead_id).where(Call.lead_id.is_not(None))
+        uncalled = list(session.scalars(select(Lead.id).where(Lead.campaign_id == campaign.id,
+                                                              Lead.id.not_in(called)).order_by(Lead.id)))
+        lead_count = session.scalar(select(func.count(Lead.id)).where(Lead.campaign_id == campaign.id)) or 0
+        this_minute = session.scalar(select(func.count(Call.id)).where(
+            Call.campaign_id == campaign.id, Call.started_at >= now - timedelta(minutes=1))) or 0
+        views.append(CampaignView(campaign, ready, in_progress, uncalled, lead_count, this_minute))
+    return views
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- the operations, each as its transactions around the switch action --------------------
+
+class AgentDesk:
+    """Every agent operation as the edges call it. Reads and checks in one transaction,
+    acts on the switch outside any, writes the outcome in a second one."""
+
+    def __init__(self, database, control: Optional[CallControl], *, default_region: str,
+                 answer_after_s: Optional[float], token_ttl: timedelta = TOKEN_TTL, throttle=None) -> None:
+        self.database = database
+        self.control = control
+        self.default_region = default_region
+        self.answer_after_s = answer_after_s
+        self.token_ttl = token_ttl
+        self.throttle = throttle  # the server's sign-in throttle (check/failed/succeeded), if any
+
+    def sign_in(self, username: Optional[str], password: Optional[str], address: str) -> tuple[str, int, datetime]:
+        """A token for a user's name and password: (token, user id, expiry). Failed
+        attempts count against the sign-in throttle, per account and address."""
+        if not isinstance(username, str) or not isinstance(password, str) or not username:
+            raise BadInput("username and password are required")
+        if len(username) > 1024 or len(password) > 1024:
+            raise SignInFailed("unknown user or wrong password")
+        throttle, where = self.throttle, {"surface": "agent", "account": username, "address": address}
+        if throttle is not None:
+            with self.database.session() as session:
+                throttle.check(session, **where)
+        try:
+            user = authenticate(self.database, username, password)
+        except Unauthorized:
+            if throttle is not None:
+                with self.database.session() as session:
+                    throttle.failed(session, **where)
+            raise SignInFailed("unknown user or wrong password") from None
+        with self.database.session() as session:
+            if throttle is not None:
+                throttle.succeeded(session, **where)
+            token, expires = issue_token(session, user, ttl=self.token_ttl)
+        return token, user.id, expires
+
+    def _switch(self) -> CallControl:
+        if self.control is None:
+            raise SwitchDown("no switch is configured: calls cannot be placed or controlled")
+        return self.control
+
+    @property
+    def source(self) -> str:
+        return self.control.source if self.control is not None else "sim"
+
+    def actor(self, token: Optional[str]) -> User:
+        with self.database.read_session() as session:
+            return user_for_token(session, token)
+
+    def run(self, operation, actor: User, *args, **kwargs):
+        """An operation that needs no switch (a listing, a session change), in one transaction."""
+        with self.database.session() as session:
+            return operation(session, session.get(User, actor.id), *args, **kwargs)
+
+    def agent(self, actor: User, user_id: int) -> AgentView:
+        with self.database.session() as session:
+            return agent_view(session, authorize(session, session.get(User, actor.id), user_id))
+
+    def dial(self, actor: User, user_id: int, phone: str, lead_id: Optional[int]) -> CallView:
+        control = self._switch()
+        with self.database.session() as session:
+            plan = plan_dial(session, session.get(User, actor.id), user_id, phone, lead_id,
+                             default_region=self.default_region)
+        try:
+            switch_id = control.place_call(extension=plan.extension, number=plan.number, ani=plan.caller_id,
+                                           did=plan.caller_id, answer_after_s=self.answer_after_s,
+                                           record=plan.record)
+            with self.database.session() as session:
+                return record_dial(session, plan, control.source, switch_id)
+        except BaseException:
+            with self.database.session() as session:
+                release_dial(session, plan.user_id)
+            raise
+
+    def _act(self, check, actor: User, user_id: int, call_id: int, action, *args) -> CallRef:
+        with self.database.session() as session:
+            ref = check(session, session.get(User, actor.id), user_id, call_id, self.source, *args)
+        if action is not None:
+            action(self._switch(), ref)
+        return ref
+
+    def hold(self, actor: User, user_id: int, call_id: int) -> CallView:
+        ref = self._act(check_hold, actor, user_id, call_id, lambda c, r: c.hold(r.external_id))
+        with self.database.session() as session:
+            return set_held(session, ref.id, True)
+
+    def retrieve(self, actor: User, user_id: int, call_id: int) -> CallView:
+        ref = self._act(check_retrieve, actor, user_id, call_id, lambda c, r: c.retrieve(r.external_id))
+        with self.database.session() as session:
+            return set_held(session, ref.id, False)
+
+    def stop_record(self, actor: User, user_id: int, call_id: int) -> CallView:
+        ref = self._act(check_recording, actor, user_id, call_id, lambda c, r: c.pause_recording(r.external_id))
+        return self._view(ref)
+
+    def start_record(self, actor: User, user_id: int, call_id: int) -> CallView:
+        ref = self._act(check_recording, actor, user_id, call_id, lambda c, r: c.resume_recording(r.external_id))
+        return self._view(ref)
+
+    def hangup(self, actor: User, user_id: int, call_id: int) -> CallView:
+        ref = self._act(check_hangup, actor, user_id, call_id, lambda c, r: c.hangup(r.external_id))
+        with self.database.session() as session:
+            return set_held(session, ref.id, False)
+
+    def dispose(self, actor: User, user_id: int, call_id: int, disposition: Disposition) -> CallView:
+        ref = self._act(check_dispose, actor, user_id, call_id, None, disposition)
+        if ref.live:
+            try:
+                self._switch().hangup(ref.external_id)
+            except SwitchRefused:
+                pass  # it ended on its own in between: nothing left to hang up
+        with self.database.session() as session:
+            return record_disposition(session, ref.id, disposition)
+
+    def connect(self, actor: User, user_id: int, first: tuple[int, Disposition], second: tuple[int, Disposition]
+                ) -> list[CallView]:
+        control = self._switch()
+        with self.database.session() as session:
+            a, b = check_connect(session, session.get(User, actor.id), user_id, first, second, self.source)
+        control.bridge(a.external_id, b.external_id)
+        with self.database.session() as session:
+            return record_connect(session, first, second)
+
+    def change_lead(self, actor: User, user_id: int, call_id: int, lead_phone_id: int) -> CallView:
+        return self.run(change_lead, actor, user_id, call_id, lead_phone_id, self.source)
+
+    def create_new_lead(self, actor: User, user_id: int, call_id: int, phone: str) -> CallView:
+        return self.run(create_new_lead, actor, user_id, call_id, phone, self.source,
+                         default_region=self.default_region)
+
+    def _view(self, ref: CallRef) -> CallView:
+        with self.database.read_session() as session:
+            return view_of(session, ref.id)

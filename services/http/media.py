@@ -1,0 +1,26 @@
+"""Recordings over HTTP: the one way every edge sends an MP3 file (Range, ETag,
+Last-Modified and conditional requests through werkzeug)."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+from werkzeug.http import parse_range_header
+from werkzeug.utils import send_file
+from werkzeug.wrappers import Request, Response
+
+
+def send_mp3(request: Request, path: Path, *, download_name: str, last_modified: Optional[datetime]) -> Response:
+    environ = request.environ
+    requested = parse_range_header(environ.get("HTTP_RANGE"))
+    if requested is not None and len(requested.ranges) > 1:
+        # werkzeug cannot send multipart/byteranges and would answer 416; a server may
+        # ignore Range (RFC 9110 §14.2), so a multi-range request gets the whole file.
+        environ = {key: value for key, value in environ.items() if key != "HTTP_RANGE"}
+    response = send_file(path, environ, mimetype="audio/mpeg", conditional=True, etag=True,
+                         last_modified=last_modified, max_age=0, download_name=download_name, as_attachment=False)
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
