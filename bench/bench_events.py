@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_events.py [--subscribers 1000] [--statuses 3] [--seconds 5]
 
 This process runs the server (System + waitress + the events server, SQLite, demo site)
-and writes the statuses through the core (callback_status.record_status, as the callback
+and writes the statuses through the core (callbacks.record_status, as the callback
 engine does: each in its own transaction, waking the streams on commit). Two child
 processes drive it over 127.0.0.1:
   subscribers  asyncio + aiohttp: half the subscribers on SSE /events/callbacks/{code},

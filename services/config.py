@@ -65,6 +65,16 @@ class Settings:
     @property
     def agent_token_ttl(self) -> timedelta:
         return timedelta(hours=self.agent_token_hours)
+    callback_interval_s: float = 0.5  # how often the callback engine looks for due requests
+    callback_concurrency: int = 8  # callback attempts one process runs at once
+    callback_max_attempts: int = 3  # user legs tried before a request is CallFailed
+    callback_retry_delay_s: float = 300.0  # wait after a failed attempt before the next (Rescheduled)
+    callback_ring_timeout_s: float = 30.0  # how long the user (and then the agent) leg may ring
+    callback_lease_s: float = 30.0  # a claim not renewed for this long belongs to a dead process
+    callback_asap_ewt_minutes: int = 5  # ASAP requests run once the queue's EWT is at most this
+    callback_answer_after_s: float = 2.0  # simulated switch: when the user answers
+    callback_agent_answer_s: float = 1.0  # simulated switch: when the queue's agent answers
+    callback_talk_s: float = 10.0  # simulated switch: how long the agent talks before hanging up
 
     @property
     def effective_database_url(self) -> str:

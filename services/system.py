@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from services.agent import edge as agent_edge
 from services.calldata import edge as calldata_edge
+from services.callback import edge as callback_edge
 from services.config import Settings
 from services.console import edge as console_edge
 from services.core import events, ledger, stats
@@ -23,7 +24,9 @@ from services.http.app import build_wsgi, create_http_server, health_route
 from services.http.metrics import Metrics
 from services.http.routing import Route
 from services.ingest import cti as cti_edge
+from services.info import edge as info_edge
 from services.ingest import sim as sim_edge
+from services.integrations.callback_worker import callback_worker
 from services.integrations.outbox_worker import OutboxWorker
 from services.recording import edge as recording_edge
 from storage import notify
@@ -84,6 +87,8 @@ class System:
         self.add_worker(OutboxWorker(self.database, interval_s=settings.outbox_interval_s,
                                      max_attempts=settings.outbox_max_attempts,
                                      timeout_s=settings.outbox_timeout_s))
+        self.callbacks = callback_worker(self)
+        self.add_worker(self.callbacks)
 
     def _notify_others(self, session, published: list) -> None:
         notify.send(session, [{**events.to_message(e), "origin": self.instance_id} for e in published])
@@ -119,7 +124,7 @@ class System:
 
         source = self.sink.source
         with self.database.read_session() as session:
-            orphans = [call.external_id for call in ledger.calls_awaiting_audio(session, source)]
+            orphans = {call.external_id: call.started_at for call in ledger.calls_awaiting_audio(session, source)}
         if not orphans:
             return 0
         salvaged = salvage(self.store, orphans)
@@ -174,6 +179,8 @@ class System:
         routes += calldata_edge.routes(self)
         routes += console_edge.routes(self)
         routes += agent_edge.routes(self)
+        routes += callback_edge.routes(self)
+        routes += info_edge.routes(self)
         return routes
 
     def wsgi_app(self):

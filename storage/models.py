@@ -301,7 +301,8 @@ class ActivityLink(Base):
 
 class CallbackRequest(Base):
     __tablename__ = "callback_requests"
-    __table_args__ = (Index("ix_callback_company_state", "company_id", "state"),)
+    __table_args__ = (Index("ix_callback_company_state", "company_id", "state"),
+                      Index("ix_callback_due", "state", "next_attempt_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     confirmation_code: Mapped[str] = mapped_column(String(10), unique=True)
     pin: Mapped[str] = mapped_column(String(6))
@@ -318,6 +319,13 @@ class CallbackRequest(Base):
     state: Mapped[str] = mapped_column(String(24))  # open, calling, connected, succeeded, failed, cancelled
     retries: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[Optional[datetime]]
+    # The callback engine's own state (services/core/callback_engine.py): the attempt in
+    # progress is counted before its user leg is dialled; a claim holds a lease.
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(64))
+    claimed_until: Mapped[Optional[datetime]]
+    user_call_id: Mapped[Optional[str]] = mapped_column(String(128))  # the switch's id of the user leg
+    agent_call_id: Mapped[Optional[str]] = mapped_column(String(128))  # ... and of the agent leg
 
     events: Mapped[list["CallbackEvent"]] = relationship(back_populates="request", order_by="CallbackEvent.id")
 
@@ -330,7 +338,20 @@ class CallbackEvent(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("callback_requests.id"), index=True)
     status: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
+    attempt: Mapped[Optional[int]]  # which attempt of the request it belongs to
     request: Mapped[CallbackRequest] = relationship(back_populates="events")
+
+
+class CallbackSlot(Base):
+    """How many places of one time slot of a queue are taken: a conditional UPDATE
+    (`used < capacity`) consumes one, so two requests racing for the last place cannot
+    both get it."""
+
+    __tablename__ = "callback_slots"
+    queue_id: Mapped[int] = mapped_column(ForeignKey("service_queues.id"), primary_key=True)
+    slot_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    timeslot_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    used: Mapped[int] = mapped_column(default=0)
 
 
 class HubSubscription(Base):

@@ -243,6 +243,15 @@ class RecordingStore:
             return False
         return True
 
+    def named(self, started_at: datetime, stem: str) -> Optional[str]:
+        """The relpath of the committed recording a writer named `stem` made for a call
+        that started at `started_at`, if it is in the store."""
+        if not _STEM.fullmatch(stem or ""):
+            return None
+        moment = _utc(started_at)
+        relpath = f"{moment.year:04d}/{moment.month:02d}/{moment.day:02d}/{stem}.mp3"
+        return relpath if self.exists(relpath) else None
+
     def partials(self) -> list["PartialRecording"]:
         """The temp files of recordings a crash interrupted, oldest first."""
         found = []

@@ -21,7 +21,8 @@ from services.core.errors import CallsuiteError
 from services.http.routing import Route
 from storage.models import Campaign, ResultCode, User
 
-from .edge import HERE, SECURITY_HEADERS, Console, _csrf_for, _csrf_ok, _redirect, _refused, _templates
+from .edge import HERE, SECURITY_HEADERS, Console, _redirect, _refused, _templates
+from .sessions import csrf_for, csrf_ok
 
 log = logging.getLogger(__name__)
 PAGE_HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy": (
@@ -48,13 +49,13 @@ class WebAgent:
     # --- pages -----------------------------------------------------------------------
 
     def page(self, request: Request) -> Response:
-        viewer = self.console._viewer(request)
+        viewer = self.console.sessions.viewer(request)
         if viewer is None:
             return _redirect("/console/signin")
         return self._render("agent.html", viewer, error=request.args.get("error"))
 
     def live(self, request: Request) -> Response:
-        viewer = self.console._viewer(request)
+        viewer = self.console.sessions.viewer(request)
         if viewer is None:
             return _refused(401, "sign in to the console first")
         return self._render("_agent_live.html", viewer)
@@ -71,7 +72,7 @@ class WebAgent:
         calls = desk.run(agents.get_calls, actor, viewer.id)
         body = _templates.get_template(template).render(
             viewer=viewer, agent=state, calls=[self._call(c) for c in calls], campaigns=campaigns,
-            result_codes=codes, error=error, csrf=_csrf_for(viewer.token, "session"))
+            result_codes=codes, error=error, csrf=csrf_for(viewer.token, "session"))
         response = Response(body, status=status, content_type="text/html; charset=utf-8")
         response.headers.update(PAGE_HEADERS)
         return response
@@ -84,10 +85,10 @@ class WebAgent:
     # --- actions ---------------------------------------------------------------------
 
     def _authorised(self, request: Request):
-        viewer = self.console._viewer(request)
+        viewer = self.console.sessions.viewer(request)
         if viewer is None:
             return None, _redirect("/console/signin")
-        if not _csrf_ok(request, viewer.token, "session"):
+        if not csrf_ok(request, viewer.token, "session"):
             return None, _refused(403, "CSRF token missing or wrong")
         with self.system.database.read_session() as session:
             return (viewer, session.get(User, viewer.id)), None

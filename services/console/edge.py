@@ -349,4 +349,6 @@ class Console:
 
 def routes(system) -> list[Route]:
     from .agent import routes as web_agent_routes  # the web agent lives in its own module
-    return Console(system).routes() + web_agent_routes(system)
+    from .callbacks import CallbacksPage
+    console = Console(system)
+    return console.routes() + CallbacksPage(console).routes() + web_agent_routes(system)

@@ -1,5 +1,5 @@
-"""Status events of callback requests (seed 001): recording them, in order, and reading
-them back for subscribers (the SignalR hub `NotifyMe`, Server-Sent Events).
+"""Status events of callback requests (seed 001), read back for subscribers (the SignalR
+hub `NotifyMe`, Server-Sent Events); callbacks.record_status writes them.
 
 A subscriber's position is, per callback request, the id of the last CallbackEvent it
 has received. Positions are kept per request rather than one global "last id": the events
@@ -18,13 +18,10 @@ from sqlalchemy.orm import Session
 
 from storage.models import CallbackEvent, CallbackRequest, HubSubscription
 
-from . import events
+from . import callbacks
 from .errors import InvalidInput
 
-# The seed's names and spelling (CONTRACTS §3, Buzzeasy).
-STATUSES = ("CallingUser", "UserConnected", "CallingUserFailed", "CallingAgent", "AgentConnected",
-            "CallAccepted", "CallSucceeded", "CallFailed", "Rescheduled")
-FINAL_STATUSES = frozenset({"CallSucceeded", "CallFailed"})
+FINAL_STATUSES = frozenset({callbacks.CALL_SUCCEEDED, callbacks.CALL_FAILED})
 CONFIRMATION_CODE = re.compile(r"\d{10}")
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 
@@ -42,24 +39,10 @@ class StatusEvent:
         return self.status in FINAL_STATUSES
 
 
-def record_status(session: Session, request: CallbackRequest, status: str,
-                  at: Optional[datetime] = None) -> CallbackEvent:
-    """Append `status` to the request's history and announce it (CallbackStatusChanged,
-    delivered to wake-up subscribers once the transaction commits)."""
-    if status not in STATUSES:
-        raise InvalidInput(f"unknown callback status {status!r}")
-    row = CallbackEvent(request_id=request.id, status=status, at=at or datetime.now(timezone.utc))
-    session.add(row)
-    session.flush()
-    events.publish(session, events.CallbackStatusChanged(
-        request_id=request.id, confirmation_code=request.confirmation_code, status=status, event_id=row.id))
-    return row
-
-
 def find_request(session: Session, confirmation_code: str) -> Optional[CallbackRequest]:
     if not isinstance(confirmation_code, str) or not CONFIRMATION_CODE.fullmatch(confirmation_code):
         return None
-    return session.scalar(select(CallbackRequest).where(CallbackRequest.confirmation_code == confirmation_code))
+    return callbacks.by_confirmation_code(session, confirmation_code)
 
 
 def statuses_after(session: Session, positions: Mapping[int, int]) -> list[StatusEvent]:

@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.orm import Session
 
 from storage.models import (Campaign, ClientCode, Company, Extension, Lead, LeadPhone, PartnerAccount,
-                            ResultCode, ServiceQueue, User, Workstation)
+                            QueueAgent, ResultCode, ServiceQueue, User, Workstation)
 from sqlalchemy import select
 
 from .errors import InvalidInput
 from .phone import to_e164
 from .security import hash_password, password_matches_hash
+from .slots import opening_by_weekday
 
 _SINGULAR = {"companies": "company", "queues": "queue", "users": "user", "workstations": "workstation",
              "partners": "partner", "campaigns": "campaign", "result_codes": "result_code", "leads": "lead"}
@@ -55,6 +56,11 @@ def provision(session: Session, site: Mapping[str, Any]) -> list[Change]:
             except KeyError as exc:
                 raise InvalidInput(f"{section}[{index}] lacks {exc.args[0]!r}") from None
             session.flush()
+    for entry in site.get("queues") or []:
+        change = _queue_agents(session, entry)
+        if change is not None:
+            changes.append(change)
+    session.flush()
     return changes
 
 
@@ -124,14 +130,37 @@ def _company(session: Session, e: Mapping[str, Any]) -> Change:
 
 
 def _queue(session: Session, e: Mapping[str, Any]) -> Change:
-    return _upsert(session, "queues", ServiceQueue, int(e["id"]), {
+    opening_hours = dict(e.get("opening_hours", {"mon-fri": "08:00-18:00"}))
+    opening_by_weekday(opening_hours)  # refuses malformed hours now, not when a caller asks
+    change = _upsert(session, "queues", ServiceQueue, int(e["id"]), {
         "company_id": int(e["company"]),
         "name": str(e["name"]),
-        "opening_hours": dict(e.get("opening_hours", {"mon-fri": "08:00-18:00"})),
+        "opening_hours": opening_hours,
         "slot_minutes": int(e.get("slot_minutes", 30)),
         "slot_capacity": int(e.get("slot_capacity", 1)),
         "holidays": [str(d) for d in e.get("holidays", [])],
     })
+    return change
+
+
+def _queue_agents(session: Session, e: Mapping[str, Any]) -> Optional[Change]:
+    """A queue's `agents` (user ids): whose extensions the callback engine rings for it.
+    Applied after the users section, so a queue may name users of the same file."""
+    if "agents" not in e:
+        return None
+    queue_id = int(e["id"])
+    wanted = {int(user_id) for user_id in e["agents"]}
+    for user_id in wanted:
+        if session.get(User, user_id) is None:
+            raise InvalidInput(f"queue {queue_id} names unknown agent user {user_id}")
+    current = set(session.scalars(select(QueueAgent.user_id).where(QueueAgent.queue_id == queue_id)))
+    for user_id in current - wanted:
+        session.delete(session.get(QueueAgent, (queue_id, user_id)))
+    for user_id in wanted - current:
+        session.add(QueueAgent(queue_id=queue_id, user_id=user_id))
+    if wanted == current:
+        return None
+    return Change("queues", f"{queue_id} agents", "changed" if current else "created")
 
 
 def _user(session: Session, e: Mapping[str, Any]) -> Change:

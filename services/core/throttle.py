@@ -8,6 +8,8 @@ signin_failures), so every server process sharing it counts together:
 * one address, whatever the accounts and surfaces (password spraying): after
   `max_address_failures` failures that address may not sign in at all for a while.
 
+An address is an IPv4 address or an IPv6 /64 network (`client_key`).
+
 There is deliberately no limit per account alone: a stranger elsewhere could then lock a
 real user out by failing on purpose. A refused attempt does not check the password and
 is not counted (the attacker cannot lengthen the wait, and gets no answer either way).
@@ -18,6 +20,7 @@ over the limit by at most the number of requests the server runs at once.
 """
 from __future__ import annotations
 
+import ipaddress
 import math
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional, TypeVar
@@ -42,6 +45,21 @@ class TooManyAttempts(CallsuiteError):
         super().__init__(f"too many failed sign-ins: try again in {self.retry_after_s} seconds")
 
 
+def client_key(address: Optional[str]) -> str:
+    """Who a failure is counted against: the IPv4 address, or the IPv6 /64 network (one
+    host is given a whole /64, so counting single IPv6 addresses would count nothing)."""
+    text = (address or "").strip()
+    try:
+        parsed = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return text
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -56,7 +74,7 @@ class SigninThrottle:
 
     @staticmethod
     def _key(surface: str, account: Optional[str], address: Optional[str]) -> tuple[str, str, str]:
-        return surface, (account or "")[:MAX_ACCOUNT], (address or "")[:MAX_ADDRESS]
+        return surface, (account or "")[:MAX_ACCOUNT], client_key(address)[:MAX_ADDRESS]
 
     def _recent(self, session: Session, where, limit: int, now: datetime) -> list[datetime]:
         """The newest `limit` failures matching `where` in the window, newest first."""

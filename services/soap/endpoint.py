@@ -130,6 +130,7 @@ class SoapService:
                  context: Callable[[], Any], realm: str | None = None) -> None:
         self.name = name
         self.realm = realm or name
+        self.services = tuple(services)
         self.contract = contract
         tns = contract.target_namespace
 
@@ -147,6 +148,11 @@ class SoapService:
         self.soap11 = WsgiApplication(self.soap11_app)
         self.soap12 = WsgiApplication(self.soap12_app)
         self.rest = WsgiApplication(self.rest_app)
+
+    def access_rules(self) -> dict[str, Any]:
+        """Each operation's declared access rule (`@soap_operation(access=...)`; None: none)."""
+        return {name: getattr(method.function, "access", None)
+                for service in self.services for name, method in service.public_methods.items()}
 
     # -- WSGI entry points -------------------------------------------------------------
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Iterable
+from datetime import datetime, timezone
+from typing import Mapping
 
 from storage.recordings import NotMp3, RecordingStore, probe_mp3
 
@@ -28,10 +28,12 @@ class SalvagedRecording:
     stopped_at: datetime  # the last write before the crash
 
 
-def salvage(store: RecordingStore, call_ids: Iterable[str]) -> dict[str, SalvagedRecording]:
-    """Finish and publish the partial recordings of these calls; a partial with no whole
-    frame is removed. Partials of other calls are left to `discard_partials`."""
-    wanted = set(call_ids)
+def salvage(store: RecordingStore, calls: Mapping[str, datetime]) -> dict[str, SalvagedRecording]:
+    """The recordings of these calls (call id -> when it started) that a crash left: each
+    partial finished and published (one with no whole frame is removed), or one already
+    committed when the crash came before the ledger heard of it. Partials of other calls
+    are left to `discard_partials`."""
+    wanted = set(calls)
     found: dict[str, SalvagedRecording] = {}
     for partial in store.partials():
         if partial.stem not in wanted:
@@ -50,4 +52,15 @@ def salvage(store: RecordingStore, call_ids: Iterable[str]) -> dict[str, Salvage
             continue
         found[partial.stem] = SalvagedRecording(partial.stem, relpath, len(data), duration, partial.modified)
         log.info("call %s: kept %.1f s recorded before the crash", partial.stem, duration)
+    for call_id in wanted - set(found):
+        relpath = store.named(calls[call_id], call_id)
+        if relpath is None:
+            continue
+        try:
+            duration = probe_mp3(store.path_of(relpath)).duration_s
+        except NotMp3:
+            continue
+        path = store.path_of(relpath)
+        found[call_id] = SalvagedRecording(call_id, relpath, store.size(relpath), duration,
+                                           datetime.fromtimestamp(path.stat().st_mtime, timezone.utc))
     return found

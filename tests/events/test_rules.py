@@ -10,7 +10,6 @@ import pytest
 from helpers.callbacks import new_request, record
 from helpers.server import DEMO_SITE
 from services.core import callback_status
-from services.core.errors import InvalidInput
 from services.core.provisioning import provision
 from services.events import cursor
 from services.events.hub import pending_messages
@@ -60,12 +59,6 @@ def test_origins():
     assert listed.permits("https://SHOP.example.test") and listed.permits("https://b.example.test")
     assert not listed.permits("https://evil.test") and not listed.any
     assert listed.permits(None)  # no Origin: not a cross-origin browser request
-
-
-def test_record_status_refuses_names_outside_the_seed(database):
-    code = new_request(database)
-    with pytest.raises(InvalidInput):
-        record(database, code, "Calling User")
 
 
 def test_a_connection_gets_each_request_s_statuses_after_its_position_then_close_when_all_ended(database):

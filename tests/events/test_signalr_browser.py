@@ -3,56 +3,20 @@ SignalR clients from the npm registry (2.2.1, the oldest published, and 2.4.3) w
 jQuery 1.9.1, on a page from another origin, follow one callback request to its end."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from helpers.callbacks import SUCCESS, PageServer, new_request, record, signalr_client, stored_statuses
+from helpers import buzzeasy
+from helpers.callbacks import (ENGINE, SUCCESS, VERSIONS, finish, follow, new_request, open_page, record,
+                               request_callback, stored_statuses)
 from helpers.relay import Relay
-
-PAGE = Path(__file__).with_name("customer_page.html")
-VERSIONS = ["2.2.1", "2.4.3"]
+from helpers.server import start_server
 
 
 @pytest.fixture(scope="module")
-def website(tmp_path_factory):
-    """The customer's website (its own origin), one folder per client version."""
-    root = tmp_path_factory.mktemp("website")
-    for version in VERSIONS:
-        folder = root / version
-        shutil.copytree(signalr_client(version), folder / "scripts")
-        shutil.copy(PAGE, folder / "index.html")
-    server = PageServer(root)
+def engine(tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("engine"), site=buzzeasy.site(agents=[7]), **ENGINE)
     yield server
     server.stop()
-
-
-def open_page(browser, website, version: str, hub: str, **options):
-    page = browser.new_page()
-    page.console = []  # the client's log, shown when an assertion fails
-    page.on("console", lambda message: page.console.append(message.text))
-    query = "&".join([f"hub={hub}"] + [f"{key}={value}" for key, value in options.items()])
-    page.goto(f"{website.url}/{version}/index.html?{query}")
-    page.wait_for_function("started || errors.length", timeout=20000)
-    page.evaluate("connection.logging = true")
-    assert page.evaluate("errors") == [], page.console
-    return page
-
-
-def follow(page, code: str) -> None:
-    page.fill("#code", code)
-    page.click("#subscribecode")
-
-
-def finish(page, *, network_errors: bool = False) -> list[str]:
-    page.wait_for_function("finished || errors.length", timeout=20000)
-    if network_errors:  # a cut long poll is reported to the page's error handler, then retried
-        page.wait_for_function("finished", timeout=20000)
-        assert set(page.evaluate("errors")) <= {"Long polling request failed."}, page.console
-    else:
-        assert page.evaluate("errors") == [], page.console
-    return page.evaluate("received")
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -156,3 +120,22 @@ def test_a_modern_page_uses_eventsource_across_origins_with_credentials(live, br
         assert [int(event_id) for event_id, _ in received[2:-1]] == ids
     finally:
         page.close()
+
+
+FAILED = ["CallingUser", "CallingUserFailed", "Rescheduled", "CallingUser", "CallingUserFailed", "CallFailed"]
+
+
+@pytest.mark.parametrize("version, phone, expected", [("2.2.1", buzzeasy.ANSWERS, SUCCESS),
+                                                      ("2.4.3", buzzeasy.BUSY, FAILED)],
+                         ids=["2.2.1-succeeds", "2.4.3-busy-fails"])
+def test_a_callback_executed_through_the_simulated_switch_reaches_the_page_in_order(engine, browser, website,
+                                                                                   version, phone, expected):
+    page = open_page(browser, website, version, engine.events_url)
+    try:
+        code = request_callback(engine, phone)  # the engine starts on it at once
+        follow(page, code)
+        received = finish(page)
+    finally:
+        page.close()
+    assert received == [f"{code} {status}" for status in expected]
+    assert buzzeasy.statuses(engine, code) == expected

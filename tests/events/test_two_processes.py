@@ -11,10 +11,11 @@ import time
 import pytest
 import requests
 
-from helpers.callbacks import SUCCESS, new_request, record
+from helpers import buzzeasy
+from helpers.callbacks import ENGINE, SUCCESS, finish, follow, new_request, open_page, record, request_callback
+from helpers.events import Connection, events_of, statuses
 from helpers.postgres import PostgresServer
 from helpers.server import REPO, start_server
-from helpers.events import Connection, events_of, statuses
 
 
 def _free_port() -> int:
@@ -28,12 +29,16 @@ def _free_port() -> int:
 def two_processes(tmp_path_factory):
     postgres = PostgresServer().start()
     url = postgres.create_database("callsuite_events")
-    writer = start_server(tmp_path_factory.mktemp("writer"), database_url=url)  # provisions the demo site
+    # The writer executes callbacks (the engine through its simulated switch); the other
+    # process has no switch, so it never does.
+    writer = start_server(tmp_path_factory.mktemp("writer"), database_url=url, site=buzzeasy.site(agents=[7]),
+                          **ENGINE)
     port, events_port = _free_port(), _free_port()
     data = tmp_path_factory.mktemp("subscriber")
     config = data / "callsuite.toml"
     # No safety-net poll worth the name: only a notification can wake this process's streams.
-    config.write_text('[callsuite]\nhost = "127.0.0.1"\nevents_db_poll_s = 3600\naccess_log = false\n')
+    config.write_text('[callsuite]\nhost = "127.0.0.1"\nswitch = "none"\nevents_db_poll_s = 3600\n'
+                      'access_log = false\n')
     process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--database-url", url,
                                 "--data-dir", str(data), "--config", str(config), "--port", str(port),
                                 "--events-port", str(events_port)], cwd=REPO,
@@ -86,3 +91,14 @@ def test_signalr_on_the_other_process_with_a_token_from_either(two_processes):
         while "closeConnection" not in received:
             received += statuses(next(frames))
     assert received == [(code, status) for status in SUCCESS] + ["closeConnection"]
+
+
+def test_the_seed_page_on_the_process_that_does_not_execute_the_callback(two_processes, browser, website):
+    writer, subscriber = two_processes
+    page = open_page(browser, website, "2.4.3", subscriber)
+    try:
+        code = request_callback(writer, buzzeasy.ANSWERS)  # executed by the writer's engine
+        follow(page, code)
+        assert finish(page) == [f"{code} {status}" for status in SUCCESS]
+    finally:
+        page.close()

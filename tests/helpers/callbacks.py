@@ -1,7 +1,8 @@
-"""Callback requests and their status events for the event-notification tests, written
-through the core (services.core.callback_status.record_status, the function the callback
-engine calls), plus the two browser-side pieces: the jQuery SignalR client installed from
-the npm registry, and a page served from another origin."""
+"""Callback requests for the event-notification tests: executed by the engine through the
+simulated switch (request_callback), or left alone while the test writes their statuses
+through the core (services.core.callbacks.record_status, as the engine does); and the
+browser side: the jQuery SignalR client installed from the npm registry, the customer's
+page served from another origin, and driving that page in Chromium."""
 from __future__ import annotations
 
 import itertools
@@ -15,17 +16,34 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from services.core import callback_status
-from storage.models import CallbackRequest, CallbackEvent
 from sqlalchemy import select
 
+from services.core import callbacks
+from storage.models import CallbackEvent, CallbackRequest
+
+from . import buzzeasy
+
+VERSIONS = ["2.2.1", "2.4.3"]  # the npm `signalr` clients tested: the oldest published and the newest
 SUCCESS = ["CallingUser", "UserConnected", "CallingAgent", "AgentConnected", "CallAccepted", "CallSucceeded"]
 NPM_CACHE = Path(os.environ.get("CALLSUITE_TEST_CACHE", Path.home() / ".cache" / "callsuite-tests")) / "npm"
 _numbers = itertools.count(1)
 
+# The callback engine through the simulated switch, slowed so statuses arrive while the page watches.
+ENGINE = {**buzzeasy.FAST_ENGINE, "callback_answer_after_s": 1.0, "callback_talk_s": 1.5}
+
+
+def request_callback(live, phone: str) -> str:
+    """RequestCallWhenAvailable over the seed's REST URL: the confirmation code."""
+    answer = buzzeasy.rest(live, "RequestCallWhenAvailable", {
+        "name": "Customer", "phoneNo": phone, "serviceQueue": "1", "company": "1",
+        "password": buzzeasy.COMPANY_PASSWORD}).json()
+    assert answer["ResultCode"] == 0, answer
+    return answer["ConfirmationCode"]
+
 
 def new_request(database, company_id: int = 1, queue_id: int = 1) -> str:
-    """A fresh ASAP callback request of the demo company; its confirmation code."""
+    """A callback request of company 1 that the engine leaves alone (no next attempt):
+    the test writes its statuses. Its confirmation code."""
     code = f"{secrets.randbelow(10 ** 10):010d}"
     with database.session() as session:
         session.add(CallbackRequest(
@@ -40,8 +58,8 @@ def record(database, code: str, *statuses: str) -> list[int]:
     ids = []
     for status in statuses:
         with database.session() as session:
-            request = session.scalar(select(CallbackRequest).where(CallbackRequest.confirmation_code == code))
-            ids.append(callback_status.record_status(session, request, status).id)
+            request = callbacks.by_confirmation_code(session, code)
+            ids.append(callbacks.record_status(session, request, status, datetime.now(timezone.utc)).id)
     return ids
 
 
@@ -85,3 +103,32 @@ class PageServer:
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
+
+
+# --- the customer's page in Chromium (tests/events/customer_page.html) --------------------
+
+def open_page(browser, website, version: str, hub: str, **options):
+    page = browser.new_page()
+    page.console = []  # the client's log, shown when an assertion fails
+    page.on("console", lambda message: page.console.append(message.text))
+    query = "&".join([f"hub={hub}"] + [f"{key}={value}" for key, value in options.items()])
+    page.goto(f"{website.url}/{version}/index.html?{query}")
+    page.wait_for_function("started || errors.length", timeout=20000)
+    page.evaluate("connection.logging = true")
+    assert page.evaluate("errors") == [], page.console
+    return page
+
+
+def follow(page, code: str) -> None:
+    page.fill("#code", code)
+    page.click("#subscribecode")
+
+
+def finish(page, *, network_errors: bool = False) -> list[str]:
+    page.wait_for_function("finished || errors.length", timeout=20000)
+    if network_errors:  # a cut long poll is reported to the page's error handler, then retried
+        page.wait_for_function("finished", timeout=20000)
+        assert set(page.evaluate("errors")) <= {"Long polling request failed."}, page.console
+    else:
+        assert page.evaluate("errors") == [], page.console
+    return page.evaluate("received")

@@ -83,6 +83,28 @@ SERVICES = {
         fault=FaultCase("GetCallDetails", {**PARTNER, "password": "wrong-password", "clientCode": [CLIENT_CODE]},
                         "invalid username or password", "Unauthorized"),
     ),
+    "callback": Service(
+        name="callback", tns="urn:callsuite:callback:1", xsd="callback.xsd",
+        wsdl_service="RequestCallbackService",
+        ports={"1.1": "RequestCallbackServiceSoap", "1.2": "RequestCallbackServiceSoap12"},
+        operations=("RequestCallWhenAvailable", "GetAvailableTimes", "GetNextThreeTimeSlots", "UpdateEWTRecord",
+                    "GetEWTByServiceID", "RequestCallSchedule"),
+        types=("RequestCallWhenAvailable", "ResponseMessage", "ArrayOfTimeSlot", "TimeSlot"),
+        prefix="cb",
+        fault=FaultCase("GetAvailableTimes", {"serviceQueue": 1, "company": 1, "password": "wrong-password",
+                                              "requestedDate": "2030-01-07T09:00:00"},
+                        "Authentication Failed", "Unauthorized"),
+    ),
+    "info": Service(
+        name="info", tns="urn:callsuite:info:1", xsd="info.xsd",
+        wsdl_service="BuzzMeInfo",
+        ports={"1.1": "BuzzMeInfoSoap", "1.2": "BuzzMeInfoSoap12"},
+        operations=("GetCallDataByNumber", "GetCallDataByPin"),
+        types=("GetCallDataByPin", "CallData", "PinCallData"),
+        prefix="info",
+        fault=FaultCase("GetCallDataByPin", {"pin": "123456", "companyId": 1, "password": "wrong-password"},
+                        "Authentication Failed", "Unauthorized"),
+    ),
 }
 
 

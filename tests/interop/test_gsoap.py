@@ -25,6 +25,8 @@ GSOAP_TYPEMAP = Path("/usr/share/gsoap/WS/typemap.dat")
 FAULT_NS = "urn:callsuite:fault:1"
 recording_only = pytest.mark.parametrize("service", ["recording"], indirect=True)
 calldata_only = pytest.mark.parametrize("service", ["calldata"], indirect=True)
+callback_only = pytest.mark.parametrize("service", ["callback"], indirect=True)
+info_only = pytest.mark.parametrize("service", ["info"], indirect=True)
 ids = itertools.count(1)
 
 # Members of the generated classes, as the authored schema has them: required elements
@@ -46,6 +48,20 @@ GENERATED_MEMBERS = {
         "cd__Call": [r"std::string\s+ID\s+1;", r"time_t\s+StartTime\s+1;", r"std::string\*\s+DID\s+0;",
                      r"int\*\s+Duration\s+0;", r"cd__Address\*\s+Address\s+0;"],
         "cd__Address": [r"std::string\s+ZIP4\s+1;"],
+    },
+    "callback": {
+        "_cb__RequestCallWhenAvailable": [r"std::string\s+phoneNo\s+1;", r"int\s+serviceQueue\s+1;",
+                                          r"std::string\*\s+region\s+0;", r"std::string\*\s+field10\s+0;"],
+        "_cb__GetAvailableTimes": [r"time_t\s+requestedDate\s+1;"],
+        "cb__ArrayOfTimeSlot": [r"std::vector<cb__TimeSlot\*\s*>\s+TimeSlot\s+0;"],
+        "cb__TimeSlot": [r"int\s+TimeSlotID\s+1;", r"std::string\s+TimeFrom\s+1;", r"bool\s+Available\s+1;"],
+        "cb__ResponseMessage": [r"std::string\s+ConfirmationCode\s+1;", r"int\s+ResultCode\s+1;"],
+    },
+    "info": {
+        "_info__GetCallDataByPinResponse": [r"info__PinCallData\*\s+GetCallDataByPinResult\s+0;"],
+        "info__PinCallData": [r"int\s+serviceQueue\s+1;", r"std::string\*\s+field1\s+0;",
+                              r"std::string\s+TimeCalled\s+1;"],
+        "info__CallData": [r"std::string\s+serviceQueueName\s+1;", r"std::string\s+ScheduledTime\s+1;"],
     },
 }
 
@@ -200,3 +216,46 @@ def test_client_codes_are_repeated_elements(call, calldata):
     out = call("GetCallDetails", **args)
     assert not out["ok"] and out["fault"], out
     assert refused in out["string"], out
+
+
+# -- Buzzeasy callbacks and BuzzMeInfo (demo site: company 1, queue 1 Mon-Fri 08:00-18:00) --
+
+DEMO_COMPANY = {"company": 1, "password": "demo-company-pw"}
+
+
+@callback_only
+def test_callback_operations(call, live):
+    from datetime import datetime, timedelta
+    out = call("UpdateEWTRecord", serviceQueue=1, ewt=45, **DEMO_COMPANY)
+    assert out["ok"] and out["result"] is True, out
+    out = call("GetEWTByServiceID", serviceQueueID=1, companyID=1, password="demo-company-pw")
+    assert out["result"] == 45, out
+    assert call("GetEWTByServiceID", serviceQueueID=1, companyID=1, password="wrong")["result"] == -1
+    out = call("RequestCallWhenAvailable", name="gSOAP", phoneNo="+447779000999", serviceQueue=1, **DEMO_COMPANY)
+    assert out["result"] == {"ConfirmationCode": "", "ResultCode": 5}, out  # the demo's black list
+    day = datetime.now().date() + timedelta(days=1)
+    while day.weekday() > 4 or day.isoformat() == "2026-12-25":
+        day += timedelta(days=1)
+    # gSOAP writes xs:dateTime in UTC: 09:30 London in winter is 09:30Z.
+    out = call("GetAvailableTimes", serviceQueue=1, **DEMO_COMPANY, requestedDate=f"{day}T09:30:00Z")
+    if day.month in (11, 12, 1, 2):
+        assert out["result"][0] == {"TimeSlotID": 4, "TimeTo": f"{day} 10-00-00", "TimeFrom": f"{day} 09-30-00",
+                                    "Available": True}, out
+    assert all(s["TimeFrom"].count("-") == 4 for s in out["result"])
+
+
+@info_only
+def test_info_operations(call, live):
+    import requests
+    r = requests.post(live.url("/RequestCallbackService/Service.svc/rest/RequestCallSchedule"), timeout=10, json={
+        "name": "gSOAP", "phoneNo": "+447779453115", "serviceQueue": "1", "company": "1",
+        "password": "demo-company-pw", "field1": "G-1", "date": "2030-01-07 00:00:00", "timeslot": "2"})
+    code = r.json()["ConfirmationCode"]
+    assert code, r.text
+    out = call("GetCallDataByPin", pin=code[-6:], companyId=1, password="demo-company-pw")
+    assert out["result"] == {"ConfirmationCode": code, "serviceQueue": 1, "field1": "Account Number,G-1",
+                             "TimeCalled": out["result"]["TimeCalled"]}, out
+    out = call("GetCallDataByNumber", presentedNumber="+447779453115", companyId=1, password="demo-company-pw")
+    assert out["result"]["field1"] == "Account Number | G-1" and out["result"]["ScheduledTime"] == "2030-01-07 08:30:00"
+    out = call("GetCallDataByPin", pin="999999", companyId=1, password="demo-company-pw")
+    assert out["ok"] and not out["present"], out

@@ -38,8 +38,34 @@ def test_salvage_publishes_the_calls_partials_and_leaves_others(tmp_path):
     mine.write(partial_bytes(3.0))
     other = store.new_writer(started)
     other.write(partial_bytes(1.0))
-    found = salvage(store, [CALL_ID])
+    found = salvage(store, {CALL_ID: started})
     kept = found[CALL_ID]
     assert kept.relpath == mine.relpath and store.exists(kept.relpath)
     assert 2.5 < kept.duration_s <= 3.0 and kept.size_bytes == store.size(kept.relpath)
     assert [p.stem for p in store.partials()] == [other.relpath.rsplit("/", 1)[1][:-4]]
+
+
+def test_a_recording_committed_just_before_the_crash_is_attached(tmp_path):
+    from services.config import load_settings
+    from services.core import ledger
+    from services.system import System
+
+    system = System(load_settings(None, environ={}, overrides={"data_dir": tmp_path, "switch": "none"}))
+    system.database.migrate()
+    started = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+    with system.database.session() as session:
+        for kind, seconds in (("call.started", 0), ("call.answered", 1), ("call.ended", 5)):
+            ledger.apply_event(session, ledger.CallEvent(kind=kind, source="sim", external_id=CALL_ID,
+                                                         at=started.replace(second=seconds)))
+    # The switch committed the file; the crash came before recording.ready reached the ledger.
+    writer = system.store.new_writer(started, stem=CALL_ID)
+    writer.write(salvage_recording(partial_bytes(3.0)))
+    relpath = writer.commit()
+    try:
+        assert system.recover_interrupted_calls() == 0  # the call itself had ended
+        with system.database.read_session() as session:
+            call = ledger.find_call(session, "sim", CALL_ID)
+            assert (call.result, call.recording.state, call.recording.file_path) == ("Connected", "available", relpath)
+            assert 2.5 < call.recording.duration_s <= 3.0
+    finally:
+        system.close()

@@ -89,3 +89,13 @@ def test_sim_api_networks_are_configurable(tmp_path):
         assert sim_call(server, REMOTE).status_code == 403
     finally:
         server.stop()
+
+
+def test_network_lists_from_the_environment_and_a_config_file(tmp_path):
+    from services.config import load_settings
+
+    settings = load_settings(None, environ={"CALLSUITE_SIM_ALLOWED_NETWORKS": "10.0.0.0/8, ::1"})
+    assert settings.sim_allowed_networks == ("10.0.0.0/8", "::1")
+    config = tmp_path / "callsuite.toml"
+    config.write_text('recall_allowed_networks = ["192.0.2.0/24"]\n')
+    assert load_settings(config, environ={}).recall_allowed_networks == ("192.0.2.0/24",)

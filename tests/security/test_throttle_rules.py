@@ -130,3 +130,15 @@ def test_long_names_and_addresses_fit_the_columns(db, clock):
     fail(db, t, 5, account="x" * 5000, address="y" * 500)
     with pytest.raises(TooManyAttempts):
         check(db, t, account="x" * 5000, address="y" * 500)
+
+
+def test_an_ipv6_client_is_counted_by_its_64_network(db, clock):
+    t = throttle(clock)
+    for n in range(5):  # a new address from the same /64 for every guess
+        fail(db, t, 1, address=f"2001:db8:1:2::{n + 1}")
+    with pytest.raises(TooManyAttempts):
+        check(db, t, address="2001:db8:1:2:ffff::9")
+    assert check(db, t, address="2001:db8:1:3::1") == 0
+    fail(db, t, 5, address="::ffff:203.0.113.9")  # IPv4-mapped is the IPv4 address
+    with pytest.raises(TooManyAttempts):
+        check(db, t, address="203.0.113.9")

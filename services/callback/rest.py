@@ -1,0 +1,161 @@
+"""The seed's REST binding: POST /RequestCallbackService/Service.svc/rest/{Operation} with
+the parameters as one JSON object (WCF webHttp, wrapped request), answered bare (the
+ResponseMessage object, the TimeSlot array, true/false, or the EWT number).
+
+As the seed's examples send them, numbers may be strings (`"serviceQueue":"1"`), missing
+parameters are NULL, and the seed's aliases are accepted: GetNextThreeTimeSlots takes
+`time` or `requestedDate`, GetEWTByServiceID `serviceQueueID` or `serviceQueue` and
+`companyID` or `company`. Dates are `yyyy-MM-dd HH:mm:ss` in the company's zone.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Mapping, Optional
+
+from werkzeug.wrappers import Request, Response
+
+from services.core import callbacks
+from services.core.errors import InvalidInput
+from services.http.jsonp import json_answer
+from services.http.routing import Route
+
+from . import wire
+
+PREFIX = "/RequestCallbackService/Service.svc/rest"
+# Parameters refused as "Authentication Failed" on the array operations: the seed has no
+# result code there. 401 needs a challenge; this names the scheme: the body's password.
+CHALLENGE = ("WWW-Authenticate", 'Buzzeasy realm="RequestCallbackService"')
+
+
+INT_MIN, INT_MAX = -2 ** 31, 2 ** 31 - 1
+READ_ONLY = frozenset({"GetAvailableTimes", "GetNextThreeTimeSlots", "GetEWTByServiceID"})
+
+
+class BadArgument(ValueError):
+    pass
+
+
+def _value(args: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        if args.get(name) is not None:
+            return args[name]
+    return None
+
+
+def _int(args: Mapping[str, Any], *names: str) -> Optional[int]:
+    value = _value(args, *names)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise BadArgument(f"{names[0]} must be a whole number")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise BadArgument(f"{names[0]} must be a whole number") from None
+    if not INT_MIN <= number <= INT_MAX:  # the seed's int: 32 bits, as xs:int on SOAP
+        raise BadArgument(f"{names[0]} is out of range")
+    return number
+
+
+def _str(args: Mapping[str, Any], name: str) -> Optional[str]:
+    value = args.get(name)
+    if value is None:
+        return None
+    if isinstance(value, (dict, list, bool)):
+        raise BadArgument(f"{name} must be a string")
+    return str(value)
+
+
+def _date(args: Mapping[str, Any], *names: str):
+    value = _value(args, *names)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadArgument(f"{names[0]} must be a date in the form yyyy-MM-dd HH:mm:ss")
+    try:
+        return wire.parse_request_date(value)
+    except ValueError as exc:
+        raise BadArgument(f"{names[0]}: {exc}") from None
+
+
+def _new_request(args: Mapping[str, Any]) -> callbacks.NewRequest:
+    return callbacks.NewRequest(_str(args, "name"), _str(args, "phoneNo"), _int(args, "serviceQueue"),
+                                _str(args, "region"), {f: _str(args, f) for f in callbacks.FIELDS})
+
+
+class CallbackRest:
+    def __init__(self, system) -> None:
+        self.system = system
+        self.operations: dict[str, Callable[[Any, Mapping[str, Any], callbacks.Caller], Any]] = {
+            "RequestCallWhenAvailable": self.request_call_when_available,
+            "GetAvailableTimes": self.get_available_times,
+            "GetNextThreeTimeSlots": self.get_next_three_time_slots,
+            "UpdateEWTRecord": self.update_ewt_record,
+            "GetEWTByServiceID": self.get_ewt_by_service_id,
+            "RequestCallSchedule": self.request_call_schedule,
+        }
+
+    def routes(self) -> list[Route]:
+        return [Route(PREFIX + "/<operation>", self.handle, methods=("POST",))]
+
+    def handle(self, request: Request, operation: str) -> Response:
+        handler = self.operations.get(operation)
+        if handler is None:
+            return Response(f"no operation {operation!r}\n", status=404, content_type="text/plain; charset=utf-8")
+        try:
+            args = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            return _bad("the body must be a JSON object")
+        if not isinstance(args, dict):
+            return _bad("the body must be a JSON object")
+        company = "companyID" if operation == "GetEWTByServiceID" else "company"
+        try:
+            caller = wire.caller(self.system, _int(args, company, "company"), _str(args, "password"),
+                                 request.remote_addr)
+            database = self.system.database
+            with (database.read_session() if operation in READ_ONLY else database.session()) as session:
+                result = handler(session, args, caller)
+        except (BadArgument, InvalidInput) as exc:
+            return _bad(str(exc))
+        except callbacks.AuthenticationFailed as exc:
+            response = json_answer(str(exc), None, 401)
+            response.headers[CHALLENGE[0]] = CHALLENGE[1]
+            return response
+        return json_answer(result, None)
+
+    # -- the six operations: bare answers ------------------------------------------------
+
+    def request_call_when_available(self, session, args, caller):
+        return wire.response_message(callbacks.request_call_when_available(
+            session, caller, _new_request(args), telephony_available=wire.telephony_available(self.system)))
+
+    def request_call_schedule(self, session, args, caller):
+        return wire.response_message(callbacks.request_call_schedule(
+            session, caller, _new_request(args), timeslot_id=_int(args, "timeslot"), when=_date(args, "date"),
+            telephony_available=wire.telephony_available(self.system)))
+
+    def get_available_times(self, session, args, caller):
+        after = _required_date(args, "requestedDate")
+        return [wire.time_slot(s) for s in callbacks.available_times(session, caller, _int(args, "serviceQueue"), after)]
+
+    def get_next_three_time_slots(self, session, args, caller):
+        after = _required_date(args, "time", "requestedDate")
+        return [wire.time_slot(s)
+                for s in callbacks.next_three_time_slots(session, caller, _int(args, "serviceQueue"), after)]
+
+    def update_ewt_record(self, session, args, caller):
+        return callbacks.update_ewt(session, caller, _int(args, "serviceQueue"), _int(args, "ewt"))
+
+    def get_ewt_by_service_id(self, session, args, caller):
+        return callbacks.ewt_of(session, caller, _int(args, "serviceQueueID", "serviceQueue"))
+
+
+def _required_date(args, *names):
+    value = _date(args, *names)
+    if value is None:
+        raise BadArgument(f"{names[0]} is required (yyyy-MM-dd HH:mm:ss)")
+    return value
+
+
+def _bad(reason: str) -> Response:
+    return Response(reason + "\n", status=400, content_type="text/plain; charset=utf-8")
