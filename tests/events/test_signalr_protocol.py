@@ -154,3 +154,25 @@ def test_guessing_codes_is_limited_per_connection_and_per_address(tmp_path):
         assert sse.status_code == 429 and int(sse.headers["Retry-After"]) > 0
     finally:
         server.stop()
+
+
+def test_keep_alives_on_open_streams_and_an_empty_answer_when_a_long_poll_times_out(tmp_path):
+    server = start_server(tmp_path, events_keepalive_s=0.2, events_long_poll_s=0.5)
+    try:
+        client = Connection(server.events_url)
+        assert (client.negotiated["KeepAliveTimeout"], client.negotiated["ConnectionTimeout"]) == (0.4, 0.5)
+        client.connect()
+        empty = client.poll()  # nothing happens: the poll ends after ConnectionTimeout
+        assert empty["M"] == [] and empty["C"] == client.message_id
+        with requests.get(client.base + "/connect", stream=True, timeout=10,
+                          params={**client.params(), "transport": "serverSentEvents"}) as response:
+            lines = response.iter_lines(decode_unicode=True)
+            data = [line for line in (next(lines) for _ in range(12)) if line.startswith("data: ")]
+        assert data[:2] == ["data: initialized", 'data: {"C":"c","S":1,"M":[]}']
+        assert data[2:4] == ["data: {}", "data: {}"]  # the clients' keep-alive: an empty response
+        code = new_request(server.db)
+        with requests.get(f"{server.events_url}/events/callbacks/{code}", stream=True, timeout=10) as response:
+            lines = response.iter_lines(decode_unicode=True)
+            assert ": keep-alive" in [next(lines) for _ in range(6)]
+    finally:
+        server.stop()
