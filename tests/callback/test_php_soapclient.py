@@ -99,6 +99,7 @@ def test_both_info_operations(call, live):
     code = made["ConfirmationCode"]
     by_pin = call("/BuzzMeInfo/InfoService.svc", "GetCallDataByPin", pin=code[-6:], companyId=1,
                   password=b.COMPANY_PASSWORD)
+    assert "result" in by_pin, by_pin
     assert by_pin["result"]["ConfirmationCode"] == code
     assert (by_pin["result"]["serviceQueue"], by_pin["result"]["field1"], by_pin["result"]["field10"]) == (
         1, "Account Number,ACC-9", "Notes,note")

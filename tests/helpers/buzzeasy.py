@@ -6,7 +6,10 @@ import copy
 import time
 from typing import Callable
 
+import pytest
 import requests
+
+from .server import start_server
 
 COMPANY_PASSWORD = "P@ssword"  # the seed's example password
 ANSWERS = "+447779453115"  # a valid UK mobile (the seed's example, which has a digit too many)
@@ -106,3 +109,14 @@ def wait_for(predicate: Callable[[], object], timeout_s: float = 20.0, what: str
 def zone(name: str):
     from zoneinfo import ZoneInfo
     return ZoneInfo(name)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """The server with the Buzzeasy test site and a fast callback engine. These modules send
+    wrong passwords on purpose: the sign-in limit is raised here and tested on its own
+    (tests/security/test_signin_rate_limit.py)."""
+    server = start_server(tmp_path_factory.mktemp("callsuite-data"), site=site(agents=[7]), **FAST_ENGINE,
+                          signin_max_failures=10_000, signin_max_address_failures=10_000)
+    yield server
+    server.stop()
