@@ -1,4 +1,4 @@
-"""`callsuite` command line: serve, provision, purge, migrate, check (CONTRACTS §9)."""
+"""`callsuite` command line: serve, provision, purge, migrate, check, outbox (CONTRACTS §9)."""
 from __future__ import annotations
 
 import argparse
@@ -46,6 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="verify the configuration, database and recording store; "
                                               "exit 1 on any error")
     _common(check)
+
+    outbox = commands.add_parser("outbox", help="outbound notifications: list them, retry dead letters")
+    outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
+    listing = outbox_commands.add_parser("list", help="newest first")
+    _common(listing)
+    listing.add_argument("--state", action="append", choices=("pending", "sent", "failed"),
+                         help="only entries in this state (repeatable); failed = dead letters")
+    listing.add_argument("--limit", type=int, default=200)
+    retry = outbox_commands.add_parser("retry", help="make dead letters pending again, due now")
+    _common(retry)
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", type=int, help="the entry's id (from outbox list)")
+    which.add_argument("--all-failed", action="store_true", help="every dead letter")
     return parser
 
 
@@ -68,7 +81,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic announces each of its plugins at INFO; only the migrations it runs matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    commands = {"serve": serve, "provision": provision, "purge": purge, "migrate": migrate, "check": check}
+    commands = {"serve": serve, "provision": provision, "purge": purge, "migrate": migrate, "check": check,
+                "outbox": outbox}
     return commands[args.command](settings, args)
 
 
@@ -147,6 +161,37 @@ def purge(settings: Settings, args) -> int:
         database.dispose()
     for line in report.lines():
         print(line)
+    return 0
+
+
+def outbox(settings: Settings, args) -> int:
+    from services.core import outbox as entries
+    from services.core.errors import CallsuiteError
+    from services.integrations.delivery import safe_url
+    from storage.database import Database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    database.migrate()
+    try:
+        with (database.read_session() if args.outbox_command == "list" else database.session()) as session:
+            if args.outbox_command == "list":
+                print("id\tstate\tkind\tattempts\tnext attempt / sent\tidempotency key\ttarget\tlast error")
+                for entry in entries.entries(session, args.state or (), limit=args.limit):
+                    when = entry.sent_at if entry.state == "sent" else entry.next_attempt_at
+                    print("\t".join([str(entry.id), entry.state, entry.kind, str(entry.attempts),
+                                     when.isoformat(timespec="seconds"), entry.idempotency_key or "",
+                                     safe_url(entry.target), entry.last_error or ""]))
+            elif args.all_failed:
+                print(f"{entries.retry_all_failed(session)} failed entries are pending again")
+            else:
+                entry = entries.retry(session, args.id)
+                print(f"outbox entry {entry.id} ({entry.kind}) is pending again")
+    except CallsuiteError as exc:
+        print(f"callsuite: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        database.dispose()
     return 0
 
 

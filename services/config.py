@@ -55,6 +55,7 @@ class Settings:
     listen_backlog: int = 1024  # connections the kernel queues while all are busy
     agent_answer_after_s: float = 2.0  # simulated switch: seconds before a number an agent dials answers
     agent_token_hours: float = 12.0  # how long an agent API token (POST /webservices/services/token) lasts
+    outbox_backoff_cap_s: float = 300.0  # longest wait between two delivery attempts of one entry
     events_port: int = 8001  # the events server (SignalR hub /signalr, SSE /events/...); 0 = any free port
     events_allowed_origins: str = "*"  # origins allowed to call the events server (comma-separated; "*" any)
     events_keepalive_s: float = 10.0  # keep-alive interval of event streams (SignalR KeepAliveTimeout = 2x)

@@ -26,6 +26,7 @@ from services.http.routing import Route
 from services.ingest import cti as cti_edge
 from services.info import edge as info_edge
 from services.ingest import sim as sim_edge
+from services.integrations import recall as recall_integrations
 from services.integrations.callback_worker import callback_worker
 from services.integrations.outbox_worker import OutboxWorker
 from services.recording import edge as recording_edge
@@ -86,9 +87,11 @@ class System:
         self.add_worker(self.events_server)
         self.add_worker(OutboxWorker(self.database, interval_s=settings.outbox_interval_s,
                                      max_attempts=settings.outbox_max_attempts,
+                                     backoff_cap_s=settings.outbox_backoff_cap_s,
                                      timeout_s=settings.outbox_timeout_s))
         self.callbacks = callback_worker(self)
         self.add_worker(self.callbacks)
+        recall_integrations.register(self)
 
     def _notify_others(self, session, published: list) -> None:
         notify.send(session, [{**events.to_message(e), "origin": self.instance_id} for e in published])

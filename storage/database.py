@@ -37,8 +37,9 @@ class Database:
     """Owns the engine; hands out sessions. No protocol knowledge lives here."""
 
     def __init__(self, url: str, *, echo: bool = False, hooks=None) -> None:
-        """`hooks`, if given, has before_commit/after_commit/after_rollback(session): the
-        domain event bus, called around every commit of a session from here."""
+        """`hooks`, if given, has before_commit(session), after_commit(session) and
+        after_soft_rollback(session, transaction): the domain event bus, called around every
+        commit and rollback of a session from here."""
         self.url = url
         kwargs: dict = {"echo": echo, "future": True}
         if url.startswith("sqlite"):
@@ -56,7 +57,7 @@ class Database:
         if hooks is not None:
             event.listen(self._sessions, "before_commit", hooks.before_commit)
             event.listen(self._sessions, "after_commit", hooks.after_commit)
-            event.listen(self._sessions, "after_rollback", hooks.after_rollback)
+            event.listen(self._sessions, "after_soft_rollback", hooks.after_soft_rollback)
 
     @property
     def is_sqlite(self) -> bool:

@@ -53,6 +53,11 @@ class Company(Base):
     crm_url_template: Mapped[Optional[str]] = mapped_column(Text)
     crm_web_service: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     text_files_dir: Mapped[Optional[str]] = mapped_column(Text)
+    # Recall (seed 003): how a CRM names the recording file, the text files' separator, and
+    # the secret that signs outbound deliveries (kept as configured: it is needed to sign).
+    recording_path_prefix: Mapped[Optional[str]] = mapped_column(Text)
+    text_files_separator: Mapped[str] = mapped_column(String(8), default="comma")
+    hmac_secret: Mapped[Optional[str]] = mapped_column(Text)
 
     client_codes: Mapped[list["ClientCode"]] = relationship(back_populates="company")
 
@@ -392,12 +397,15 @@ class OutboxEntry(Base):
     kind: Mapped[str] = mapped_column(String(32))  # bms_link, crm_url, crm_web_service
     target: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed (dead letter)
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     sent_at: Mapped[Optional[datetime]]
+    # Sent with every attempt so a receiver can drop a repeated delivery.
+    idempotency_key: Mapped[Optional[str]] = mapped_column(String(80), unique=True)
+    company_id: Mapped[Optional[int]] = mapped_column(ForeignKey("companies.id"))  # whose secret signs it
 
 
 # --- sign-in rate limiting --------------------------------------------------------------

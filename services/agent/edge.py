@@ -16,9 +16,9 @@ from werkzeug.wrappers import Request, Response
 
 from services.core import agents
 from services.core.agents import AgentDesk, Disposition
-from services.core.errors import (CallsuiteError, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized,
-                                  Unavailable)
+from services.core.errors import (CallsuiteError)
 from services.contracts import contracts_root
+from services.http.errors import UNKNOWN, kind_of
 from services.http.routing import Route
 from services.soap.contracts import AuthoredContract
 from services.soap.endpoint import SoapService
@@ -47,13 +47,9 @@ def _int(value: Optional[str], name: str, *, required: bool = True) -> Optional[
 
 
 def _status(exc: CallsuiteError) -> int:
-    if getattr(exc, "retry_after_s", None) is not None:
-        return 429
-    for kind, status in ((Unauthorized, 401), (Forbidden, 403), (NotFound, 404), (InvalidInput, 400),
-                         (Conflict, 409), (Unavailable, 503)):
-        if isinstance(exc, kind):
-            return status
-    return 409
+    # A refusal of the agent's state machine that is none of the shared kinds is a conflict.
+    status, _ = kind_of(exc)
+    return 409 if (status, _) == UNKNOWN else status
 
 
 class AgentApi:

@@ -78,8 +78,10 @@ OnCommitHandler = Callable[[Any], None]
 
 
 def publish(session: Session, event: Any) -> None:
-    """Announce `event` as part of the change being made in `session`."""
-    session.info.setdefault(_PENDING, []).append(event)
+    """Announce `event` as part of the change being made in `session` (tagged with the
+    innermost transaction, so a rolled-back savepoint takes its events with it)."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append((transaction, event))
 
 
 def to_message(event: Any) -> dict:
@@ -113,10 +115,12 @@ class EventBus:
     # -- hooks the database calls ------------------------------------------------------
 
     def before_commit(self, session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a savepoint: its events wait for the real commit
         committed = session.info.setdefault(_COMMITTED, [])
         # Subscribers may publish in turn; keep going until nothing new is pending.
         while session.info.get(_PENDING):
-            batch = session.info.pop(_PENDING)
+            batch = [event for _, event in session.info.pop(_PENDING)]
             for event in batch:
                 for handler in self._in_transaction.get(type(event), ()):
                     handler(session, event)
@@ -125,11 +129,22 @@ class EventBus:
             self.forward(session, committed)
 
     def after_commit(self, session: Session) -> None:
-        self.deliver(session.info.pop(_COMMITTED, []))
+        self.deliver(session.info.pop(_COMMITTED, []))  # empty after a savepoint's commit
 
-    def after_rollback(self, session: Session) -> None:
-        session.info.pop(_PENDING, None)
-        session.info.pop(_COMMITTED, None)
+    def after_soft_rollback(self, session: Session, rolled_back) -> None:
+        """Events published in the rolled-back transaction (or a savepoint inside it) go."""
+        def inside(transaction) -> bool:
+            while transaction is not None:
+                if transaction is rolled_back:
+                    return True
+                transaction = transaction.parent
+            return False
+
+        pending = [(t, e) for t, e in session.info.pop(_PENDING, []) if not inside(t)]
+        if pending:
+            session.info[_PENDING] = pending
+        if not rolled_back.nested:
+            session.info.pop(_COMMITTED, None)
 
     def deliver(self, events: list) -> None:
         """Run the on-commit subscribers (for this process's commits and for events that

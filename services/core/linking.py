@@ -127,7 +127,7 @@ def link_recording(session: Session, activity_id: str, reference: str, *, linked
     company = _company_for(session, link, recording)
     if company is not None and company.bms_notify_url:
         enqueue(session, "bms_link", render_bms_url(company.bms_notify_url, link, reference),
-                {"activity_id": activity_id, "reference": reference}, now=now)
+                {"activity_id": activity_id, "reference": reference}, now=now, company_id=company.id)
     session.flush()
     events.publish(session, events.LinkMade(link_id=link.id))
     return link

@@ -17,6 +17,7 @@ from storage.models import (Campaign, ClientCode, Company, Extension, Lead, Lead
                             QueueAgent, ResultCode, ServiceQueue, User, Workstation)
 from sqlalchemy import select
 
+from . import crm
 from .errors import InvalidInput
 from .phone import to_e164
 from .security import hash_password, password_matches_hash
@@ -111,9 +112,7 @@ def _company(session: Session, e: Mapping[str, Any]) -> Change:
         "blacklist": list(e.get("blacklist", [])),
         "field_names": dict(e.get("field_names", {})),
         "bms_notify_url": e.get("bms_notify_url"),
-        "crm_url_template": e.get("crm_url_template"),
-        "crm_web_service": e.get("crm_web_service"),
-        "text_files_dir": e.get("text_files_dir"),
+        **_recall_settings(e),
     }, password=e.get("password"))
     codes_changed = False
     for code in e.get("client_codes", []):
@@ -127,6 +126,27 @@ def _company(session: Session, e: Mapping[str, Any]) -> Change:
     if codes_changed and change.action == "unchanged":
         return Change(change.section, change.key, "changed")
     return change
+
+
+def _recall_settings(e: Mapping[str, Any]) -> dict[str, Any]:
+    """Recall's integration routes (seed 003), checked now rather than at delivery time."""
+    template = e.get("crm_url_template")
+    separator = e.get("text_files_separator", "comma")
+    if separator not in crm.SEPARATORS:
+        raise InvalidInput(f"text_files_separator must be one of {', '.join(crm.SEPARATORS)}")
+    for name in ("text_files_dir", "recording_path_prefix", "hmac_secret"):
+        if e.get(name) is not None and (not isinstance(e[name], str) or not e[name]):
+            raise InvalidInput(f"{name} must be a non-empty string")
+    if e.get("hmac_secret") is not None and len(e["hmac_secret"]) < 16:
+        raise InvalidInput("hmac_secret must be at least 16 characters")
+    return {
+        "crm_url_template": None if template is None else crm.check_url_template(template),
+        "crm_web_service": crm.check_web_service(e.get("crm_web_service")),
+        "text_files_dir": e.get("text_files_dir"),
+        "text_files_separator": separator,
+        "recording_path_prefix": e.get("recording_path_prefix"),
+        "hmac_secret": e.get("hmac_secret"),  # kept as configured: it signs every delivery
+    }
 
 
 def _queue(session: Session, e: Mapping[str, Any]) -> Change:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Call, Recording, User
 
-from . import ledger
+from . import crm, ledger
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .phone import to_e164
 from .security import verify_password_cached
@@ -84,7 +84,8 @@ def _digits(number: Optional[str]) -> str:
 def retrieve_rec_file(session: Session, store, *, extension: str, when: datetime, phone: Optional[str],
                       protect: bool, tolerance: timedelta) -> str:
     """Full path of the recording of the call on `extension` that spans `when` (or began
-    within `tolerance` of it), matching `phone` against either party; "" when none."""
+    within `tolerance` of it), matching `phone` against either party, as the company's CRM
+    can open it (crm.audio_file); "" when none."""
     if not extension:
         raise InvalidInput("sExtension is required")
     candidates = session.scalars(
@@ -101,5 +102,5 @@ def retrieve_rec_file(session: Session, store, *, extension: str, when: datetime
             continue
         if protect:
             recording.deletion_protected = True
-        return str(store.path_of(recording.file_path))
+        return crm.audio_file(crm.company_for_call(session, call), recording, store)
     return ""

@@ -11,17 +11,17 @@ from datetime import datetime
 from werkzeug.wrappers import Request, Response
 
 from services.core import ledger
-from services.core.errors import CallsuiteError, Conflict, InvalidInput, NotFound
+from services.core.errors import CallsuiteError
 from services.core.security import constant_time_equals
 from services.core.throttle import TooManyAttempts
 from services.http.auth import bearer_token
+from services.http.errors import http_status
 from services.http.jsonp import json_answer
 from services.http.routing import Route
 from services.http.wsgi import INT64_MAX, MAX_JSON_BYTES, BadJson, parse_json
 from storage.recordings import NotMp3, RecordingTooLarge, is_mp3, probe_mp3
 
 SOURCE = "cti"
-_STATUS = {InvalidInput: 400, NotFound: 404, Conflict: 409}
 _STRING_FIELDS = {"event", "call_id", "at", "extension", "direction", "ani", "did", "target", "dtmf", "result",
                   "info_digits", "index_number", "other_data"}
 _EVENT_FIELDS = _STRING_FIELDS | {"campaign", "caller_address"}
@@ -33,10 +33,7 @@ def _error(status: int, message: str) -> Response:
 
 
 def _domain_error(exc: CallsuiteError) -> Response:
-    for cls, status in _STATUS.items():
-        if isinstance(exc, cls):
-            return _error(status, str(exc))
-    return _error(500, str(exc))
+    return _error(http_status(exc), str(exc))
 
 
 class CtiIngest:

@@ -13,8 +13,11 @@ server processes can share one database:
   (the request timeout and a margin), and renews an entry's lease (the same conditional
   UPDATE) just before delivering it. So a process that dies holds at most a few entries,
   each for at most one lease, and the rest are delivered promptly by whoever is running.
-- After the attempt the entry is `sent`, rescheduled with exponential backoff and jitter,
-  or `failed` once `max_attempts` attempts have failed.
+- After the attempt the entry is `sent`, rescheduled with exponential backoff and jitter
+  (capped), or `failed` — the dead letter — once `max_attempts` attempts have failed;
+  `callsuite outbox retry` makes a dead letter pending again.
+- Every attempt carries the entry's idempotency key (and the company's signature when it
+  has a secret): services/integrations/delivery.py.
 
 Delivery is at least once: a receiver may, rarely, see a notice twice (a crash between
 delivering and recording it), never zero times while attempts remain.
@@ -25,63 +28,26 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping, Optional
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from sqlalchemy import select, update
 
-from storage.models import OutboxEntry
+from storage.models import Company, OutboxEntry
+
+from .crm import Attempt, deliver_web_service, get_target
+from .delivery import DeliveryAuth, DeliveryError, safe_url
 
 log = logging.getLogger(__name__)
 
-Deliverer = Callable[[OutboxEntry], None]
+Deliverer = Callable[[OutboxEntry, Attempt], None]
+__all__ = ["OutboxWorker", "DeliveryError", "safe_url"]
 
 BACKOFF_CAP_S = 300.0
 LEASE_MARGIN_S = 5.0  # a lease covers one delivery's timeout and this: reading and recording it
-_SECRET_NAME = re.compile(r"(?i)(pass|pwd|pin|token|secret|key|auth|sig|credential|session)")
 _MAX_ERROR = 500
-
-
-class DeliveryError(Exception):
-    """A delivery attempt failed; the message is safe to store and log."""
-
-
-def safe_url(url: str) -> str:
-    """The URL without userinfo and with password-like query values masked."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.hostname or ""
-        if parts.hostname and ":" in parts.hostname:
-            netloc = f"[{parts.hostname}]"
-        if parts.port is not None:
-            netloc += f":{parts.port}"
-        query = urlencode([(name, "***" if _SECRET_NAME.search(name) else value)
-                           for name, value in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
-        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-    except ValueError:
-        return "<unparsable URL>"
-
-
-def _http_get(session: requests.Session, url: str, timeout_s: float) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DeliveryError(f"not an http(s) URL: {safe_url(url)}")
-    try:
-        response = session.get(url, timeout=(min(timeout_s, 5.0), timeout_s), allow_redirects=True)
-    except requests.Timeout:
-        raise DeliveryError(f"timed out after {timeout_s:g} s: GET {safe_url(url)}") from None
-    except requests.RequestException as exc:
-        # requests' own messages repeat the URL (query included): name the class only.
-        raise DeliveryError(f"{type(exc).__name__}: GET {safe_url(url)}") from None
-    try:
-        if not 200 <= response.status_code < 300:
-            raise DeliveryError(f"HTTP {response.status_code} from GET {safe_url(url)}")
-    finally:
-        response.close()
 
 
 class OutboxWorker:
@@ -113,9 +79,9 @@ class OutboxWorker:
         self.clock = clock
         self._http = requests.Session()
         self.deliverers: dict[str, Deliverer] = {
-            "bms_link": self._get_target,
-            "crm_url": self._get_target,
-            "crm_web_service": self._not_implemented,
+            "bms_link": get_target,
+            "crm_url": get_target,
+            "crm_web_service": deliver_web_service,
         }
         self.deliverers.update(deliverers or {})
         self._stopping = threading.Event()
@@ -217,12 +183,15 @@ class OutboxWorker:
             entry = session.get(OutboxEntry, entry_id)
             if entry is None:
                 return
+            company = session.get(Company, entry.company_id) if entry.company_id is not None else None
+            secret = company.hmac_secret if company is not None else None
             session.expunge(entry)  # deliver outside any transaction
         deliver = self.deliverers.get(entry.kind)
         try:
             if deliver is None:
                 raise DeliveryError(f"no deliverer for outbox kind {entry.kind!r}")
-            deliver(entry)
+            key = entry.idempotency_key or f"outbox-{entry.id}"
+            deliver(entry, Attempt(self._http, self.timeout_s, DeliveryAuth(key, secret)))
         except Exception as exc:
             self._failed(entry, lease_until, _describe(exc))
         else:
@@ -251,7 +220,7 @@ class OutboxWorker:
                                    OutboxEntry.next_attempt_at == lease_until)
                             .values(**values).execution_options(synchronize_session=False))
         if give_up:
-            log.error("outbox #%d (%s) failed for good after %d attempts: %s", entry.id, entry.kind,
+            log.error("outbox #%d (%s) is a dead letter (failed) after %d attempts: %s", entry.id, entry.kind,
                       entry.attempts, error)
         else:
             log.warning("outbox #%d (%s) attempt %d/%d failed: %s", entry.id, entry.kind,
@@ -263,20 +232,9 @@ class OutboxWorker:
         ceiling = min(self.backoff_cap_s, self.interval_s * (2 ** min(max(attempts - 1, 0), 30)))
         return ceiling * random.uniform(0.5, 1.0)
 
-    # --- deliverers ----------------------------------------------------------------------
-
-    def _get_target(self, entry: OutboxEntry) -> None:
-        _http_get(self._http, entry.target, self.timeout_s)
-
-    @staticmethod
-    def _not_implemented(entry: OutboxEntry) -> None:
-        raise NotImplementedError(f"outbox kind {entry.kind!r} is not delivered yet")
-
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, DeliveryError):
         return str(exc)
-    if isinstance(exc, NotImplementedError):
-        return f"NotImplementedError: {exc}"
     # Anything else may carry a URL or a secret in its message: keep the class name only.
     return f"{type(exc).__name__} while delivering"

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from spyne import Boolean, ServiceBase, Unicode, rpc
+from spyne import Boolean, Integer32, ServiceBase, Unicode, rpc
 
-from services.core import ledger, linking, recordings
+from services.core import ledger, linking, recordings, search
 from services.core.errors import Forbidden, NotFound
 from services.core.vocabulary import PlaybackOutcome
 from services.soap.access import LISTENER, OPEN, caller, listener_or_networks
@@ -13,8 +13,8 @@ from services.soap.faults import soap_operation
 
 from services.soap.types import optional, required
 
-from .types import ActivityLink, Gap, RecordingInfo
-from .wire import PLAYBACK, link_answer, parse_recall_datetime
+from .types import ActivityLink, CallRecord, Gap, RecordingInfo, RecordingSearchResult
+from .wire import PLAYBACK, format_recall_datetime, link_answer, parse_recall_datetime
 
 
 def _client_address(ctx) -> str | None:
@@ -39,6 +39,13 @@ def recording_info(recording) -> RecordingInfo:
         DurationSeconds=recording.duration_s, DeletionProtected=recording.deletion_protected,
         Gaps=[Gap(OffsetSeconds=span["offset_s"], LengthSeconds=span["length_s"])
               for span in recording.paused_spans or [] if "offset_s" in span])
+
+
+def call_record(record, zone: str) -> CallRecord:
+    return CallRecord(
+        ReferenceNumber=record.reference, CallDateTime=format_recall_datetime(record.started_at, zone),
+        DialledNumber=record.dialled_number, CallingNumber=record.calling_number, Extension=record.extension,
+        CallType=record.call_type, DurationSeconds=record.duration, RecordingFile=record.audio_file)
 
 
 class RecordingService(ServiceBase):
@@ -97,3 +104,27 @@ class RecordingService(ServiceBase):
             return recordings.retrieve_rec_file(
                 session, system.store, extension=sExtension, when=when, phone=sPhoneNumber,
                 protect=bool(bDeletionProtected), tolerance=timedelta(seconds=system.settings.recall_tolerance_s))
+
+    @rpc(optional(Unicode), optional(Unicode), optional(Unicode), optional(Unicode), optional(Unicode),
+         optional(Unicode), optional(Integer32), optional(Integer32),
+         _args=("sCalledNumber", "sCallingNumber", "dtFrom", "dtTo", "sExtension", "sCallType", "iPage",
+                "iPageSize"),
+         _returns=required(RecordingSearchResult))
+    @soap_operation(access=LISTENER)
+    def SearchRecordings(ctx, sCalledNumber, sCallingNumber, dtFrom, dtTo, sExtension, sCallType, iPage,
+                         iPageSize):
+        system = ctx.udc
+        user = caller(ctx)
+        settings = system.settings
+        query = search.RecordingQuery(
+            called_number=sCalledNumber or None, calling_number=sCallingNumber or None,
+            start=parse_recall_datetime(dtFrom, settings.timezone, "dtFrom") if dtFrom else None,
+            end=parse_recall_datetime(dtTo, settings.timezone, "dtTo") if dtTo else None,
+            extension=sExtension or None, call_type=sCallType or None, page=1 if iPage is None else iPage,
+            page_size=search.DEFAULT_PAGE_SIZE if iPageSize is None else iPageSize)
+        with system.database.read_session() as session:
+            page = search.search_recordings(session, system.store, user, query,
+                                            default_region=settings.default_region)
+            return RecordingSearchResult(
+                TotalCount=page.total, Page=page.page, PageSize=page.page_size,
+                Records=[call_record(record, settings.timezone) for record in page.records])

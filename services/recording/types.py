@@ -1,6 +1,6 @@
 """Spyne types of the recording service, named and shaped as xsd/recording.xsd
 (tests/contracts checks that they agree)."""
-from spyne import Array, Boolean, ComplexModel, DateTime, Double, Long, Unicode
+from spyne import Array, Boolean, ComplexModel, DateTime, Double, Integer32, Long, Unicode
 
 from services.soap.types import optional, required
 
@@ -48,4 +48,30 @@ class RecordingInfo(ComplexModel):
         ("DurationSeconds", optional(Double)),
         ("DeletionProtected", required(Boolean)),
         ("Gaps", Array(Gap.customize(nillable=False), type_name="ArrayOfGap").customize(min_occurs=1, nillable=False)),
+    ]
+
+
+class CallRecord(ComplexModel):
+    """Recall's record file row: the call details and the recording's path (seed 003)."""
+    __namespace__ = TNS
+    _type_info = [
+        ("ReferenceNumber", required(Unicode)),
+        ("CallDateTime", required(Unicode)),
+        ("DialledNumber", required(Unicode)),
+        ("CallingNumber", required(Unicode)),
+        ("Extension", required(Unicode)),
+        ("CallType", required(Unicode)),
+        ("DurationSeconds", optional(Integer32)),  # absent while the call is in progress
+        ("RecordingFile", required(Unicode)),
+    ]
+
+
+class RecordingSearchResult(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("TotalCount", required(Integer32)),
+        ("Page", required(Integer32)),
+        ("PageSize", required(Integer32)),
+        ("Records", Array(CallRecord.customize(nillable=False), type_name="ArrayOfCallRecord")
+         .customize(min_occurs=1, nillable=False)),
     ]

@@ -25,16 +25,24 @@ def link_answer(outcome: LinkOutcome, reference: Optional[str]) -> Optional[str]
     return None
 
 
-def parse_recall_datetime(text: str, zone: str) -> datetime:
+RECALL_DATETIME = "%Y-%m-%d %H:%M:%S"  # the seed's 'yyyy-MM-dd HH:mm:ss'
+
+
+def format_recall_datetime(moment: datetime, zone: str) -> str:
+    """An aware datetime as Recall writes it, in the server's zone (CONTRACTS §4)."""
+    return moment.astimezone(ZoneInfo(zone)).strftime(RECALL_DATETIME)
+
+
+def parse_recall_datetime(text: str, zone: str, name: str = "dtCallDateTime") -> datetime:
     """'yyyy-MM-dd HH:mm:ss' in the server's zone, optionally JSON-quoted as the seed sends it."""
     value = text.strip()
     if value.startswith('"'):
         try:
             value = json.loads(value)
         except ValueError:
-            raise InvalidInput("dtCallDateTime: unbalanced quotes") from None
+            raise InvalidInput(f"{name}: unbalanced quotes") from None
     try:
-        local = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+        local = datetime.strptime(value, RECALL_DATETIME)
     except (TypeError, ValueError):
-        raise InvalidInput("dtCallDateTime must be 'yyyy-MM-dd HH:mm:ss'") from None
+        raise InvalidInput(f"{name} must be 'yyyy-MM-dd HH:mm:ss'") from None
     return local.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)

@@ -8,25 +8,12 @@ from spyne import Fault
 
 from services.core import errors
 from services.core.throttle import TooManyAttempts
+from services.http.errors import fault_code
 
 log = logging.getLogger(__name__)
 
-_CODES = {
-    TooManyAttempts: "Client.TooManyAttempts",
-    errors.InvalidInput: "Client.InvalidInput",
-    errors.NotFound: "Client.NotFound",
-    errors.Conflict: "Client.Conflict",
-    errors.Unauthorized: "Client.Unauthorized",
-    errors.Forbidden: "Client.Forbidden",
-    errors.Unavailable: "Server.Unavailable",
-}
-
-
 def to_fault(exc: errors.CallsuiteError) -> Fault:
-    for cls in type(exc).__mro__:
-        if cls in _CODES:
-            return Fault(_CODES[cls], str(exc))
-    return Fault("Server", str(exc))
+    return Fault(fault_code(exc), str(exc))
 
 
 REFUSAL = "callsuite.soap.refusal"  # environ key: the refusal SoapService answers with 401/429

@@ -101,3 +101,23 @@ def test_events_reach_the_other_process_on_postgresql(tmp_path):
             first.stop()
     finally:
         postgres.stop()
+
+
+def test_a_savepoint_keeps_its_events_for_the_real_commit_or_takes_them_back(system):
+    seen: list = []
+    system.events.subscribe(events.CallStarted, lambda session, event: seen.append(("in transaction", event)))
+    system.events.on_commit(events.CallStarted, lambda event: seen.append(("committed", event)))
+    with system.database.session() as session:
+        with session.begin_nested():
+            kept = ledger.apply_event(session, _started("sp-kept")).call.id
+        assert seen == []  # a savepoint's commit is not the commit
+        try:
+            with session.begin_nested():
+                ledger.apply_event(session, _started("sp-undone"))
+                raise Conflict("undo this part")
+        except Conflict:
+            pass
+        assert seen == []
+    assert seen == [("in transaction", events.CallStarted(kept)), ("committed", events.CallStarted(kept))]
+    with system.database.session() as session:
+        assert session.scalar(select(Call).where(Call.external_id == "sp-undone")) is None

@@ -39,7 +39,8 @@ def test_served_wsdl_is_the_authored_one(live):
 def test_zeep_builds_a_client_from_the_served_wsdl(live):
     client = zeep.Client(live.url("/soap/recording?wsdl"))
     operations = set(client.service._binding._operations)
-    assert operations == {"AddLink", "PlayByPhone", "LinkRecording", "GetRecordingInfo", "RetrieveRecFile"}
+    assert operations == {"AddLink", "PlayByPhone", "LinkRecording", "GetRecordingInfo", "RetrieveRecFile",
+                          "SearchRecordings"}
     soap12 = [p for s in client.wsdl.services.values() for p in s.ports.values() if "12" in p.name]
     assert soap12 and soap12[0].binding_options["address"] == live.url("/soap/recording")
 

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from helpers.server import start_server
 from helpers.soap import ValidatingPlugin
 
-ADDLINK = "/bluebutler/service/AddLink/id=<activity_id>"
+ADDLINK = "/bluebutler/service/AddLink/id=<path:activity_id>"
 
 
 def scrape(live) -> dict:

@@ -201,7 +201,7 @@ def test_a_bms_that_never_accepts_ends_failed_without_leaking_secrets(tmp_path, 
         assert session.scalar(select(ActivityLink.state).where(ActivityLink.activity_id == "ACT-FAIL")) == "linked"
 
 
-def test_unreachable_targets_and_unfinished_kinds_are_failures(tmp_path):
+def test_unreachable_targets_and_malformed_entries_are_failures(tmp_path):
     database = Database(sqlite_url(tmp_path))
     try:
         database.migrate()
@@ -215,7 +215,7 @@ def test_unreachable_targets_and_unfinished_kinds_are_failures(tmp_path):
         database.dispose()
     assert unreachable.state == web_service.state == "pending" and unreachable.attempts == 1
     assert unreachable.last_error == "ConnectionError: GET http://127.0.0.1:9/x?password=***"
-    assert web_service.last_error.startswith("NotImplementedError")
+    assert web_service.last_error.startswith("malformed crm_web_service entry")
     assert unreachable.next_attempt_at > datetime.now(timezone.utc)  # rescheduled, not lost
 
 

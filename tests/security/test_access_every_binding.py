@@ -41,6 +41,7 @@ ACCESS = {
     "GetRecordingInfo": "basic",
     "LinkRecording": "basic",
     "RetrieveRecFile": "basic",  # without credentials only from recall_allowed_networks
+    "SearchRecordings": "basic",
     "GetCallDetails": "body",
 }
 
@@ -99,6 +100,8 @@ def arguments(live, operation: str, good: bool) -> dict:
         return {"activityId": live.walk_activity, "refNum": live.walk_reference}
     if operation == "RetrieveRecFile":
         return {"sExtension": "201", "dtCallDateTime": "2011-10-10 18:52:00"}
+    if operation == "SearchRecordings":
+        return {"sExtension": "201", "iPageSize": 5}
     if operation == "GetCallDetails":
         return {"username": PARTNER[0], "password": PARTNER[1] if good else "wrong-password",
                 "clientCode": ["8005551234"], "startDate": datetime(2026, 1, 1, tzinfo=timezone.utc),

@@ -1,14 +1,14 @@
 """SignalR hub subscriptions and shared server secrets (real-time callback events)
 
 Revision ID: 0006
-Revises: 0007
+Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0007'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

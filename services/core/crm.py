@@ -1,0 +1,205 @@
+"""What Recall forwards to a CRM about a recorded call (seed 003): the call details record,
+the company's integration settings, and when the notices are queued. How each route spells
+the record on the wire is services/integrations/recall.py.
+
+The record: when the call started, dialled number, calling number, the other party's phone
+number, extension, call type (inbound / outbound / internal), duration of the conversation
+in seconds, the recording's reference number and the recording file's full name *as the
+CRM can open it*: the company's `recording_path_prefix` in front of the store's relative path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Call, Company, Extension, Recording
+
+from .errors import InvalidInput
+
+CALL_TYPES = ("inbound", "outbound", "internal")
+SEPARATORS = ("comma", "tab")
+# The seed's five URL placeholders, then what it lists as forwarded but leaves out of its example.
+PLACEHOLDERS = {
+    "[phone number]": "phone_number",
+    "[extension]": "extension",
+    "[date & time]": "date_time",
+    "[call duration]": "duration",
+    "[audio file]": "audio_file",
+    "[call type]": "call_type",
+    "[dialled number]": "dialled_number",
+    "[calling number]": "calling_number",
+    "[reference]": "reference",
+}
+# Fields a CRM web-service mapping may name (plus idempotency_key, added per delivery).
+RECORD_FIELDS = ("call_id", "reference", "date_time", "dialled_number", "calling_number", "phone_number",
+                 "extension", "call_type", "duration", "audio_file")
+WEB_SERVICE_KINDS = ("soap", "json", "jsonp")
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    call_id: int
+    reference: str
+    started_at: datetime  # aware UTC; each route renders it in its own format
+    dialled_number: str
+    calling_number: str
+    phone_number: str  # the other party: the caller of an inbound call, the called of an outbound one
+    extension: str
+    call_type: str
+    duration: Optional[int]  # seconds of conversation; None while the call is in progress
+    audio_file: str  # "" until the store has named the file (share prefixes)
+
+
+# --- the record ---------------------------------------------------------------------------
+
+def company_for_call(session: Session, call: Call) -> Optional[Company]:
+    """The call's company, or that of its extension (CTI calls carry only the extension)."""
+    if call.company_id is not None:
+        return session.get(Company, call.company_id)
+    if call.extension:
+        extension = session.get(Extension, call.extension)
+        if extension is not None and extension.company_id is not None:
+            return session.get(Company, extension.company_id)
+    return None
+
+
+def far_party(call: Call) -> Optional[str]:
+    return call.ani if call.direction == "inbound" else (call.target or call.did)
+
+
+def call_type(session: Session, call: Call) -> str:
+    """internal when the other party is itself one of the site's extensions."""
+    party = far_party(call)
+    if party and session.get(Extension, party) is not None:
+        return "internal"
+    return call.direction
+
+
+def audio_file(company: Optional[Company], recording: Optional[Recording], store) -> str:
+    """The recording file as the CRM can open it.
+
+    A prefix starting with http:// or https:// is the recording's URL up to its reference
+    number (e.g. `http://recorder:8000/bluebutler/service/MP3/`), known from the call's first
+    moment. Any other prefix is a share or folder (`\\\\recorder\\recordings\\`) in front of
+    the store's relative path, written with the prefix's separators. Without a prefix: the
+    file's path on this server.
+    """
+    if recording is None:
+        return ""
+    prefix = company.recording_path_prefix if company is not None else None
+    if prefix and prefix.lower().startswith(("http://", "https://")):
+        return prefix + recording.reference
+    if not recording.file_path or recording.state in ("missing", "purged"):
+        return ""
+    if prefix:
+        separator = "\\" if "\\" in prefix else "/"
+        if not prefix.endswith(separator):
+            prefix += separator
+        return prefix + recording.file_path.replace("/", separator)
+    return str(store.path_of(recording.file_path))
+
+
+def call_record(session: Session, call: Call, store, company: Optional[Company] = None) -> CallRecord:
+    company = company if company is not None else company_for_call(session, call)
+    recording = call.recording
+    if call.direction == "inbound":
+        dialled, calling = call.did or call.target or call.extension, call.ani
+    else:
+        dialled, calling = call.target or call.did, call.ani or call.extension
+    duration = None
+    if call.state == "ended":
+        duration = call.talk_time_s if call.talk_time_s is not None else call.duration_s
+    return CallRecord(
+        call_id=call.id, reference=recording.reference if recording else "",
+        started_at=call.started_at, dialled_number=dialled or "", calling_number=calling or "",
+        phone_number=far_party(call) or "", extension=call.extension or "", call_type=call_type(session, call),
+        duration=duration, audio_file=audio_file(company, recording, store))
+
+
+def newest_recorded_call(session: Session, extension: str) -> Optional[Call]:
+    """The extension's text file holds the newest answered, recorded call only."""
+    return session.scalar(
+        select(Call).join(Recording, Recording.call_id == Call.id)
+        .where(Call.extension == extension, Call.answered_at.is_not(None))
+        .order_by(Call.started_at.desc(), Call.id.desc()).limit(1))
+
+
+# --- company settings ---------------------------------------------------------------------
+
+def check_url_template(template: Any) -> str:
+    """Refuses templates that are not http(s), or that put a placeholder where its value
+    would choose the host."""
+    if not isinstance(template, str) or not template.strip():
+        raise InvalidInput("crm_url_template must be a URL")
+    fixed = template
+    for placeholder in PLACEHOLDERS:
+        fixed = fixed.replace(placeholder, "")
+    if any(ch.isspace() for ch in fixed):
+        raise InvalidInput("crm_url_template: no spaces or line breaks outside the placeholders")
+    scheme, sep, rest = template.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if any(placeholder in authority for placeholder in PLACEHOLDERS):
+        raise InvalidInput("crm_url_template: placeholders may appear only in the path and query")
+    try:
+        parts = urlsplit(template)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        raise InvalidInput("crm_url_template is not a well-formed URL") from None
+    if not sep or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput("crm_url_template must be an http:// or https:// URL")
+    return template
+
+
+def check_web_service(config: Any) -> Optional[dict]:
+    """A company's crm_web_service: {"kind": "soap", "wsdl", "operation", "mapping": {param: field}},
+    {"kind": "json", "url"} or {"kind": "jsonp", "url", "callback"}."""
+    if config is None:
+        return None
+    if not isinstance(config, Mapping):
+        raise InvalidInput("crm_web_service must be an object")
+    kind = config.get("kind")
+    if kind not in WEB_SERVICE_KINDS:
+        raise InvalidInput(f"crm_web_service.kind must be one of {', '.join(WEB_SERVICE_KINDS)}")
+    address_key = "wsdl" if kind == "soap" else "url"
+    address = config.get(address_key)
+    parts = urlsplit(address) if isinstance(address, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput(f"crm_web_service.{address_key} must be an http:// or https:// URL")
+    allowed = {"kind", address_key} | ({"operation", "mapping"} if kind == "soap" else set()) | (
+        {"callback"} if kind == "jsonp" else set())
+    unknown = set(config) - allowed
+    if unknown:
+        raise InvalidInput(f"crm_web_service ({kind}) has unknown key(s) {', '.join(sorted(unknown))}")
+    if kind == "soap":
+        if not isinstance(config.get("operation"), str) or not config["operation"]:
+            raise InvalidInput("crm_web_service.operation names the SOAP operation to call")
+        mapping = config.get("mapping")
+        if not isinstance(mapping, Mapping) or not mapping:
+            raise InvalidInput("crm_web_service.mapping maps the operation's parameters to record fields")
+        fields = set(RECORD_FIELDS) | {"idempotency_key"}
+        for param, field in mapping.items():
+            if field not in fields:
+                raise InvalidInput(f"crm_web_service.mapping.{param}: unknown field {field!r}; "
+                                   f"expected one of {', '.join(sorted(fields))}")
+    if kind == "jsonp":
+        callback = config.get("callback", "callback")
+        if not isinstance(callback, str) or not callback.isidentifier():
+            raise InvalidInput("crm_web_service.callback must be a JavaScript identifier")
+    return dict(config)
+
+
+def notice_due(session: Session, call: Call) -> Optional[Company]:
+    """The company to notify about this call: once it has ended and its audio is in the
+    store, if the company has a URL or web-service route configured."""
+    recording = call.recording
+    if call.state != "ended" or recording is None or recording.state != "available":
+        return None
+    company = company_for_call(session, call)
+    if company is None or not (company.crm_url_template or company.crm_web_service):
+        return None
+    return company
