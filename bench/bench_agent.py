@@ -70,7 +70,7 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "services.cli", "provision", *common, str(REPO / "demo" / "site.json")],
                    cwd=REPO, check=True, capture_output=True)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", *common, "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", *common, "--port", str(port), "--events-port", "0"],
                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -92,7 +92,7 @@ def main() -> None:
         common = ["--data-dir", str(data), "--config", str(config)]
         subprocess.run([sys.executable, "-m", "services.cli", "provision", *common, str(site)], cwd=REPO,
                        check=True, capture_output=True)
-        server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", *common, "--port", str(port)],
+        server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", *common, "--port", str(port), "--events-port", "0"],
                                   cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         rest = base + "/RequestCallbackService/Service.svc/rest/"

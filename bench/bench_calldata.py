@@ -227,7 +227,7 @@ def run_http(data_dir: Path) -> dict:
     env = {**os.environ, "CALLSUITE_SWITCH": "none", "CALLSUITE_ACCESS_LOG": "false",
            "CALLSUITE_LOG_LEVEL": "WARNING", "PYTHONPATH": str(REPO)}
     server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--data-dir", str(data_dir),
-                               "--host", "127.0.0.1", "--port", str(port)], cwd=REPO, env=env,
+                               "--host", "127.0.0.1", "--port", str(port), "--events-port", "0"], cwd=REPO, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:

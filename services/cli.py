@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve)
     serve.add_argument("--host", help="listen address (default 0.0.0.0)")
     serve.add_argument("--port", type=int, help="listen port (default 8000)")
+    serve.add_argument("--events-port", type=int, help="events server port: SignalR /signalr, SSE /events "
+                                                       "(default 8001; 0 = any free port)")
 
     provision = commands.add_parser("provision", help="load a JSON or YAML site file idempotently")
     _common(provision)
@@ -64,6 +66,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, overrides={
         "data_dir": args.data_dir, "database_url": args.database_url,
         "host": getattr(args, "host", None), "port": getattr(args, "port", None),
+        "events_port": getattr(args, "events_port", None),
     })
 
 
@@ -99,6 +102,7 @@ def serve(settings: Settings, args) -> int:
     signal.signal(signal.SIGINT, stop)
     log.info("Callsuite listening on http://%s:%s (database %s, switch %s)", settings.host, server.effective_port,
              "sqlite" if system.database.is_sqlite else "external", settings.switch)
+    log.info("Callsuite events listening on http://%s:%s", settings.host, system.events_server.port)
     try:
         server.run()
     finally:

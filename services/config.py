@@ -56,6 +56,12 @@ class Settings:
     agent_answer_after_s: float = 2.0  # simulated switch: seconds before a number an agent dials answers
     agent_token_hours: float = 12.0  # how long an agent API token (POST /webservices/services/token) lasts
     outbox_backoff_cap_s: float = 300.0  # longest wait between two delivery attempts of one entry
+    events_port: int = 8001  # the events server (SignalR hub /signalr, SSE /events/...); 0 = any free port
+    events_allowed_origins: str = "*"  # origins allowed to call the events server (comma-separated; "*" any)
+    events_keepalive_s: float = 10.0  # keep-alive interval of event streams (SignalR KeepAliveTimeout = 2x)
+    events_long_poll_s: float = 110.0  # how long a long poll waits (SignalR ConnectionTimeout)
+    events_db_poll_s: float = 5.0  # safety-net poll of the database for statuses a wake-up missed
+    events_scripts_dir: Optional[str] = None  # npm --prefix folder with jquery + signalr for /events/demo
 
     @property
     def agent_token_ttl(self) -> timedelta:

@@ -19,6 +19,7 @@ from services.core import events, ledger, stats
 from services.core.calldetails import address_allowed
 from services.core.errors import CallsuiteError
 from services.core.throttle import SigninThrottle
+from services.events.server import EventsServer
 from services.http.app import build_wsgi, create_http_server, health_route
 from services.http.metrics import Metrics
 from services.http.routing import Route
@@ -82,6 +83,8 @@ class System:
         self._workers: list = []
         self.metrics = Metrics(gauges=self._gauges)
         self._started = threading.Event()
+        self.events_server = EventsServer(self)
+        self.add_worker(self.events_server)
         self.add_worker(OutboxWorker(self.database, interval_s=settings.outbox_interval_s,
                                      max_attempts=settings.outbox_max_attempts,
                                      backoff_cap_s=settings.outbox_backoff_cap_s,
@@ -196,6 +199,8 @@ class System:
             channels = self.switch.channels()
             free = sum(1 for channel in channels if channel.state == "idle")
             yield "callsuite_playback_channels_free", "Idle playback channels", "", {"": free}
+        yield ("callsuite_event_subscribers", "Open callback event streams and waiting long polls (this process)", "",
+               {"": len(self.events_server.feed)})
 
     def health(self) -> tuple[dict, bool]:
         try:

@@ -359,6 +359,30 @@ class CallbackSlot(Base):
     used: Mapped[int] = mapped_column(default=0)
 
 
+class HubSubscription(Base):
+    """A SignalR connection's Subscribe(confirmationCode) (seed 001 event notification).
+
+    Kept in the database, not in the process that took the Subscribe, so a client's
+    stream or poll served by another process (or after a restart) still delivers it."""
+
+    __tablename__ = "hub_subscriptions"
+    __table_args__ = (UniqueConstraint("connection_id", "request_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[str] = mapped_column(String(36))
+    request_id: Mapped[int] = mapped_column(ForeignKey("callback_requests.id"), index=True)
+    created_at: Mapped[datetime]
+
+
+class ServerSecret(Base):
+    """A random key every server process sharing the database uses (e.g. the HMAC key of
+    SignalR connection tokens), created by whichever process needs it first."""
+
+    __tablename__ = "server_secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
 # --- durable outbound notifications -----------------------------------------------------
 
 class OutboxEntry(Base):

@@ -52,7 +52,7 @@ class Serve:
     def __init__(self, *args) -> None:
         self.port = free_port()
         self.process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", *map(str, args),
-                                         "--port", str(self.port)], cwd=REPO, stdout=subprocess.DEVNULL,
+                                         "--port", str(self.port), "--events-port", "0"], cwd=REPO, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60

@@ -58,7 +58,7 @@ def test_provision_refuses_a_bad_file_and_keeps_data(tmp_path):
 def test_serve_starts_and_stops_cleanly(tmp_path):
     port = free_port()
     config = tmp_path / "callsuite.toml"
-    config.write_text('[callsuite]\nhost = "127.0.0.1"\ncti_token = "a-long-enough-cti-token"\n')
+    config.write_text('[callsuite]\nhost = "127.0.0.1"\ncti_token = "a-long-enough-cti-token"\nevents_port = 0\n')
     process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--data-dir", str(tmp_path / "data"),
                                 "--config", str(config), "--port", str(port)], cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -23,7 +23,8 @@ def _started(call_id: str) -> ledger.CallEvent:
 
 @pytest.fixture
 def system(tmp_path):
-    system = System(load_settings(None, environ={}, overrides={"data_dir": tmp_path, "switch": "none"})).start()
+    system = System(load_settings(None, environ={}, overrides={"data_dir": tmp_path, "switch": "none",
+                                                               "events_port": 0})).start()
     yield system
     system.close()
 

@@ -47,7 +47,7 @@ class ServeProcess:
     def start(self) -> "ServeProcess":
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", "--data-dir", str(self.data_dir),
-             "--config", str(self.config), "--port", str(self.port)],
+             "--config", str(self.config), "--port", str(self.port), "--events-port", "0"],
             cwd=REPO, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:

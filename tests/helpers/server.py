@@ -44,6 +44,11 @@ class LiveServer:
         return self.base_url + path
 
     @property
+    def events_url(self) -> str:
+        """The events server (SignalR hub /signalr, SSE /events/...): its own port."""
+        return f"http://127.0.0.1:{self.system.events_server.port}"
+
+    @property
     def db(self):
         return self.system.database
 
@@ -107,7 +112,7 @@ def start_server(data_dir: Path, *, site: Optional[dict] = None, **overrides) ->
     if "database_url" not in overrides:
         overrides["database_url"] = test_database_url(data_dir)
     options = {"data_dir": data_dir, "cti_token": CTI_TOKEN, "access_log": False, "host": "127.0.0.1",
-               "port": 0, "threads": 8}
+               "port": 0, "threads": 8, "events_port": 0}
     options.update(overrides)
     settings = load_settings(None, environ={}, overrides=options)
     system = System(settings).start()
