@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Optional, Sequence
 from urllib.parse import quote
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from storage.models import ActivityLink, Call, Company, Extension, Recording, Workstation
@@ -54,16 +54,24 @@ def parse_bool(value: Optional[str], name: str) -> bool:
     raise InvalidInput(f"{name} must be true or false")
 
 
+# AddLink's hot path runs these on every request: built once (plain column selects and
+# INSERT ... RETURNING, no ORM objects or flushes), only their parameters vary.
+_EXTENSION_BY_HOST = (select(Workstation.extension)
+                      .where(func.lower(Workstation.host) == bindparam("host")).limit(1))
+_EXTENSION_BY_ADDRESS = select(Workstation.extension).where(Workstation.address == bindparam("address")).limit(1)
+_INSERT_LINK = insert(ActivityLink.__table__).returning(ActivityLink.__table__.c.id)
+
+
 def workstation_extension(session: Session, host: Optional[str], client_address: Optional[str]) -> Optional[str]:
     """The extension of the workstation named by host (a host name or an IP address), or,
     without host, of the workstation at the request's client address."""
     if host:
-        station = session.scalar(select(Workstation).where(func.lower(Workstation.host) == host.strip().lower()))
+        station = session.execute(_EXTENSION_BY_HOST, {"host": host.strip().lower()}).first()
         if station is None and _is_ip(host):
-            station = session.scalar(select(Workstation).where(Workstation.address == host.strip()))
+            station = session.execute(_EXTENSION_BY_ADDRESS, {"address": host.strip()}).first()
         return station.extension if station else None
     if client_address:
-        station = session.scalar(select(Workstation).where(Workstation.address == client_address))
+        station = session.execute(_EXTENSION_BY_ADDRESS, {"address": client_address}).first()
         return station.extension if station else None
     return None
 
@@ -81,24 +89,21 @@ def add_link(session: Session, request: AddLinkRequest,
     """The outcome and, when linked, the recording's reference number."""
     now = now or datetime.now(timezone.utc)
     extension = workstation_extension(session, request.host, request.client_address)
-    link = ActivityLink(activity_id=request.activity_id, bms_type=request.bms_type,
-                        data1=request.data[0], data2=request.data[1], data3=request.data[2],
-                        data4=request.data[3], data5=request.data[4],
-                        host=request.host or request.client_address, extension=extension,
-                        requested_at=now, state="pending")
-    session.add(link)
-    if not request.active_call:
-        return LinkOutcome.PENDING, None
-    call = ledger.active_call_on_extension(session, extension) if extension else None
-    if call is None or call.recording is None:
-        return LinkOutcome.NO_ACTIVE_CALL, None
-    link.state = "linked"
-    link.recording = call.recording
-    link.linked_at = now
-    link.linked_by = "AddLink"
-    session.flush()
-    events.publish(session, events.LinkMade(link_id=link.id))
-    return LinkOutcome.LINKED, call.recording.reference
+    link = dict(activity_id=request.activity_id, bms_type=request.bms_type,
+                data1=request.data[0], data2=request.data[1], data3=request.data[2],
+                data4=request.data[3], data5=request.data[4],
+                host=request.host or request.client_address, extension=extension,
+                requested_at=now, state="pending", recording_id=None, linked_at=None, linked_by=None)
+    recording = (ledger.active_recording_on_extension(session, extension)
+                 if request.active_call and extension else None)
+    if recording is None:
+        session.execute(_INSERT_LINK, link)
+        return (LinkOutcome.NO_ACTIVE_CALL if request.active_call else LinkOutcome.PENDING), None
+    recording_id, reference = recording
+    link_id = session.execute(_INSERT_LINK, {**link, "state": "linked", "recording_id": recording_id,
+                                             "linked_at": now, "linked_by": "AddLink"}).scalar_one()
+    events.publish(session, events.LinkMade(link_id=link_id))
+    return LinkOutcome.LINKED, reference
 
 
 def link_recording(session: Session, activity_id: str, reference: str, *, linked_by: str,
