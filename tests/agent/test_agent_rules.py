@@ -174,3 +174,38 @@ def test_an_asap_request_is_due_when_a_ready_agent_or_the_ewt_allows(db):
         assert engine.due(session, noon, policy, 10) == []
         session.get(ServiceQueue, 1).ewt_minutes = 5
         assert len(engine.due(session, noon, policy, 10)) == 1  # the EWT rule
+
+
+def test_two_engines_racing_on_postgresql_claim_the_one_ready_agent_once():
+    import threading
+
+    from helpers.postgres import PostgresServer
+
+    postgres = PostgresServer().start()
+    database = Database(postgres.create_database("callsuite_claim"))
+    try:
+        database.migrate()
+        site = json.loads(DEMO_SITE.read_text())
+        site["users"] = [u for u in site["users"] if u["id"] == 7]
+        site["workstations"], site["partners"] = [], []  # only alice: one password to hash
+        with database.session() as session:
+            provision(session, site)
+            _ready(session, 7)
+        now = datetime.now(timezone.utc)
+        barrier, won = threading.Barrier(2), []
+
+        def engine():
+            with database.session() as session:
+                agents.ready_agents(session, 1, now)  # both see alice ready
+                barrier.wait()
+                won.append(agents.claim_ready_agent(session, 1, now))
+
+        threads = [threading.Thread(target=engine) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(won, key=lambda c: c is None) == [agents.QueueAgentClaim(7, "201"), None]
+    finally:
+        database.dispose()
+        postgres.stop()
