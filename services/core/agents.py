@@ -345,13 +345,62 @@ def get_calls(session: Session, actor: User, user_id: int) -> list[CallView]:
     return [call_view(session, call) for call in _open_calls(session, user.id)]
 
 
-def ready_agents(session: Session, queue_id: int) -> list[int]:
-    """The agents of an ACD (service) queue who are ready and free, longest-waiting first:
-    where a call of that queue (a callback the scheduler places) goes."""
+def ready_agents(session: Session, queue_id: int, now: Optional[datetime] = None) -> list[int]:
+    """The agents of an ACD (service) queue who are ready and free (no call, none being
+    placed for them), longest-waiting first: where a call of that queue (a callback the
+    engine places) goes."""
+    now = now or _now()
     rows = session.scalars(select(AgentSession).join(QueueAgent, QueueAgent.user_id == AgentSession.user_id)
-                           .where(QueueAgent.queue_id == queue_id, AgentSession.state == "ready")
+                           .where(QueueAgent.queue_id == queue_id, AgentSession.state == "ready",
+                                  or_(AgentSession.dialing_since.is_(None),
+                                      AgentSession.dialing_since < now - DIAL_CLAIM_TTL))
                            .order_by(AgentSession.since, AgentSession.user_id))
     return [row.user_id for row in rows if effective_state(session, row) == "ready"]
+
+
+@dataclass(frozen=True)
+class QueueAgentClaim:
+    user_id: int
+    extension: str
+
+
+def claim_ready_agent(session: Session, queue_id: int, now: Optional[datetime] = None
+                      ) -> Optional[QueueAgentClaim]:
+    """Take the longest-waiting ready, free agent of a queue for one call: the same
+    conditional UPDATE as the dial claim (`dialing_since`), so two engines, or an engine
+    and the agent's own dial, never give the agent two calls at once. Commit before
+    ringing; `assign_call` (or `release_dial` when nobody answers) ends the claim."""
+    now = now or _now()
+    for user_id in ready_agents(session, queue_id, now):
+        extension = session.scalar(select(User.extension).where(User.id == user_id))
+        if not extension:
+            continue
+        claimed = session.execute(
+            update(AgentSession).where(AgentSession.user_id == user_id, AgentSession.state == "ready",
+                                       or_(AgentSession.dialing_since.is_(None),
+                                           AgentSession.dialing_since < now - DIAL_CLAIM_TTL))
+            .values(dialing_since=now).execution_options(synchronize_session=False)).rowcount
+        if claimed == 1:
+            return QueueAgentClaim(user_id, extension)
+    return None
+
+
+def queues_with_ready_agents(session: Session, now: Optional[datetime] = None) -> list[int]:
+    """Queues a ready, free agent could take a call of now (the ASAP gate's first rule)."""
+    queue_ids = sorted(set(session.scalars(
+        select(QueueAgent.queue_id).join(AgentSession, AgentSession.user_id == QueueAgent.user_id)
+        .where(AgentSession.state == "ready"))))
+    return [queue_id for queue_id in queue_ids if ready_agents(session, queue_id, now)]
+
+
+def desk_phone_extensions(session: Session, queue_id: int) -> list[str]:
+    """Extensions of a queue's agents who are not signed in to the agent API (logged out):
+    they take queue calls at their desk phones. A signed-in agent is rung only while ready."""
+    signed_in = select(AgentSession.user_id).where(AgentSession.state != "logged_out")
+    return list(session.scalars(
+        select(User.extension).join(QueueAgent, QueueAgent.user_id == User.id)
+        .where(QueueAgent.queue_id == queue_id, User.extension.is_not(None), User.id.not_in(signed_in))
+        .order_by(User.id)))
 
 
 def assign_call(session: Session, call: Call, user_id: int) -> None:

@@ -6,8 +6,9 @@ A request is `open` until it is due, `calling` while an attempt runs, then `succ
 when a process dies and several processes can share the database:
 
 - Due: `open`, `next_attempt_at` passed, and, for an ASAP request, its queue open now and
-  its EWT at or below the configured lead time (scheduled requests are due at their
-  slot's start, which is in opening hours by construction).
+  able to take it: a ready, free agent of the queue (services.core.agents) or its EWT at or
+  below the configured lead time (scheduled requests are due at their slot's start, which
+  is in opening hours by construction).
 - Claim: a conditional UPDATE (`state='open'` and the `next_attempt_at` the worker read)
   moves it to `calling`, counts the attempt (`attempts + 1`) and takes a lease
   (`claimed_by`, `claimed_until`), together with its CallingUser status, in one
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import CallbackEvent, CallbackRequest, ClientCode, Company, ServiceQueue
 
-from . import callbacks
+from . import agents, callbacks
 from .calldetails import did_for_code
 from .slots import QueueCalendar
 from .callbacks import (CALL_FAILED, CALL_SUCCEEDED, CALLING_USER, CALLING_USER_FAILED, RESCHEDULED, USER_CONNECTED)
@@ -64,12 +65,15 @@ def closed_queues(session: Session, now: datetime) -> list[int]:
 
 def due(session: Session, now: datetime, policy: Policy, limit: int) -> list[tuple[int, datetime]]:
     closed = closed_queues(session, now)
+    staffed = agents.queues_with_ready_agents(session, now)
     rows = session.execute(
         select(CallbackRequest.id, CallbackRequest.next_attempt_at)
         .join(ServiceQueue, ServiceQueue.id == CallbackRequest.queue_id)
         .where(CallbackRequest.state == "open", CallbackRequest.next_attempt_at <= now,
                or_(CallbackRequest.asap.is_(False),
-                   and_(ServiceQueue.ewt_minutes <= policy.asap_ewt_minutes, CallbackRequest.queue_id.not_in(closed))))
+                   and_(or_(ServiceQueue.ewt_minutes <= policy.asap_ewt_minutes,
+                            CallbackRequest.queue_id.in_(staffed)),
+                        CallbackRequest.queue_id.not_in(closed))))
         .order_by(CallbackRequest.next_attempt_at, CallbackRequest.id).limit(limit))
     return [tuple(row) for row in rows]
 

@@ -8,12 +8,15 @@ database); this thread only polls, dials and waits. One attempt:
 2. Answered by a person: UserConnected. Busy, no answer within the ring timeout,
    voicemail or unreachable: CallingUserFailed, then Rescheduled (after the retry delay)
    or CallFailed once the attempts are used up.
-3. CallingAgent: the queue is called on the extension of one of its agents (queue_agents;
-   the request id picks one, round robin), or, for a queue without agents, on the queue's
-   own number `queue-<id>`. On the simulated switch that extension answers after
+3. CallingAgent: the queue's longest-waiting ready, free agent (agent API session) is
+   claimed and its extension rung. With none ready: the extension of one of the queue's
+   agents who are not signed in to the agent API (desk phones; the request id picks one,
+   round robin), else the queue's own number `queue-<id>`; a signed-in agent who is not
+   ready is never rung. On the simulated switch the extension answers after
    `callback_agent_answer_s`: AgentConnected.
 4. The two legs are bridged: CallAccepted (the agent has taken the call). The user's leg
-   now carries the agent's extension, so AddLink from the agent's workstation finds it.
+   now carries the agent's extension, so AddLink from the agent's workstation finds it,
+   and is the claimed agent's call: in its getcalls, the agent on it, then wrapping.
 5. When either side hangs up the other is hung up too: CallSucceeded.
 
 The user leg rings at most `ring_timeout_s`; an agent leg that does not answer in that
@@ -33,10 +36,10 @@ from typing import Callable, Optional
 
 from sqlalchemy import select
 
-from services.core import callback_engine as engine
+from services.core import agents, callback_engine as engine
 from services.core import ledger
 from services.core.callbacks import AGENT_CONNECTED, CALL_ACCEPTED, CALLING_AGENT, USER_CONNECTED
-from storage.models import QueueAgent, User
+from storage.models import User
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +138,7 @@ class CallbackWorker:
     def _attempt(self, claim: engine.Claim) -> None:
         self._local.claim = claim
         switch = self.system.switch
-        user_call = agent_call = None
+        user_call = agent_call = agent = None
         user_reached = False
         try:
             user_call = switch.place_call(extension=None, number=claim.phone, direction="outbound", ani=None,
@@ -149,7 +152,8 @@ class CallbackWorker:
                 return
             user_reached = True
             self._step(claim, USER_CONNECTED)
-            extension = self._agent_extension(claim)
+            agent = self._claim_agent(claim)
+            extension = agent.extension if agent else self._desk_extension(claim)
             self._step(claim, CALLING_AGENT)
             agent_call = switch.place_call(extension=None, number=extension, direction="outbound", ani=claim.phone,
                                            did=None, answer_after_s=self.agent_answer_s, duration_s=self.talk_s,
@@ -163,7 +167,8 @@ class CallbackWorker:
                 return
             self._step(claim, AGENT_CONNECTED)
             switch.bridge(user_call, agent_call)
-            self._link(claim, user_call, extension=extension)
+            self._link(claim, user_call, extension=extension, agent=agent)
+            agent = None  # assigned: the agent is on the call now, the claim is over
             self._step(claim, CALL_ACCEPTED)
             self._wait_either_ends(switch, user_call, agent_call)
             self._hangup(switch, user_call)
@@ -181,6 +186,8 @@ class CallbackWorker:
                 self._hangup(switch, call)
             self._fail(claim, user_reached=user_reached)
         finally:
+            if agent is not None:
+                self._release_agent(agent)
             with self._lock:
                 self._running -= 1
 
@@ -197,8 +204,11 @@ class CallbackWorker:
             log.exception("callback request #%d: cannot record the failed attempt; its lease will "
                           "run out and it is closed then", claim.request_id)
 
-    def _link(self, claim: engine.Claim, switch_call_id: str, extension: Optional[str] = None) -> None:
-        """The calls of a callback are ordinary ledger calls; these columns tie them to it."""
+    def _link(self, claim: engine.Claim, switch_call_id: str, extension: Optional[str] = None,
+              agent: Optional[agents.QueueAgentClaim] = None) -> None:
+        """The calls of a callback are ordinary ledger calls; these columns tie them to it.
+        With a claimed agent, the user's leg becomes that agent's call (getcalls, on call,
+        then wrapping) and the claim ends, in one transaction."""
         with self.database.session() as session:
             call = ledger.find_call(session, self.system.sink.source, switch_call_id)
             if call is None:
@@ -209,13 +219,30 @@ class CallbackWorker:
             if extension is not None:
                 call.extension = extension
                 call.agent_id = session.scalar(select(User.id).where(User.extension == extension).limit(1))
+            if agent is not None:
+                try:
+                    agents.assign_call(session, call, agent.user_id)
+                except agents.NotLoggedIn:
+                    pass  # logged out while the phone rang: the call stays on the extension only
+                agents.release_dial(session, agent.user_id)
 
-    def _agent_extension(self, claim: engine.Claim) -> str:
+    def _claim_agent(self, claim: engine.Claim) -> Optional[agents.QueueAgentClaim]:
+        """The queue's longest-waiting ready agent, claimed (committed) before it is rung."""
+        with self.database.session() as session:
+            return agents.claim_ready_agent(session, claim.queue_id, self.clock())
+
+    def _release_agent(self, agent: agents.QueueAgentClaim) -> None:
+        try:
+            with self.database.session() as session:
+                agents.release_dial(session, agent.user_id)
+        except Exception:
+            log.exception("cannot release agent %d; its claim runs out by itself", agent.user_id)
+
+    def _desk_extension(self, claim: engine.Claim) -> str:
+        """No agent of the queue is ready: one of its agents not signed in to the agent API
+        (round robin by request), else the queue's own number."""
         with self.database.read_session() as session:
-            extensions = [e for e in session.scalars(
-                select(User.extension).join(QueueAgent, QueueAgent.user_id == User.id)
-                .where(QueueAgent.queue_id == claim.queue_id, User.extension.is_not(None))
-                .order_by(User.id))]
+            extensions = agents.desk_phone_extensions(session, claim.queue_id)
         if not extensions:
             return f"queue-{claim.queue_id}"
         return extensions[claim.request_id % len(extensions)]
