@@ -298,14 +298,6 @@ def end_interrupted(session: Session, call: Call, at: datetime) -> None:
                                    at=at, result=INTERRUPTED))
 
 
-def active_call_on_extension(session: Session, extension: str) -> Optional[Call]:
-    """The call in progress (answered, not ended) on an extension; the newest if several."""
-    return session.scalar(
-        select(Call).where(Call.extension == extension, Call.state == "answered")
-        .order_by(Call.answered_at.desc(), Call.id.desc()).limit(1)
-    )
-
-
 _ACTIVE_RECORDING = (select(Recording.id, Recording.reference).select_from(Call)
                      .outerjoin(Recording, Recording.call_id == Call.id)
                      .where(Call.extension == bindparam("extension"), Call.state == "answered")
@@ -313,9 +305,9 @@ _ACTIVE_RECORDING = (select(Recording.id, Recording.reference).select_from(Call)
 
 
 def active_recording_on_extension(session: Session, extension: str) -> Optional[tuple[int, str]]:
-    """The (id, reference number) of the recording of active_call_on_extension's call, None
-    without such a call or when it has no recording: two columns of one prepared SELECT
-    (AddLink's hot path)."""
+    """The (id, reference number) of the recording of the call in progress (answered, not
+    ended) on an extension, the newest if several; None without such a call or when it has
+    no recording: two columns of one prepared SELECT (AddLink's hot path)."""
     row = session.execute(_ACTIVE_RECORDING, {"extension": extension}).first()
     return None if row is None or row.id is None else (row.id, row.reference)
 

@@ -19,10 +19,6 @@ def to_e164(number: str, region: Optional[str] = None) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def region_of(e164: str) -> Optional[str]:
-    return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
-
-
 def normalize_party(number: Optional[str], default_region: str) -> Optional[str]:
     """Lenient, for what a switch reports: E.164 when it parses as a possible number,
     otherwise the digits as given (extensions, withheld numbers, short codes)."""

@@ -16,7 +16,6 @@ from .security import verify_password_cached
 from .vocabulary import PlaybackOutcome
 
 
-
 def authenticate(database, username: Optional[str], password: Optional[str]) -> User:
     """The user with these credentials (detached). The password is checked after the read
     transaction ends: argon2 is deliberately slow."""
@@ -49,13 +48,6 @@ def recording_for_listener(session: Session, user: User, reference: str) -> Reco
         raise NotFound(f"no recording {reference!r}")
     if not may_listen(user, recording):
         raise Forbidden("this user may not listen to that recording")
-    return recording
-
-
-def available_recording(session: Session, reference: str) -> Recording:
-    recording = ledger.recording_by_reference(session, reference)
-    if recording is None or recording.state != "available" or not recording.file_path:
-        raise NotFound(f"no recording {reference!r}")
     return recording
 
 

@@ -45,13 +45,6 @@ class AuthoredContract:
         return paths
 
     @cached_property
-    def validation_schema(self) -> etree.XMLSchema:
-        """The authored XSD, for validating request bodies (lxml is thread-safe per call)."""
-        if len(self.schema_paths) != 1:
-            raise ValueError("one imported schema per service WSDL is supported")
-        return etree.XMLSchema(etree.parse(str(self.schema_paths[0]), _SAFE_PARSER))
-
-    @cached_property
     def inlined(self) -> etree._Element:
         root = etree.fromstring(etree.tostring(self.tree))
         types = root.find(f"{{{WSDL_NS}}}types")

@@ -46,7 +46,3 @@ def soap_operation(func=None, *, access=None):
 
     wrapper.access = access
     return wrapper
-
-
-def not_implemented(operation: str) -> Fault:
-    return Fault("Server.NotImplemented", f"{operation} is not implemented yet")
