@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -115,6 +115,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def advance_id_sequences(session: Session, tables: Iterable[str]) -> None:
+    """After rows were written with explicit ids (provisioning), move PostgreSQL's id
+    sequences past them, or the next row without an id would collide. SQLite needs nothing."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for table in tables:
+        session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                             f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"))
 
 
 def alembic_config(url: str) -> Config:

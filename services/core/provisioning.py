@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from storage.database import advance_id_sequences
 from storage.models import (Campaign, ClientCode, Company, Extension, Lead, LeadPhone, PartnerAccount,
                             QueueAgent, ResultCode, ServiceQueue, User, Workstation)
 from sqlalchemy import select
@@ -62,6 +63,7 @@ def provision(session: Session, site: Mapping[str, Any]) -> list[Change]:
         if change is not None:
             changes.append(change)
     session.flush()
+    advance_id_sequences(session, (Lead.__tablename__, LeadPhone.__tablename__))  # leads come with their ids
     return changes
 
 
