@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from helpers.audio import tone_mp3
 from helpers.receivers import HttpReceiver, SoapCrm, wait_until
-from helpers.server import CTI_TOKEN, DEMO_SITE, REPO, start_server
+from helpers.server import CTI_TOKEN, DEMO_SITE, REPO, cli_database_options, start_server
 from storage.database import Database, sqlite_url
 from storage.models import OutboxEntry
 
@@ -93,20 +93,20 @@ def test_dead_letter_and_its_retry_from_the_command_line(tmp_path, receivers):
         live.recorded_call()
         [dead] = wait_until(lambda: [e for e in entries_of(live.db) if e.state == "failed"])
         assert dead.attempts == 2 and dead.last_error.startswith("HTTP 503 from GET")
-        listing = callsuite("outbox", "list", "--state", "failed", "--data-dir", data)
+        listing = callsuite("outbox", "list", "--state", "failed", *cli_database_options(data))
         assert listing.returncode == 0, listing.stderr
         [row] = [line.split("\t") for line in listing.stdout.splitlines()[1:]]
         assert row[:4] == [str(dead.id), "failed", "crm_url", "2"] and row[5] == dead.idempotency_key
         assert "dead-letter-secret" not in listing.stdout + listing.stderr
-        assert callsuite("outbox", "list", "--state", "sent", "--data-dir", data).stdout.count("\n") == 1
+        assert callsuite("outbox", "list", "--state", "sent", *cli_database_options(data)).stdout.count("\n") == 1
 
         receiver.then = 200
-        retried = callsuite("outbox", "retry", dead.id, "--data-dir", data)
+        retried = callsuite("outbox", "retry", dead.id, *cli_database_options(data))
         assert retried.returncode == 0 and f"outbox entry {dead.id} (crm_url) is pending again" in retried.stdout
         [sent] = wait_until(lambda: [e for e in entries_of(live.db) if e.state == "sent"])
-        again = callsuite("outbox", "retry", dead.id, "--data-dir", data)
+        again = callsuite("outbox", "retry", dead.id, *cli_database_options(data))
         assert again.returncode == 1 and "only failed entries are retried" in again.stderr
-        assert callsuite("outbox", "retry", "--all-failed", "--data-dir", data).stdout.startswith("0 failed")
+        assert callsuite("outbox", "retry", "--all-failed", *cli_database_options(data)).stdout.startswith("0 failed")
     finally:
         live.stop()
     seen = receiver.wait_for(3)
