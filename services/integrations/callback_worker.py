@@ -219,6 +219,10 @@ class CallbackWorker:
             if extension is not None:
                 call.extension = extension
                 call.agent_id = session.scalar(select(User.id).where(User.extension == extension).limit(1))
+                if agent is None and call.agent_id is not None and call.disposed_at is None:
+                    # A desk phone took it, not the agent API: no disposition is owed through the
+                    # API, so the agent's later login is not refused as "wrapping".
+                    call.disposed_at = self.clock()
             if agent is not None:
                 try:
                     agents.assign_call(session, call, agent.user_id)

@@ -118,3 +118,20 @@ def test_with_nobody_ready_the_ewt_rule_runs_it_on_the_queue_number_not_on_a_bus
     assert statuses(live, code) == SUCCESS
     assert agent_state(live) == "logged_in"
     assert alice.do("logout").ok
+
+
+def test_a_desk_phone_callback_leaves_the_agent_free_to_sign_in_later(staffed):
+    """Alice is not signed in to the agent API: the engine rings her desk phone. That call is
+    hers in the ledger, but no disposition is owed through the API, so she logs in after it."""
+    live = staffed
+    set_ewt(live, 0)
+    code = request_asap(live)
+    wait_for(lambda: "CallAccepted" in statuses(live, code), what="the desk phone to accept the callback")
+    user_leg, agent_leg = legs(live, code)
+    assert agent_leg.target == "201" and user_leg.agent_id == 7
+    live.system.switch.hangup(user_leg.external_id)
+    wait_for(lambda: b.request_row(live, code).state == "succeeded", what="the callback to finish")
+    alice = AgentClient(live, "alice", 7)
+    assert alice.do("login", campaign=CAMPAIGN).ok
+    assert alice.do("getcalls", as_json=True).entities == [] and agent_state(live) == "logged_in"
+    assert alice.do("logout").ok
