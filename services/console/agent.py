@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
 from services.core import agents
@@ -21,7 +20,7 @@ from services.core.errors import CallsuiteError
 from services.http.routing import Route
 from storage.models import Campaign, ResultCode, User
 
-from .edge import HERE, SECURITY_HEADERS, Console, _redirect, _refused, _templates
+from .edge import SECURITY_HEADERS, Console, _redirect, _refused, _templates
 from .sessions import csrf_for, csrf_ok
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,6 @@ class WebAgent:
             Route("/console/agent/<any(login,logout,ready,dial):action>", self.act, methods=("POST",)),
             Route("/console/agent/calls/<int:call_id>/<any({}):action>".format(",".join(CALL_ACTIONS)),
                   self.act_on_call, methods=("POST",)),
-            Route("/console/static/agent.js", self.script),
         ]
 
     # --- pages -----------------------------------------------------------------------
@@ -134,11 +132,6 @@ class WebAgent:
         log.info("web agent %s: %s", viewer.username, exc)
         return self._render("agent.html", viewer, error=str(exc), status=409)
 
-    def script(self, request: Request) -> Response:
-        response = send_file(HERE / "static" / "agent.js", request.environ, mimetype="text/javascript",
-                             conditional=True, max_age=300)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
 
 
 def routes(system) -> list[Route]:

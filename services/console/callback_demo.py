@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 
-from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
 from services.http.routing import Route
 
-from .edge import HERE, SECURITY_HEADERS, _refused, _templates
+from .edge import SECURITY_HEADERS, _refused, _templates
 
 _HOST_NAME = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
 
@@ -26,8 +25,7 @@ class CallbackDemo:
         self.system = system
 
     def routes(self) -> list[Route]:
-        return [Route("/console/callbacks/demo", self.page),
-                Route("/console/static/callback_demo.js", self.script)]
+        return [Route("/console/callbacks/demo", self.page)]
 
     def page(self, request: Request) -> Response:
         # The hub is on this host (as the browser named it) at the events server's port.
@@ -43,8 +41,3 @@ class CallbackDemo:
             "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
         return response
 
-    def script(self, request: Request) -> Response:
-        response = send_file(HERE / "static" / "callback_demo.js", request.environ, mimetype="text/javascript",
-                             conditional=True, max_age=300)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response

@@ -10,14 +10,12 @@ from typing import Any, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
 from services.http.routing import Route
 from storage.models import CallbackRequest, ServiceQueue
 
 from .agent import PAGE_HEADERS  # the console's CSP for a page with one static script
-from .edge import HERE
 from .sessions import csrf_for
 from .views import local_time
 
@@ -31,7 +29,7 @@ class CallbacksPage:
     def routes(self) -> list[Route]:
         from .callback_demo import CallbackDemo  # the customer-facing demo lives in its own module
         return [Route("/console/callbacks", self.page), Route("/console/callbacks/live", self.live),
-                Route("/console/static/callbacks.js", self.script)] + CallbackDemo(self.console.system).routes()
+                *CallbackDemo(self.console.system).routes()]
 
     def page(self, request: Request) -> Response:
         from .edge import _redirect  # the console's own helper
@@ -46,7 +44,7 @@ class CallbacksPage:
         return response
 
     def live(self, request: Request) -> Response:
-        """The list alone, which /console/static/callbacks.js fetches every second."""
+        """The list alone, which /console/static/live.js fetches every second."""
         from .edge import _refused
         viewer = self.console.sessions.viewer(request)
         if viewer is None:
@@ -54,11 +52,6 @@ class CallbacksPage:
         state = request.args.get("state") or None
         return self.console._html("_callbacks_list.html", requests=self._requests(viewer, state))
 
-    def script(self, request: Request) -> Response:
-        response = send_file(HERE / "static" / "callbacks.js", request.environ, mimetype="text/javascript",
-                             conditional=True, max_age=300)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
 
     def _requests(self, viewer, state: Optional[str]) -> list[dict[str, Any]]:
         query = (select(CallbackRequest).options(selectinload(CallbackRequest.events))

@@ -41,6 +41,8 @@ from .sessions import (COOKIE_PATH, PRESESSION_COOKIE, SESSION_COOKIE, SESSION_T
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
+# Every file the console's pages load, served by one route (no other name reaches the disk).
+STATIC_FILES = {"console.css": "text/css", "live.js": "text/javascript", "callback_demo.js": "text/javascript"}
 MAX_CREDENTIAL = 1024
 MAX_REFERENCE = 64
 CHECKED = frozenset({"1", "on", "true", "yes"})
@@ -98,7 +100,7 @@ class Console:
             Route("/console/calls/<int:call_id>", self.call_page),
             Route("/console/calls/<int:call_id>", self.call_options, methods=("POST",)),
             Route("/console/recordings/<reference>.mp3", self.recording),
-            Route("/console/static/console.css", self.stylesheet),
+            Route("/console/static/<any({}):name>".format(",".join(STATIC_FILES)), self.static),
         ]
 
     # --- sign in / out ----------------------------------------------------------------
@@ -332,8 +334,8 @@ class Console:
             return _refused(404, "no such recording")
         return send_mp3(request, path, download_name=f"{reference}.mp3", last_modified=modified)
 
-    def stylesheet(self, request: Request) -> Response:
-        response = send_file(HERE / "static" / "console.css", request.environ, mimetype="text/css",
+    def static(self, request: Request, name: str) -> Response:
+        response = send_file(HERE / "static" / name, request.environ, mimetype=STATIC_FILES[name],
                              conditional=True, max_age=300)
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
