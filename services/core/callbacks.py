@@ -15,7 +15,7 @@ import enum
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Mapping, Optional, Protocol, Sequence
+from typing import Mapping, Optional, Protocol, Sequence, Union
 
 import phonenumbers
 from sqlalchemy import select, update
@@ -236,9 +236,10 @@ def _store(session: Session, company: Company, queue: ServiceQueue, request: New
     return row
 
 
-def request_call_when_available(session: Session, caller: Caller, request: NewRequest, *,
-                                telephony_available: bool, now: Optional[datetime] = None) -> Response:
-    now = now or datetime.now(timezone.utc)
+def _admit(session: Session, caller: Caller, request: NewRequest,
+           telephony_available: bool) -> Union[Response, tuple[Company, ServiceQueue, str]]:
+    """What both request operations check first: the caller's company and queue, then the
+    number (format, white and black lists, telephony). A refusal comes back as its Response."""
     try:
         company, queue = caller.queue(session, request.queue_id)
     except AuthenticationFailed:
@@ -246,6 +247,16 @@ def request_call_when_available(session: Session, caller: Caller, request: NewRe
     e164, refusal = _screen(company, request.phone, request.region, telephony_available)
     if refusal is not None:
         return Response.refused(refusal)
+    return company, queue, e164
+
+
+def request_call_when_available(session: Session, caller: Caller, request: NewRequest, *,
+                                telephony_available: bool, now: Optional[datetime] = None) -> Response:
+    now = now or datetime.now(timezone.utc)
+    admitted = _admit(session, caller, request, telephony_available)
+    if isinstance(admitted, Response):
+        return admitted
+    company, queue, e164 = admitted
     if not QueueCalendar.of(queue, company).is_open(now):
         return Response.refused(ResultCode.OUT_OF_HOURS)
     row = _store(session, company, queue, request, e164, now, due=now)
@@ -273,13 +284,10 @@ def request_call_schedule(session: Session, caller: Caller, request: NewRequest,
                           now: Optional[datetime] = None) -> Response:
     """`when` names the day (its date in the company's zone; naive is the company's wall time)."""
     now = now or datetime.now(timezone.utc)
-    try:
-        company, queue = caller.queue(session, request.queue_id)
-    except AuthenticationFailed:
-        return Response.refused(ResultCode.AUTHENTICATION_FAILED)
-    e164, refusal = _screen(company, request.phone, request.region, telephony_available)
-    if refusal is not None:
-        return Response.refused(refusal)
+    admitted = _admit(session, caller, request, telephony_available)
+    if isinstance(admitted, Response):
+        return admitted
+    company, queue, e164 = admitted
     slot = day = None
     if when is not None and timeslot_id is not None:
         day = as_local(when, company.timezone).date()
