@@ -239,7 +239,7 @@ def prepare(base: str) -> dict:
     event("call.started", "bench-live", now - timedelta(seconds=30), "201")
     event("call.answered", "bench-live", now - timedelta(seconds=29), "201")
 
-    r = requests.post(base + "/webservices/services/token", json=dict(zip(("username", "password"), ALICE)),
+    r = requests.post(base + "/webservices/services/token", json=dict(zip(("username", "password"), ALICE, strict=True)),
                       timeout=30)
     r.raise_for_status()
     data = r.json()["Data"]
@@ -318,7 +318,7 @@ def table(rows: list[dict]) -> str:
 
     def fmt(r):
         return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
-                         for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+                         for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
     return "\n".join([fmt(head), fmt(tuple("-" * w for w in widths)), *map(fmt, body)])
 
 
@@ -353,7 +353,7 @@ def main() -> int:
         processes.append(start([sys.executable, str(REPO / "bench" / "baselines.py"), "spyne",
                                 "--port", str(ports["spyne"])], logs["spyne"]))
         bases = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        for process, name in zip(processes, ports):
+        for process, name in zip(processes, ports, strict=True):
             wait_ready(process, bases[name] + "/", logs[name])
         demo = prepare(bases["callsuite"])
 

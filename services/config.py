@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from datetime import timedelta
 from dataclasses import dataclass, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping, Optional
 

@@ -11,8 +11,8 @@ import uuid
 from sqlalchemy import text
 
 from services.agent import edge as agent_edge
-from services.calldata import edge as calldata_edge
 from services.callback import edge as callback_edge
+from services.calldata import edge as calldata_edge
 from services.config import Settings
 from services.console import edge as console_edge
 from services.core import events, ledger, stats
@@ -23,8 +23,8 @@ from services.events.server import EventsServer
 from services.http.app import build_wsgi, create_http_server, health_route
 from services.http.metrics import Metrics
 from services.http.routing import Route
-from services.ingest import cti as cti_edge
 from services.info import edge as info_edge
+from services.ingest import cti as cti_edge
 from services.ingest import sim as sim_edge
 from services.integrations import recall as recall_integrations
 from services.integrations.callback_worker import callback_worker

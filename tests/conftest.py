@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from helpers.console import CHROMIUM_ARGS
 from helpers.server import start_server
 

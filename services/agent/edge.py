@@ -15,10 +15,10 @@ from typing import Callable, Optional
 
 from werkzeug.wrappers import Request, Response
 
+from services.contracts import contracts_root
 from services.core import agents
 from services.core.agents import AgentDesk, Disposition
-from services.core.errors import (CallsuiteError)
-from services.contracts import contracts_root
+from services.core.errors import CallsuiteError
 from services.http.errors import UNKNOWN, kind_of
 from services.http.routing import Route
 from services.soap.access import token_key

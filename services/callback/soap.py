@@ -35,7 +35,7 @@ class RequestCallbackService(ServiceBase):
     @soap_operation(access=BODY_CREDENTIALS)
     def RequestCallWhenAvailable(ctx, name, phoneNo, serviceQueue, company, password, region, *fields):
         system = ctx.udc
-        request = callbacks.NewRequest(name, phoneNo, serviceQueue, region, dict(zip(callbacks.FIELDS, fields)))
+        request = callbacks.NewRequest(name, phoneNo, serviceQueue, region, dict(zip(callbacks.FIELDS, fields, strict=True)))
         caller = wire.caller(system, company, password, _address(ctx))
         with system.database.session() as session:
             return _response(callbacks.request_call_when_available(
@@ -86,7 +86,7 @@ class RequestCallbackService(ServiceBase):
     @soap_operation(access=BODY_CREDENTIALS)
     def RequestCallSchedule(ctx, name, phoneNo, timeslot, date, serviceQueue, company, password, region, *fields):
         system = ctx.udc
-        request = callbacks.NewRequest(name, phoneNo, serviceQueue, region, dict(zip(callbacks.FIELDS, fields)))
+        request = callbacks.NewRequest(name, phoneNo, serviceQueue, region, dict(zip(callbacks.FIELDS, fields, strict=True)))
         caller = wire.caller(system, company, password, _address(ctx))
         with system.database.session() as session:
             return _response(callbacks.request_call_schedule(

@@ -3,8 +3,8 @@
 generic GET/JSONP at /rest/calldata/{Operation}."""
 from __future__ import annotations
 
-from services.http.routing import Route
 from services.contracts import contracts_root
+from services.http.routing import Route
 from services.soap.contracts import AuthoredContract
 from services.soap.endpoint import SoapService
 

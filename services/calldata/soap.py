@@ -20,12 +20,11 @@ from services.core.errors import InvalidInput
 from services.http.wsgi import base_url
 from services.soap.access import BODY_CREDENTIALS
 from services.soap.faults import soap_operation
+from services.soap.types import optional, required
 
 from . import report
 from .access import authenticate_partner
-from .report import RequestedClient, ReportCall, ten_digits, voice_directory_url
-from services.soap.types import optional, required
-
+from .report import ReportCall, RequestedClient, ten_digits, voice_directory_url
 from .types import Address, Call, CallDetailsReport, Client
 
 MAX_CALLS = 10_000

@@ -35,8 +35,7 @@ from services.http.wsgi import parse_id
 from storage.models import ActivityLink, User
 
 from . import queries, views
-from .sessions import (COOKIE_PATH, PRESESSION_COOKIE, SESSION_COOKIE, SESSION_TTL, Sessions, Viewer, csrf_for,
-                       csrf_ok)
+from .sessions import COOKIE_PATH, PRESESSION_COOKIE, SESSION_COOKIE, SESSION_TTL, Sessions, Viewer, csrf_for, csrf_ok
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,19 @@ from typing import Optional, Protocol, Sequence
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import (AgentSession, AuthToken, Call, Campaign, Company, Lead, LeadPhone, QueueAgent,
-                            ResultCode, ServiceQueue, User)
+from storage.models import (
+    AgentSession,
+    AuthToken,
+    Call,
+    Campaign,
+    Company,
+    Lead,
+    LeadPhone,
+    QueueAgent,
+    ResultCode,
+    ServiceQueue,
+    User,
+)
 
 from . import ledger
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, Unavailable

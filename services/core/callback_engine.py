@@ -33,9 +33,9 @@ from sqlalchemy.orm import Session
 from storage.models import CallbackEvent, CallbackRequest, ClientCode, Company, ServiceQueue
 
 from . import agents, callbacks
+from .callbacks import CALL_FAILED, CALL_SUCCEEDED, CALLING_USER, CALLING_USER_FAILED, RESCHEDULED, USER_CONNECTED
 from .calldetails import did_for_code
 from .slots import QueueCalendar
-from .callbacks import (CALL_FAILED, CALL_SUCCEEDED, CALLING_USER, CALLING_USER_FAILED, RESCHEDULED, USER_CONNECTED)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from .errors import CallsuiteError, InvalidInput, Unauthorized
 from .security import verify_password_cached
 from .slots import QueueCalendar, Slot, as_local
 
-
 # The seed's status events, in its spelling.
 CALLING_USER = "CallingUser"
 USER_CONNECTED = "UserConnected"

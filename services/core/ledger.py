@@ -267,7 +267,7 @@ def attach_audio(session: Session, call: Call, *, file_path: str, size_bytes: in
     if gaps:
         recording.paused_spans = [
             {**span, "offset_s": gap.offset_s, "length_s": gap.length_s}
-            for span, gap in zip(_padded(recording.paused_spans, len(gaps)), gaps)
+            for span, gap in zip(_padded(recording.paused_spans, len(gaps)), gaps, strict=False)
         ]
     recording.state = "available"
     recording.available_at = at or datetime.now(timezone.utc)

@@ -37,7 +37,7 @@ class AddLinkRequest:
             raise InvalidInput("id is longer than 200 characters")
         if len(self.data) != 5:
             raise InvalidInput("data1..data5 expected")
-        for name, value in [("type", self.bms_type), ("host", self.host), *zip(("data1", "data2", "data3", "data4", "data5"), self.data)]:
+        for name, value in [("type", self.bms_type), ("host", self.host), *zip(("data1", "data2", "data3", "data4", "data5"), self.data, strict=True)]:
             if value is not None and len(value) > MAX_FIELD:
                 raise InvalidInput(f"{name} is longer than {MAX_FIELD} characters")
 

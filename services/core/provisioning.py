@@ -11,12 +11,24 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.database import advance_id_sequences
-from storage.models import (Campaign, ClientCode, Company, Extension, Lead, LeadPhone, PartnerAccount,
-                            QueueAgent, ResultCode, ServiceQueue, User, Workstation)
-from sqlalchemy import select
+from storage.models import (
+    Campaign,
+    ClientCode,
+    Company,
+    Extension,
+    Lead,
+    LeadPhone,
+    PartnerAccount,
+    QueueAgent,
+    ResultCode,
+    ServiceQueue,
+    User,
+    Workstation,
+)
 
 from . import crm
 from .errors import InvalidInput

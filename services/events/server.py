@@ -25,7 +25,7 @@ from services.core.server_secrets import shared_secret
 from . import demo
 from .feed import Feed
 from .hub import NotifyMe
-from .plumbing import MAX_FORM_BYTES, Origins, cors_headers, preflight, refusal, client_address
+from .plumbing import MAX_FORM_BYTES, Origins, client_address, cors_headers, preflight, refusal
 from .signalr import SignalR
 from .sse import CallbackEvents
 from .tokens import ConnectionTokens

@@ -36,8 +36,8 @@ from typing import Callable, Optional
 
 from sqlalchemy import select
 
-from services.core import agents, callback_engine as engine
-from services.core import ledger
+from services.core import agents, ledger
+from services.core import callback_engine as engine
 from services.core.callbacks import AGENT_CONNECTED, CALL_ACCEPTED, CALLING_AGENT, USER_CONNECTED
 from storage.models import User
 

@@ -69,7 +69,8 @@ def deliver_web_service(entry, attempt: Attempt) -> None:
 
 def _call_soap(entry, service: dict, attempt: Attempt) -> None:
     import zeep
-    from zeep.exceptions import Error as ZeepError, Fault, TransportError
+    from zeep.exceptions import Error as ZeepError
+    from zeep.exceptions import Fault, TransportError
     from zeep.transports import Transport
 
     session = requests.Session()  # its own: zeep's transport must sign with this entry's auth

@@ -12,8 +12,8 @@ from werkzeug.wrappers import Request, Response
 
 from services.core import linking, recordings
 from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthorized
-from services.core.vocabulary import PlaybackOutcome
 from services.core.throttle import TooManyAttempts
+from services.core.vocabulary import PlaybackOutcome
 from services.http.auth import challenge, listener, retry_after
 from services.http.jsonp import json_answer
 from services.http.media import send_mp3

@@ -2,8 +2,8 @@
 generic GET/JSONP at /rest/recording/{Operation}, and the seed-exact URLs."""
 from __future__ import annotations
 
-from services.http.routing import Route
 from services.contracts import contracts_root
+from services.http.routing import Route
 from services.soap.contracts import AuthoredContract
 from services.soap.endpoint import SoapService
 

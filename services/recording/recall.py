@@ -18,9 +18,8 @@ from services.http.auth import challenge, listener_unless_from, retry_after
 from services.http.jsonp import json_answer, valid_callback
 from services.http.routing import Route
 
-from .wire import parse_recall_datetime
-
 from .bluebutler import REALM  # one realm for the recording service's credentials
+from .wire import parse_recall_datetime
 
 
 def _refused(response: Response, status: int, headers) -> Response:

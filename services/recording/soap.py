@@ -10,7 +10,6 @@ from services.core.errors import Forbidden, NotFound
 from services.core.vocabulary import PlaybackOutcome
 from services.soap.access import LISTENER, OPEN, caller, listener_or_networks
 from services.soap.faults import soap_operation
-
 from services.soap.types import optional, required
 
 from .types import ActivityLink, CallRecord, Gap, RecordingInfo, RecordingSearchResult

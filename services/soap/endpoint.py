@@ -11,18 +11,17 @@ from urllib.parse import parse_qsl, urlencode
 
 from lxml import etree
 from spyne import Application
-from spyne.protocol.xml import SchemaValidationError
 from spyne.protocol.http import HttpRpc
 from spyne.protocol.json import JsonDocument
 from spyne.protocol.soap import Soap11, Soap12
+from spyne.protocol.xml import SchemaValidationError
 from spyne.server.wsgi import WsgiApplication
+from werkzeug.http import parse_options_header
 
 from services.core.errors import Unauthorized
 from services.core.throttle import TooManyAttempts
 from services.http.auth import challenge, retry_after
 from services.http.jsonp import BAD_CALLBACK, JAVASCRIPT, valid_callback, wrap_jsonp
-from werkzeug.http import parse_options_header
-
 from services.http.logs import bound_logged_text
 from services.http.wsgi import BadXmlEncoding, base_url, plain_response, read_body, xml_has_dtd
 

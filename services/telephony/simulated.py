@@ -34,9 +34,23 @@ from storage.recordings import NotMp3, RecordingStore, RecordingWriter, probe_mp
 
 from .audio import BITRATE_KBPS, SAMPLE_RATE, RecordingEncoder
 from .channels import Channel, ChannelPool
-from .driver import (CallEventSink, CallResult, CallState, ChannelInfo, Direction, EventRelay, Gap,
-                     InvalidCallState, PausedSpan, PlaybackOutcome, SwitchCallSnapshot, SwitchEvent,
-                     SwitchUnavailable, TelephonyError, UnknownCall)
+from .driver import (
+    CallEventSink,
+    CallResult,
+    CallState,
+    ChannelInfo,
+    Direction,
+    EventRelay,
+    Gap,
+    InvalidCallState,
+    PausedSpan,
+    PlaybackOutcome,
+    SwitchCallSnapshot,
+    SwitchEvent,
+    SwitchUnavailable,
+    TelephonyError,
+    UnknownCall,
+)
 from .outcomes import OutcomeDecision, OutcomeRules
 
 log = logging.getLogger(__name__)

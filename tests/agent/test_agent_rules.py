@@ -7,8 +7,8 @@ import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from helpers.server import DEMO_SITE
+
 from services.core import agents, ledger
 from services.core.provisioning import provision
 from storage.database import Database

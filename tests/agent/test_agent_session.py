@@ -11,12 +11,12 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from lxml import etree
-from sqlalchemy import select
-
 from helpers.agent import AgentClient
 from helpers.callbutton import request_doc
 from helpers.server import start_server
+from lxml import etree
+from sqlalchemy import select
+
 from services.telephony.audio import decode_dominant_frequencies, expected_frequency
 from storage.models import AgentSession, Call, Lead, LeadPhone
 
@@ -39,7 +39,7 @@ def sleep_until_call_second(live, answered_at, seconds: float) -> None:
 def ledger_call(live, call_id: int) -> Call:
     with live.db.read_session() as session:
         call = session.get(Call, call_id)
-        call.recording  # loaded before the session closes
+        _ = call.recording  # loaded before the session closes
         return call
 
 

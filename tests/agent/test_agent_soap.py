@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import requests
 import zeep
-from zeep.exceptions import Fault
-from zeep.transports import Transport
-
 from helpers.agent import AgentClient
 from helpers.server import start_server
 from helpers.soap import ValidatingPlugin, assert_valid_response
+from zeep.exceptions import Fault
+from zeep.transports import Transport
+
 from storage.models import Call
 
 PHP_CLIENT = Path(__file__).resolve().parents[1] / "interop" / "clients" / "php_call.php"

@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 import pytest
 import requests
-
 from helpers.agent import AgentClient, token
 from helpers.server import start_server
+
 from storage.models import Call, Lead
 
 SEED_FIELDS = {

@@ -11,10 +11,10 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from sqlalchemy import select, update
-
 from helpers.agent import AgentClient, token
 from helpers.server import start_server
+from sqlalchemy import select, update
+
 from services.core.security import hash_token
 from storage.models import AgentSession, AuthToken, Call, Campaign, Lead, LeadPhone, Recording
 

@@ -7,10 +7,10 @@ from urllib.parse import quote
 
 import pytest
 import requests
-
 from helpers.agent import AgentClient
 from helpers.console import signed_in
 from helpers.server import start_server
+
 from storage.models import Call
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

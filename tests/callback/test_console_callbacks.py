@@ -4,7 +4,6 @@ company; request data rendered as text."""
 import re
 
 import requests
-
 from helpers import buzzeasy as b
 from helpers.buzzeasy import rest, statuses, wait_for
 from helpers.console import signed_in

@@ -6,12 +6,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from sqlalchemy import select
-
 from helpers import buzzeasy as b
 from helpers.buzzeasy import rest, statuses, wait_for
 from helpers.callbutton import request_doc
 from helpers.server import start_server
+from sqlalchemy import select
+
 from services.core import callbacks
 from storage.models import Call, CallbackRequest, ServiceQueue
 
@@ -36,7 +36,7 @@ def calls_of(live, code: str) -> list[Call]:
         request = callbacks.by_confirmation_code(session, code)
         legs = list(session.scalars(select(Call).where(Call.callback_request_id == request.id).order_by(Call.id)))
         for leg in legs:
-            leg.recording  # loaded while the session is open
+            _ = leg.recording  # loaded while the session is open
         return legs
 
 

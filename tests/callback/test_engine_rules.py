@@ -4,14 +4,13 @@ and closing an interrupted attempt."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from helpers import buzzeasy as b
 
 from services.core import callback_engine as engine
 from services.core import callbacks
 from services.core.provisioning import provision
 from storage.database import Database, sqlite_url
 from storage.models import CallbackRequest, ServiceQueue
-
-from helpers import buzzeasy as b
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 POLICY = engine.Policy(max_attempts=2, retry_delay=timedelta(seconds=60), lease=timedelta(seconds=30),

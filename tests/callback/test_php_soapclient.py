@@ -5,9 +5,9 @@ import shutil
 import subprocess
 
 import pytest
-
 from helpers import buzzeasy as b
 from helpers.server import REPO
+
 from storage.models import ServiceQueue
 
 CLIENT = REPO / "tests" / "interop" / "clients" / "php_call.php"

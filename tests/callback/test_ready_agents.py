@@ -9,12 +9,12 @@ import copy
 import time
 
 import pytest
-from sqlalchemy import select
-
 from helpers import buzzeasy as b
 from helpers.agent import AgentClient
 from helpers.buzzeasy import rest, statuses, wait_for
 from helpers.server import start_server
+from sqlalchemy import select
+
 from services.core import agents, callbacks
 from storage.models import AgentSession, Call
 

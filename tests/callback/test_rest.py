@@ -3,11 +3,11 @@ result code, the aliases, bare answers, and what is stored."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
-
 from helpers import buzzeasy as b
 from helpers.buzzeasy import rest
 from helpers.server import start_server
+from sqlalchemy import select
+
 from storage.models import CallbackRequest, ServiceQueue
 
 # The seed's example bodies, character for character (the passwords vary in the seed

@@ -11,11 +11,11 @@ import time
 from collections import Counter
 
 import requests
-from sqlalchemy import func, select
-
 from helpers import buzzeasy as b
 from helpers.postgres import PostgresServer
 from helpers.server import REPO
+from sqlalchemy import func, select
+
 from services.core import callbacks
 from storage.database import Database, sqlite_url
 from storage.models import Call, CallbackEvent, CallbackRequest

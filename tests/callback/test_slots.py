@@ -5,12 +5,12 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
-
 from helpers import buzzeasy as b
 from helpers.buzzeasy import rest
 from helpers.postgres import PostgresServer
 from helpers.server import start_server
+from sqlalchemy import func, select
+
 from services.core.errors import InvalidInput
 from services.core.slots import QueueCalendar, opening_by_weekday
 from storage.models import CallbackRequest, CallbackSlot

@@ -5,10 +5,10 @@ from datetime import datetime
 import pytest
 import requests
 import zeep
-from lxml import etree
-
 from helpers import buzzeasy as b
 from helpers.soap import ValidatingPlugin, assert_valid_response
+from lxml import etree
+
 from storage.models import ServiceQueue
 
 TNS = "urn:callsuite:callback:1"

@@ -7,12 +7,12 @@ from datetime import datetime, timezone
 import pytest
 import requests
 import zeep
-from lxml import etree
-from sqlalchemy import select, update
-
 from helpers.audio import tone_mp3
 from helpers.server import start_server
 from helpers.soap import ValidatingPlugin, assert_valid_response, is_fault, soap_body
+from lxml import etree
+from sqlalchemy import select, update
+
 from services.calldata import soap as calldata_soap
 from storage.models import Call
 

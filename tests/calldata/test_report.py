@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 import xmlschema
-from lxml import etree
-
 from helpers.callbutton import request_doc
+from lxml import etree
 
 from services.calldata import report
 from services.calldata.report import (

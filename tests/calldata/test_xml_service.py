@@ -13,12 +13,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 import xmlschema
+from helpers.audio import tone_mp3
+from helpers.callbutton import request_doc
+from helpers.server import REPO, start_server
 from lxml import etree
 from sqlalchemy import insert, select, update
 
-from helpers.callbutton import request_doc
-from helpers.audio import tone_mp3
-from helpers.server import REPO, start_server
 from services.calldata import report
 from services.core import calldetails, ledger
 from storage.models import Base, Call

@@ -1,9 +1,9 @@
 """Every SOAP service's Spyne definition and its authored WSDL/XSD must not drift, on both
 SOAP versions; and the comparison itself can fail (a renamed field is reported)."""
 import pytest
+from helpers.contracts import drift
 from lxml import etree
 
-from helpers.contracts import drift
 from services.agent.edge import build_soap as build_agent
 from services.callback.edge import build_soap as build_callback
 from services.calldata.edge import build_soap as build_calldata

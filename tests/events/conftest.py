@@ -3,7 +3,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from helpers.callbacks import VERSIONS, PageServer, signalr_client
 
 PAGE = Path(__file__).with_name("customer_page.html")

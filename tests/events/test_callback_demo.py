@@ -8,11 +8,10 @@ import re
 
 import pytest
 import requests
-from playwright.sync_api import expect
-
 from helpers import buzzeasy
 from helpers.callbacks import ENGINE, SUCCESS, new_request, record, signalr_client, stored_statuses
 from helpers.server import start_server
+from playwright.sync_api import expect
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ with jQuery and the SignalR client served from an npm-installed folder."""
 from __future__ import annotations
 
 import requests
-
 from helpers.callbacks import SUCCESS, new_request, record, signalr_client
 from helpers.server import start_server
 

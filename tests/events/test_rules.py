@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers.callbacks import new_request, record
 from helpers.server import DEMO_SITE
+
 from services.core import callback_status
 from services.core.provisioning import provision
 from services.events import cursor

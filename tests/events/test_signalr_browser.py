@@ -4,10 +4,19 @@ jQuery 1.9.1, on a page from another origin, follow one callback request to its 
 from __future__ import annotations
 
 import pytest
-
 from helpers import buzzeasy
-from helpers.callbacks import (ENGINE, SUCCESS, VERSIONS, finish, follow, new_request, open_page, record,
-                               request_callback, stored_statuses)
+from helpers.callbacks import (
+    ENGINE,
+    SUCCESS,
+    VERSIONS,
+    finish,
+    follow,
+    new_request,
+    open_page,
+    record,
+    request_callback,
+    stored_statuses,
+)
 from helpers.relay import Relay
 from helpers.server import start_server
 

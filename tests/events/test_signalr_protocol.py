@@ -7,7 +7,6 @@ import re
 
 import pytest
 import requests
-
 from helpers.callbacks import SUCCESS, new_request, record
 from helpers.events import HUBS, Connection, statuses
 from helpers.server import start_server

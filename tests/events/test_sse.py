@@ -1,9 +1,7 @@
 """Server-Sent Events at /events/callbacks/{confirmationCode}, read with plain HTTP."""
 from __future__ import annotations
 
-
 import requests
-
 from helpers.callbacks import SUCCESS, new_request, record
 from helpers.events import events_of
 

@@ -10,7 +10,6 @@ import time
 
 import pytest
 import requests
-
 from helpers import buzzeasy
 from helpers.callbacks import ENGINE, SUCCESS, finish, follow, new_request, open_page, record, request_callback
 from helpers.events import Connection, events_of, statuses

@@ -7,7 +7,6 @@ import sys
 import time
 
 import requests
-
 from helpers.server import DEMO_SITE, REPO
 
 

@@ -1,9 +1,9 @@
 """CTI ingest: a PBX posts call events over HTTP; the ledger keeps them, checked."""
 import requests
+from helpers.server import CTI_TOKEN
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from helpers.server import CTI_TOKEN
 from storage.models import Call
 
 

@@ -5,10 +5,10 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
-
 from helpers.postgres import PostgresServer
 from helpers.server import start_server
+from sqlalchemy import select
+
 from services.config import load_settings
 from services.core import events, ledger, outbox
 from services.core.errors import Conflict

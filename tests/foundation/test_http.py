@@ -1,10 +1,10 @@
 """The HTTP composition: health, WSDL, SOAP plumbing, limits, errors."""
 import requests
 import zeep
-from lxml import etree
-
 from helpers.contracts import describe
 from helpers.soap import is_fault, soap_body
+from lxml import etree
+
 from services.contracts import contracts_root
 from services.soap.contracts import AuthoredContract
 

@@ -4,10 +4,9 @@ from datetime import datetime, timezone
 
 import requests
 import zeep
-from prometheus_client.parser import text_string_to_metric_families
-
 from helpers.server import start_server
 from helpers.soap import ValidatingPlugin
+from prometheus_client.parser import text_string_to_metric_families
 
 ADDLINK = "/bluebutler/service/AddLink/id=<path:activity_id>"
 

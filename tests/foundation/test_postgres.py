@@ -4,11 +4,11 @@ import sys
 
 import pytest
 import requests
+from helpers.postgres import PostgresServer
+from helpers.server import DEMO_SITE, REPO, start_server
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from helpers.postgres import PostgresServer
-from helpers.server import DEMO_SITE, REPO, start_server
 from storage.models import Call
 
 

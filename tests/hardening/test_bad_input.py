@@ -7,12 +7,11 @@ import threading
 import time
 
 import requests
-from lxml import etree
-
 from helpers.callbutton import request_doc
 from helpers.console import signed_in
 from helpers.server import CTI_TOKEN
 from helpers.soap import soap_body
+from lxml import etree
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"

@@ -7,7 +7,6 @@ import time
 
 import pytest
 import requests
-
 from helpers.server import start_server
 
 

@@ -141,7 +141,7 @@ def differences(expected: Any, actual: Any, path: str = "") -> list[str]:
                     f"{[e.get('name') if isinstance(e, dict) else e for e in expected]} vs "
                     f"{[a.get('name') if isinstance(a, dict) else a for a in actual]}"]
         out = []
-        for index, (e, a) in enumerate(zip(expected, actual)):
+        for index, (e, a) in enumerate(zip(expected, actual, strict=True)):
             out.extend(differences(e, a, f"{path}[{index}]"))
         return out
     return [] if expected == actual else [f"{path}: authored {expected!r}, Spyne {actual!r}"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import requests
+
 from services.config import load_settings
 from services.core.provisioning import provision
 from services.system import System, create_server

@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 import zeep
-
 from helpers import buzzeasy as b
 from helpers.buzzeasy import rest
 from helpers.soap import ValidatingPlugin
+
 from storage.models import ServiceQueue
 
 PREFIX = "/BuzzMeInfo/InfoService.svc/rest"

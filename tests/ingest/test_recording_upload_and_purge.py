@@ -3,10 +3,10 @@ import subprocess
 import sys
 
 import requests
-from sqlalchemy import select
-
 from helpers.audio import tone_mp3
 from helpers.server import CTI_TOKEN, REPO, cli_database_options, start_server
+from sqlalchemy import select
+
 from storage.models import Recording
 
 AUTH = {"Authorization": f"Bearer {CTI_TOKEN}"}

@@ -4,11 +4,11 @@ import time
 
 import pytest
 import requests
+from helpers.server import start_server
 from mutagen.mp3 import MP3
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from helpers.server import start_server
 from storage.models import Call
 
 

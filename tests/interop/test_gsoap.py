@@ -114,7 +114,7 @@ def build(live, service, tmp_path_factory):
                *(f"soap{port}Proxy.cpp" for port in service.ports.values())]
     objects = [f"{Path(source).stem}.o" for source in sources]
     run_parallel([[gxx, "-O0", "-w", "-c", "-I.", f"-I{CLIENTS}", "-o", obj, source]
-                  for source, obj in zip(sources, objects)], work)
+                  for source, obj in zip(sources, objects, strict=True)], work)
     run([gxx, "-o", "gsoap_client", *objects, "-lgsoap++"], work)
     return work
 

@@ -13,12 +13,11 @@ import logging
 from datetime import datetime
 
 import pytest
+from helpers.soap import assert_valid_response
 from lxml import etree
 from suds import WebFault
 from suds.client import Client
 from suds.plugin import MessagePlugin
-
-from helpers.soap import assert_valid_response
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"

@@ -13,11 +13,10 @@ from datetime import datetime
 
 import pytest
 import zeep
+from helpers.soap import ValidatingPlugin
 from lxml import etree
 from zeep.plugins import HistoryPlugin
 from zeep.wsdl.bindings.soap import Soap11Binding, Soap12Binding
-
-from helpers.soap import ValidatingPlugin
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 REC = "urn:callsuite:recording:1"

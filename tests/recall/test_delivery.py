@@ -13,11 +13,11 @@ import sys
 
 import pytest
 import requests
-from sqlalchemy import select
-
 from helpers.audio import tone_mp3
 from helpers.receivers import HttpReceiver, SoapCrm, wait_until
 from helpers.server import CTI_TOKEN, DEMO_SITE, REPO, cli_database_options, start_server
+from sqlalchemy import select
+
 from storage.database import Database, sqlite_url
 from storage.models import OutboxEntry
 

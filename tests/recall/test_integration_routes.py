@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from helpers.receivers import HttpReceiver, SoapCrm, read_text, wait_until
+from helpers.server import DEMO_SITE, start_server
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from helpers.receivers import HttpReceiver, SoapCrm, read_text, wait_until
-from helpers.server import DEMO_SITE, start_server
 from storage.models import Call, OutboxEntry
 
 SHARE = "\\\\recorder\\recordings\\"

@@ -120,4 +120,4 @@ def test_the_signature_covers_the_body_or_the_get_target():
 def test_backoff_doubles_up_to_its_cap():
     worker = OutboxWorker(database=None, interval_s=1.0, backoff_cap_s=10.0)
     ceilings = [max(worker.backoff_s(n) for _ in range(50)) for n in range(1, 8)]
-    assert all(0.5 * c <= upper <= c for upper, c in zip(ceilings, [1, 2, 4, 8, 10, 10, 10]))
+    assert all(0.5 * c <= upper <= c for upper, c in zip(ceilings, [1, 2, 4, 8, 10, 10, 10], strict=True))

@@ -9,11 +9,10 @@ from datetime import datetime, timedelta
 import pytest
 import requests
 import zeep
-from zeep.transports import Transport
-
 from helpers.audio import tone_mp3
 from helpers.server import start_server
 from helpers.soap import ValidatingPlugin, assert_valid_response
+from zeep.transports import Transport
 
 BMS = ("bms", "demo-bms-pw")  # global listening rights
 ALICE = ("alice", "demo-alice-pw")  # extension 201 only

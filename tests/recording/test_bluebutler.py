@@ -6,11 +6,11 @@ import itertools
 import pytest
 import requests
 import zeep
-from sqlalchemy import select
-
 from helpers.audio import tone_mp3
 from helpers.server import start_server
 from helpers.soap import zeep_client
+from sqlalchemy import select
+
 from storage.models import ActivityLink, Recording
 
 counter = itertools.count(1)

@@ -1,9 +1,9 @@
 """blueButler's seed URLs as HTTP tools use them (issue 8, D.7): HEAD is side-effect free,
 multi-range and unsatisfiable Range requests on recordings, activity ids holding "/"."""
 import requests
+from helpers.console import signed_in
 from sqlalchemy import func, select
 
-from helpers.console import signed_in
 from storage.models import ActivityLink
 
 BMS = ("bms", "demo-bms-pw")

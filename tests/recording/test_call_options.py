@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 import xmlschema
-from lxml import etree
-from sqlalchemy import select, update
-
 from helpers.audio import tone_mp3
 from helpers.callbutton import request_doc
 from helpers.console import csrf_of, signed_in
 from helpers.server import REPO, start_server
+from lxml import etree
+from sqlalchemy import select, update
+
 from services.core import calloptions, ledger
 from services.core.errors import Forbidden, InvalidInput, NotFound
 from storage.models import Call, User

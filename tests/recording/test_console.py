@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from sqlalchemy import select
-
 from helpers.console import csrf_of, signed_in
 from helpers.server import start_server
+from sqlalchemy import select
+
 from storage.models import ActivityLink, AuthToken, CallbackEvent, CallbackRequest
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
-
 from helpers.console import signed_in
 from helpers.server import DEMO_SITE, start_server
+from sqlalchemy import select
+
 from storage.models import ActivityLink, Call
 
 SERVER_ZONE = "Asia/Tokyo"

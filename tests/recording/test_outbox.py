@@ -17,11 +17,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from sqlalchemy import select
-
 from helpers.postgres import PostgresServer
 from helpers.server import DEMO_SITE, start_server
 from helpers.soap import zeep_client
+from sqlalchemy import select
+
 from services.core.outbox import enqueue
 from services.integrations.outbox_worker import OutboxWorker, safe_url
 from storage.database import Database, sqlite_url

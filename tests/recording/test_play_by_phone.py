@@ -1,7 +1,6 @@
 """Play by Phone (seed 000) through the telephony layer's playback channels."""
 import pytest
 import requests
-
 from helpers.audio import tone_mp3
 from helpers.server import start_server
 from helpers.soap import zeep_client

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from helpers.process import ServeProcess, provision
+from helpers.soap import BMS
 from mutagen.mp3 import MP3
 from sqlalchemy import select
 
-from helpers.process import ServeProcess, provision
-from helpers.soap import BMS
 from services.telephony.audio import decode_dominant_frequencies, expected_frequency
 from storage.database import Database, sqlite_url
 from storage.models import Call

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from helpers.process import ServeProcess, provision
 from sqlalchemy import select
 
-from helpers.process import ServeProcess, provision
 from services.core.outbox import enqueue
 from services.integrations.outbox_worker import OutboxWorker
 from storage.database import Database, sqlite_url

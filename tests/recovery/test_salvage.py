@@ -3,8 +3,12 @@ from datetime import datetime, timezone
 
 from mutagen.mp3 import MP3
 
-from services.telephony.audio import (RecordingEncoder, decode_dominant_frequencies, expected_frequency,
-                                      salvage_recording)
+from services.telephony.audio import (
+    RecordingEncoder,
+    decode_dominant_frequencies,
+    expected_frequency,
+    salvage_recording,
+)
 from services.telephony.recovery import salvage
 from storage.recordings import RecordingStore
 

@@ -24,16 +24,29 @@ import pytest
 import requests
 import zeep
 from argon2 import PasswordHasher
-from lxml import etree
-from sqlalchemy import select, update
-
 from helpers.agent import answer_of as agent_answer
 from helpers.server import DEMO_SITE, start_server
 from helpers.soap import BMS, soap_body
+from lxml import etree
+from sqlalchemy import select, update
+
 from services.soap.access import BODY_CREDENTIALS, OPEN
 from services.soap.endpoint import SoapService
-from storage.models import (ActivityLink, AgentSession, Call, CallbackEvent, CallbackRequest, CallbackSlot, Company,
-                            Lead, LeadPhone, PartnerAccount, Recording, ServiceQueue, User)
+from storage.models import (
+    ActivityLink,
+    AgentSession,
+    Call,
+    CallbackEvent,
+    CallbackRequest,
+    CallbackSlot,
+    Company,
+    Lead,
+    LeadPhone,
+    PartnerAccount,
+    Recording,
+    ServiceQueue,
+    User,
+)
 
 REMOTE = {"X-Forwarded-For": "203.0.113.50"}
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"

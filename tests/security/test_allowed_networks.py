@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-
 from helpers.server import start_server
 from helpers.soap import BMS
 

@@ -6,9 +6,17 @@ import io
 import pytest
 from mutagen.mp3 import MP3
 
-from services.telephony.audio import (BITRATE_KBPS, SAMPLE_RATE, RecordingEncoder, all_tone_frequencies,
-                                      decode_dominant_frequencies, encode_call_seconds, expected_frequency,
-                                      expected_party, party_of_frequency)
+from services.telephony.audio import (
+    BITRATE_KBPS,
+    SAMPLE_RATE,
+    RecordingEncoder,
+    all_tone_frequencies,
+    decode_dominant_frequencies,
+    encode_call_seconds,
+    expected_frequency,
+    expected_party,
+    party_of_frequency,
+)
 from storage.recordings import is_mp3
 
 

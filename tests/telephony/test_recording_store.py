@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from services.telephony.audio import encode_call_seconds
-from storage.recordings import (NotMp3, RecordingStore, RecordingTooLarge, UnsafeRecordingPath, is_mp3,
-                                probe_mp3)
+from storage.recordings import NotMp3, RecordingStore, RecordingTooLarge, UnsafeRecordingPath, is_mp3, probe_mp3
 
 STARTED = datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
 NAME = re.compile(r"^2026/11/22/[0-9a-f]{32}\.mp3$")

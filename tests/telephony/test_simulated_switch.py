@@ -10,8 +10,15 @@ import pytest
 from mutagen.mp3 import MP3
 
 from services.telephony.audio import decode_dominant_frequencies, encode_call_seconds, expected_frequency
-from services.telephony.driver import (CallEventSink, InvalidCallState, PlaybackOutcome, SwitchDriver, SwitchEvent,
-                                       SwitchUnavailable, UnknownCall)
+from services.telephony.driver import (
+    CallEventSink,
+    InvalidCallState,
+    PlaybackOutcome,
+    SwitchDriver,
+    SwitchEvent,
+    SwitchUnavailable,
+    UnknownCall,
+)
 from services.telephony.outcomes import OutcomeRules
 from services.telephony.simulated import SimulatedSwitch
 from storage.recordings import RecordingStore
