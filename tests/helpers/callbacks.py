@@ -6,7 +6,6 @@ page served from another origin, and driving that page in Chromium."""
 from __future__ import annotations
 
 import itertools
-import os
 import secrets
 import shutil
 import subprocess
@@ -21,11 +20,11 @@ from sqlalchemy import select
 from services.core import callbacks
 from storage.models import CallbackEvent, CallbackRequest
 
-from . import buzzeasy
+from . import buzzeasy, cache
 
 VERSIONS = ["2.2.1", "2.4.3"]  # the npm `signalr` clients tested: the oldest published and the newest
 SUCCESS = ["CallingUser", "UserConnected", "CallingAgent", "AgentConnected", "CallAccepted", "CallSucceeded"]
-NPM_CACHE = Path(os.environ.get("CALLSUITE_TEST_CACHE", Path.home() / ".cache" / "callsuite-tests")) / "npm"
+NPM_CACHE = cache.ROOT / "npm"
 _numbers = itertools.count(1)
 
 # The callback engine through the simulated switch, slowed so statuses arrive while the page watches.
@@ -74,7 +73,9 @@ def signalr_client(version: str) -> Path:
     folder: the folder holding jquery.min.js and jquery.signalR.min.js."""
     prefix = NPM_CACHE / f"signalr-{version}"
     target = prefix / "scripts"
-    if not (target / "jquery.signalR.min.js").exists():
+    with cache.exclusive(prefix):
+        if (target / "jquery.signalR.min.js").exists():
+            return target
         npm = shutil.which("npm")
         assert npm, "npm is needed to install the jQuery SignalR client (Debian: nodejs npm)"
         subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix),
@@ -82,7 +83,7 @@ def signalr_client(version: str) -> Path:
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(prefix / "node_modules" / "jquery" / "jquery.min.js", target / "jquery.min.js")
         shutil.copy(prefix / "node_modules" / "signalr" / "jquery.signalR.min.js", target / "jquery.signalR.min.js")
-    return target
+        return target
 
 
 class PageServer:
