@@ -154,6 +154,9 @@ class Cluster:
         return "\n".join(p.log.read_text() for p in self.processes)
 
     def close(self) -> None:
+        for process in self.processes:  # all stop at once, then each is waited for
+            if process.process is not None and process.process.poll() is None:
+                process.process.terminate()
         for step in ([self.proxy.stop] if hasattr(self, "proxy") else []) + [p.stop for p in self.processes] + [
                 self.database.dispose, self.crm.close, self.crm_service.close, self.postgres.stop]:
             try:
