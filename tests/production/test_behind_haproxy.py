@@ -353,11 +353,16 @@ def test_a_process_killed_under_load_loses_nothing_accepted(cluster):
             except requests.RequestException:
                 answered.append(("lost", "", None))
 
+    killed, survivor = cluster.processes
+    # The process to be killed is playing a recording: it holds one of the shared channels.
+    recording = cluster.client.recorded_call("201", talk_s=4.0).reference
+    play = requests.get(killed.url(f"/bluebutler/service/PlayByPhone/{recording}/+442079460111"), auth=BMS, timeout=10)
+    assert play.text.strip() == "TRUE"
+    assert gauge(scrape(survivor.base_url), "callsuite_playback_channels_free") == PLAYBACK_CHANNELS - 1
     thread = threading.Thread(target=load, daemon=True)
     thread.start()
     try:
         wait_until(lambda: len(answered) >= 20)
-        killed, survivor = cluster.processes
         killed.kill()
         at_kill = len(answered)
         wait_until(lambda: len(answered) >= at_kill + 40, timeout=30)
@@ -392,3 +397,7 @@ def test_a_process_killed_under_load_loses_nothing_accepted(cluster):
         return len(finals) == len(codes)
     wait_until(all_finished, timeout=40, step=0.25)
     assert survivor.process.poll() is None
+    # The killed process's channel was freed with its connection: the whole pool plays again.
+    plays = [requests.get(cluster.url(f"/bluebutler/service/PlayByPhone/{recording}/+442079460111"), auth=BMS,
+                          timeout=10).text.strip() for _ in range(PLAYBACK_CHANNELS)]
+    assert plays == ["TRUE"] * PLAYBACK_CHANNELS
