@@ -32,6 +32,7 @@ from sqlalchemy import func, select, text
 from services.core.provisioning import provision
 from storage.database import Database
 from storage.models import ActivityLink, Call, CallbackEvent, CallbackRequest, OutboxEntry
+from storage.shared_slots import SharedSlots
 
 HAPROXY_CONFIG = REPO / "deploy" / "haproxy.cfg"
 BMS = ("bms", "demo-bms-pw")  # the demo site's listener with global listening rights
@@ -331,6 +332,23 @@ def test_metrics_on_each_process(cluster):
     wait_until(lambda: all(gauge(scrape(p.base_url), "callsuite_event_subscribers") == 0 for p in cluster.processes))
     ended = cluster.client.cti({"event": "call.ended", "call_id": "metrics-live", "at": "2026-12-01T10:01:00+00:00"})
     assert ended.ok, ended.text
+
+
+def test_shared_slots_are_one_set_for_every_holder(cluster):
+    """The mechanism under the shared playback pool, on its own key: what one session
+    holds no other may take, until it gives it back or its connection ends."""
+    key = 0x54657374  # not the playback channels' key
+    first, second = (SharedSlots(cluster.database.engine, key) for _ in range(2))
+    try:
+        assert first.take(1) and not second.take(1) and second.take(2)
+        assert first.taken() == second.taken() == 2
+        first.give_back(1)
+        assert second.take(1) and not first.take(1)
+        second.close()  # its session ends: PostgreSQL frees both
+        assert first.taken() == 0 and first.take(1) and first.take(2)
+    finally:
+        first.close()
+        second.close()
 
 
 def test_a_process_killed_under_load_loses_nothing_accepted(cluster):
