@@ -33,6 +33,7 @@ from services.recording import edge as recording_edge
 from storage import notify
 from storage.database import Database
 from storage.recordings import RecordingStore
+from storage.shared_slots import PLAYBACK_CHANNELS, SharedSlots
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class System:
         self.sink = LedgerSink(self.database, self.store, settings.default_region)
         self.throttle = SigninThrottle.from_settings(settings)
         self.switch = None
+        # Processes sharing a PostgreSQL database share one pool of playback channels.
+        self.playback_slots = None if self.database.is_sqlite else SharedSlots(self.database.engine, PLAYBACK_CHANNELS)
         self._workers: list = []
         self.metrics = Metrics(gauges=self._gauges)
         self._started = threading.Event()
@@ -112,7 +115,7 @@ class System:
             from services.telephony.simulated import SimulatedSwitch
             self.switch = SimulatedSwitch(
                 self.store, self.sink, playback_channels=self.settings.playback_channels,
-                outcomes=OutcomeRules.from_config(self.settings.outbound_outcomes))
+                outcomes=OutcomeRules.from_config(self.settings.outbound_outcomes), shared_channels=self.playback_slots)
         for worker in self._workers:
             worker.start()
         self._started.set()
@@ -198,6 +201,9 @@ class System:
         if self.switch is not None:
             channels = self.switch.channels()
             free = sum(1 for channel in channels if channel.state == "idle")
+            taken = self.playback_slots.taken() if self.playback_slots is not None else None
+            if taken is not None:  # the pool every process shares
+                free = max(0, len(channels) - taken)
             yield "callsuite_playback_channels_free", "Idle playback channels", "", {"": free}
         yield ("callsuite_event_subscribers", "Open callback event streams and waiting long polls (this process)", "",
                {"": len(self.events_server.feed)})
@@ -222,6 +228,8 @@ class System:
                 log.exception("stopping %r", worker)
         if self.switch is not None:
             self.switch.close()
+        if self.playback_slots is not None:
+            self.playback_slots.close()
         if self._listener is not None:
             self._listener.stop()
         self.database.dispose()

@@ -1,7 +1,9 @@
 """Playback channels: a fixed pool (the seed's Dialogic ports) shared by play-by-phone calls.
 
 A channel is taken before the call is placed and given back when that call ends, so a
-busy pool answers "no channel" at once instead of queueing a caller's request.
+busy pool answers "no channel" at once instead of queueing a caller's request. With
+`shared` (several processes driving one switch), channel n is also taken in every process
+(`shared.take(n)`, `shared.give_back(n)`), so the processes together use the pool once.
 """
 from __future__ import annotations
 
@@ -24,10 +26,11 @@ class Channel:
 
 
 class ChannelPool:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, shared=None) -> None:
         if size < 0:
             raise ValueError("a channel pool cannot have a negative size")
         self._lock = threading.Lock()
+        self._shared = shared
         self._channels = [Channel(channel_id=i + 1) for i in range(size)]
 
     @property
@@ -38,7 +41,7 @@ class ChannelPool:
         """An idle channel, now marked dialing, or None when every channel is busy."""
         with self._lock:
             for channel in self._channels:
-                if channel.state == "idle":
+                if channel.state == "idle" and (self._shared is None or self._shared.take(channel.channel_id)):
                     channel.state = "dialing"
                     channel.number = number
                     channel.audio_path = audio_path
@@ -62,6 +65,8 @@ class ChannelPool:
             channel.state = "idle"
             channel.number = channel.call_id = channel.audio_path = None
             channel.since = datetime.now(timezone.utc)
+            if self._shared is not None:
+                self._shared.give_back(channel.channel_id)
 
     def busy(self) -> int:
         with self._lock:

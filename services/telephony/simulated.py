@@ -128,7 +128,7 @@ class SimulatedSwitch:
                  tick_s: float = 0.1, *, speed: float = 1.0, max_calls: Optional[int] = None,
                  keep_ended: int = 10_000, playback_answer_after_s: float = 2.0,
                  playback_caller_id: Optional[str] = None, sample_rate: int = SAMPLE_RATE,
-                 bitrate_kbps: int = BITRATE_KBPS, workers: Optional[int] = None) -> None:
+                 bitrate_kbps: int = BITRATE_KBPS, workers: Optional[int] = None, shared_channels=None) -> None:
         if speed <= 0 or tick_s <= 0:
             raise ValueError("speed and tick_s must be positive")
         self.workers = max(1, workers if workers is not None else self.default_workers())
@@ -138,7 +138,7 @@ class SimulatedSwitch:
         self._files = ThreadPoolExecutor(1, thread_name_prefix="simulated-switch-files")
         self.store = store
         self.outcomes = outcomes or OutcomeRules()
-        self.pool = ChannelPool(playback_channels)
+        self.pool = ChannelPool(playback_channels, shared=shared_channels)  # shared: with other processes
         self.tick_s = tick_s
         self.speed = speed
         self.max_calls = max_calls

@@ -28,9 +28,11 @@ def provision(data_dir: Path, site: Path = DEMO_SITE) -> None:
 
 
 class ServeProcess:
-    def __init__(self, data_dir: Path, *, config: str = "", port: Optional[int] = None) -> None:
+    def __init__(self, data_dir: Path, *, config: str = "", port: Optional[int] = None,
+                 events_port: int = 0) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
+        self.events_port = events_port  # 0: any free port
         self.config = self.data_dir.parent / f"callsuite-{self.port}.toml"
         self.config.write_text(f'[callsuite]\nhost = "127.0.0.1"\ncti_token = "{CTI_TOKEN}"\n'
                                f'access_log = false\n{config}')
@@ -45,10 +47,17 @@ class ServeProcess:
         return self.base_url + path
 
     def start(self) -> "ServeProcess":
+        return self.launch().wait_until_healthy()
+
+    def launch(self) -> "ServeProcess":
+        """Start the process without waiting for it (several processes starting at once)."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", "--data-dir", str(self.data_dir),
-             "--config", str(self.config), "--port", str(self.port), "--events-port", "0"],
+             "--config", str(self.config), "--port", str(self.port), "--events-port", str(self.events_port)],
             cwd=REPO, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        return self
+
+    def wait_until_healthy(self) -> "ServeProcess":
         deadline = time.monotonic() + 60
         while True:
             try:
