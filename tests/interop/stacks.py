@@ -1,0 +1,318 @@
+"""The SOAP stacks of tests/interop/test_every_stack.py, each turned into one callable
+`call(case) -> Outcome` per service and SOAP version (tests/interop/cases.py).
+
+zeep and suds run in this process. PHP SoapClient, Perl SOAP::Lite, node-soap and gSOAP
+run as one long-lived process per stack and service (clients/*), reading one JSON request
+per line on stdin - {"version", "operation", "args", "auth"} - and answering one JSON
+line: {"ok", "result", "fault": {"code", "string", "subcode"}, "status", "www_authenticate",
+...}. Every call a stack makes is its own: built from the served WSDL by the client
+library, sent over real HTTP, decoded by the client library.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Optional
+
+from lxml import etree
+
+from .cases import Case, Outcome
+
+CLIENTS = Path(__file__).parent / "clients"
+CACHE = Path(os.environ.get("CALLSUITE_TEST_CACHE", Path.home() / ".cache" / "callsuite-tests"))
+WSDL = "http://schemas.xmlsoap.org/wsdl/"
+SOAP11_BINDING = "http://schemas.xmlsoap.org/wsdl/soap/"
+SOAP12_BINDING = "http://schemas.xmlsoap.org/wsdl/soap12/"
+XS = "http://www.w3.org/2001/XMLSchema"
+NODE_SOAP = "1.13.0"  # the npm `soap` package tested
+
+
+# -- the served WSDL, as a call table (Perl and gSOAP build their requests from it) -----------
+
+def call_table(wsdl: bytes) -> dict:
+    """{"endpoint", "tns", "operations": {name: {"action": {"1.1", "1.2"}, "element",
+    "params": [[name, xs type, repeated]]}}} read from the served document: the address of
+    each port, each binding's soapAction, the request wrapper's children in order."""
+    root = etree.fromstring(wsdl)
+    tns = root.get("targetNamespace")
+    schema = root.find(f"{{{WSDL}}}types/{{{XS}}}schema")
+    elements = {e.get("name"): e for e in schema.iterfind(f"{{{XS}}}element")}
+    operations = {}
+    for binding in root.iterfind(f"{{{WSDL}}}binding"):
+        version = "1.2" if binding.find(f"{{{SOAP12_BINDING}}}binding") is not None else "1.1"
+        ns = SOAP12_BINDING if version == "1.2" else SOAP11_BINDING
+        for op in binding.iterfind(f"{{{WSDL}}}operation"):
+            name = op.get("name")
+            entry = operations.setdefault(name, {"action": {}, "element": name, "params": []})
+            entry["action"][version] = op.find(f"{{{ns}}}operation").get("soapAction")
+            wrapper = elements[name]
+            entry["params"] = [[p.get("name"), p.get("type"), p.get("maxOccurs") not in (None, "1")]
+                               for p in wrapper.iterfind(f"{{{XS}}}complexType/{{{XS}}}sequence/{{{XS}}}element")]
+    endpoints = {address.get("location") for address in root.iter(f"{{{SOAP11_BINDING}}}address",
+                                                                   f"{{{SOAP12_BINDING}}}address")}
+    assert len(endpoints) == 1, endpoints  # one address serves both versions
+    return {"endpoint": endpoints.pop(), "tns": tns, "operations": operations}
+
+
+def ordered(args: dict, params: list) -> list:
+    """The arguments in the wrapper's order, as [name, value] pairs (a repeated one once per value)."""
+    names = [p[0] for p in params]
+    unknown = set(args) - set(names)
+    assert not unknown, f"not in the WSDL: {unknown}"
+    return [[name, item] for name in names if name in args
+            for item in (args[name] if isinstance(args[name], list) else [args[name]])]
+
+
+# -- zeep ------------------------------------------------------------------------------------
+
+class ZeepStack:
+    name, versions = "zeep", ("1.1", "1.2")
+
+    def __init__(self, live, service) -> None:
+        import requests
+        import zeep
+        from helpers.soap import ValidatingPlugin
+        from zeep.transports import Transport
+
+        self.session = requests.Session()
+        self.responses = []
+        self.session.hooks["response"].append(lambda r, *a, **k: self.responses.append(r))
+        self.validator = ValidatingPlugin(service.xsd)
+        self.client = zeep.Client(service.wsdl_url(live), settings=zeep.Settings(strict=True),
+                                  transport=Transport(session=self.session), plugins=[self.validator])
+        self.proxies = {v: self.client.bind(service.wsdl_service, service.ports[v]) for v in self.versions}
+
+    def caller(self, version: str):
+        import zeep
+        from zeep.helpers import serialize_object
+        proxy = self.proxies[version]
+
+        def call(case: Case) -> Outcome:
+            self.session.auth = case.auth
+            self.responses.clear()
+            try:
+                result = getattr(proxy, case.operation)(**case.args)
+            except zeep.exceptions.Fault as fault:
+                last = self.responses[-1]
+                subcode = fault.subcodes[0].text if fault.subcodes else None
+                return Outcome(False, fault=(fault.code, fault.message, subcode), http_status=last.status_code,
+                               challenge=last.headers.get("WWW-Authenticate"))
+            except zeep.exceptions.TransportError as error:
+                return Outcome(False, http_status=error.status_code,
+                               challenge=self.responses[-1].headers.get("WWW-Authenticate"))
+            return Outcome(True, result=serialize_object(result, dict), http_status=self.responses[-1].status_code)
+        return call
+
+    def close(self) -> None:
+        self.session.close()
+
+
+# -- suds (SOAP 1.1 only) --------------------------------------------------------------------
+
+class SudsStack:
+    name, versions = "suds", ("1.1",)
+
+    def __init__(self, live, service) -> None:
+        from suds.client import Client
+        from suds.transport.http import HttpAuthenticated
+
+        from .test_suds import Exchanges
+
+        class Recorded(HttpAuthenticated):
+            """suds' HTTP Basic transport (credentials only once challenged), keeping the
+            last status and headers."""
+            last = None
+
+            def send(self, request):
+                from suds.transport import TransportError
+                try:
+                    reply = super().send(request)
+                except TransportError as error:
+                    type(self).last = (error.httpcode, dict(getattr(error.fp, "headers", {}) or {}))
+                    raise
+                type(self).last = (reply.code, dict(reply.headers))
+                return reply
+
+        self.transport_class = Recorded
+        self.exchanges = Exchanges(service.xsd)
+        self.client = Client(service.wsdl_url(live), cache=None, plugins=[self.exchanges], transport=Recorded())
+        self.port = self.client.service[service.ports["1.1"]]
+
+    def caller(self, version: str):
+        from suds import WebFault
+        from suds.sudsobject import asdict
+        from suds.transport import TransportError
+
+        def plain(value):
+            if hasattr(value, "__keylist__"):
+                return {k: plain(v) for k, v in asdict(value).items()}
+            if isinstance(value, list):
+                return [plain(v) for v in value]
+            return value
+
+        def call(case: Case) -> Outcome:
+            user, password = case.auth or (None, None)
+            self.client.set_options(transport=self.transport_class(username=user, password=password))
+            self.transport_class.last = None
+            try:
+                result = getattr(self.port, case.operation)(**case.args)
+            except WebFault as error:
+                status, headers = self.transport_class.last
+                fault = error.fault
+                return Outcome(False, fault=(fault.faultcode, fault.faultstring, None), http_status=status,
+                               challenge=headers.get("WWW-Authenticate") or headers.get("www-authenticate"))
+            except (TransportError, Exception) as error:  # suds raises (status, reason) for other statuses
+                if self.transport_class.last is None:
+                    raise
+                status, headers = self.transport_class.last
+                return Outcome(False, http_status=status, extra={"error": repr(error)},
+                               challenge=headers.get("WWW-Authenticate") or headers.get("www-authenticate"))
+            return Outcome(True, result=plain(result), http_status=self.transport_class.last[0])
+        return call
+
+    def close(self) -> None:
+        pass
+
+
+# -- the out-of-process stacks ---------------------------------------------------------------
+
+class LineProcess:
+    """A client process speaking JSON lines (one request, one answer)."""
+
+    def __init__(self, args: list, cwd: Optional[Path] = None, env: Optional[dict] = None) -> None:
+        self.args = args
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, cwd=cwd, env=env, bufsize=1)
+        self.stderr: list[str] = []
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        for line in self.proc.stderr:
+            self.stderr.append(line)
+
+    def ask(self, request: dict) -> dict:
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, f"{self.args[0]} ended ({self.proc.poll()}): {''.join(self.stderr)[-3000:]}"
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def outcome(answer: dict) -> Outcome:
+    fault = answer.get("fault")
+    return Outcome(bool(answer["ok"]), result=answer.get("result"),
+                   fault=(fault.get("code"), fault.get("string"), fault.get("subcode")) if fault else None,
+                   http_status=answer.get("status"), challenge=answer.get("www_authenticate") or None,
+                   extra={k: v for k, v in answer.items() if k not in ("ok", "result", "fault")})
+
+
+class ProcessStack:
+    """A stack run as one LineProcess per service; `request(case, version)` is what it reads."""
+    name: str
+    versions: tuple
+
+    def caller(self, version: str):
+        def call(case: Case) -> Outcome:
+            answer = self.process.ask(self.request(case, version))
+            return self.checked(case, version, outcome(answer))
+        return call
+
+    def request(self, case: Case, version: str) -> dict:
+        return {"version": version, "operation": case.operation, "args": case.args, "auth": case.auth}
+
+    def checked(self, case: Case, version: str, result: Outcome) -> Outcome:
+        return result
+
+    def close(self) -> None:
+        self.process.close()
+        stderr = "".join(self.process.stderr).strip()
+        assert stderr == "", f"{self.name} complained: {stderr[-3000:]}"
+
+
+def tool(name: str, packages: str) -> str:
+    import pytest
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} not found: install the Debian packages {packages} (.ci/run does)")
+    return path
+
+
+class PhpStack(ProcessStack):
+    name, versions = "php", ("1.1", "1.2")
+
+    def __init__(self, live, service) -> None:
+        php = tool("php", "php-cli php-soap")
+        self.process = LineProcess([php, str(CLIENTS / "php_stack.php"), service.wsdl_url(live)])
+
+
+class PerlStack(ProcessStack):
+    """SOAP::Lite: the call built from the WSDL's table (SOAP::Lite's service() cannot do
+    document/literal); credentials only once the server challenges (LWP)."""
+    name, versions = "perl", ("1.1", "1.2")
+
+    def __init__(self, live, service, table: dict) -> None:
+        perl = tool("perl", "libsoap-lite-perl")
+        self.table = table
+        self.process = LineProcess([perl, str(CLIENTS / "soap_lite.pl"), json.dumps(table)])
+
+    def request(self, case: Case, version: str) -> dict:
+        params = self.table["operations"][case.operation]["params"]
+        return {**super().request(case, version), "args": ordered(case.args, params)}
+
+    def checked(self, case: Case, version: str, result: Outcome) -> Outcome:
+        # LWP sent no credentials until challenged: the first answer was a 401 with Basic.
+        chain = result.extra.get("chain", [])
+        if case.auth is not None:
+            assert chain and chain[0][0] == 401 and chain[0][1].startswith("Basic realm="), chain
+            assert len(chain) >= 2, f"SOAP::Lite did not answer the challenge: {chain}"
+        return result
+
+
+def node_soap() -> Path:
+    """The npm `soap` package at NODE_SOAP, installed once into the test cache."""
+    prefix = CACHE / "npm" / f"soap-{NODE_SOAP}"
+    if not (prefix / "node_modules" / "soap" / "package.json").is_file():
+        npm = tool("npm", "nodejs npm")
+        prefix.mkdir(parents=True, exist_ok=True)
+        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), f"soap@{NODE_SOAP}"],
+                       check=True, capture_output=True, timeout=300)
+    return prefix / "node_modules"
+
+
+class NodeStack(ProcessStack):
+    name, versions = "node-soap", ("1.1", "1.2")
+
+    def __init__(self, live, service, table: dict) -> None:
+        node = tool("node", "nodejs npm")
+        self.table = table
+        self.process = LineProcess([node, str(CLIENTS / "node_soap.js"), service.wsdl_url(live), service.wsdl_service,
+                                    service.ports["1.1"], service.ports["1.2"]],
+                                   env={**os.environ, "NODE_PATH": str(node_soap())})
+
+    def request(self, case: Case, version: str) -> dict:
+        # node-soap writes an object's keys in their order: the WSDL's.
+        params = self.table["operations"][case.operation]["params"]
+        pairs = ordered(case.args, params)
+        args = {}
+        for name, value in pairs:
+            args.setdefault(name, []).append(value)
+        repeated = {p[0] for p in params if p[2]}
+        args = {k: v if k in repeated else v[0] for k, v in args.items()}
+        return {**super().request(case, version), "args": args}
+
+
+def digest(*parts: bytes) -> str:
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
