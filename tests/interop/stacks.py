@@ -116,6 +116,7 @@ class ZeepStack:
 
 class SudsStack:
     name, versions = "suds", ("1.1",)
+    fault_statuses = {500}  # suds reads a fault only from HTTP 500; other statuses raise (status, reason)
 
     def __init__(self, live, service) -> None:
         from suds.client import Client
@@ -128,14 +129,14 @@ class SudsStack:
             last status and headers."""
             last = None
 
-            def send(self, request):
-                from suds.transport import TransportError
+            def u2open(self, u2request, timeout=None):
+                from urllib.error import HTTPError
                 try:
-                    reply = super().send(request)
-                except TransportError as error:
-                    type(self).last = (error.httpcode, dict(getattr(error.fp, "headers", {}) or {}))
+                    reply = super().u2open(u2request, timeout)
+                except HTTPError as error:
+                    type(self).last = (error.code, {k.lower(): v for k, v in error.headers.items()})
                     raise
-                type(self).last = (reply.code, dict(reply.headers))
+                type(self).last = (reply.status, {k.lower(): v for k, v in reply.headers.items()})
                 return reply
 
         self.transport_class = Recorded
@@ -165,13 +166,13 @@ class SudsStack:
                 status, headers = self.transport_class.last
                 fault = error.fault
                 return Outcome(False, fault=(fault.faultcode, fault.faultstring, None), http_status=status,
-                               challenge=headers.get("WWW-Authenticate") or headers.get("www-authenticate"))
+                               challenge=headers.get("www-authenticate"))
             except (TransportError, Exception) as error:  # suds raises (status, reason) for other statuses
                 if self.transport_class.last is None:
                     raise
                 status, headers = self.transport_class.last
                 return Outcome(False, http_status=status, extra={"error": repr(error)},
-                               challenge=headers.get("WWW-Authenticate") or headers.get("www-authenticate"))
+                               challenge=headers.get("www-authenticate"))
             return Outcome(True, result=plain(result), http_status=self.transport_class.last[0])
         return call
 

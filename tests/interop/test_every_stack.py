@@ -87,7 +87,7 @@ def test_every_operation(stack, service_name, live, prepared, tables_served):
                 return call(case)
 
             COUNTS[f"{stack}/{service_name}/{version}"] += run_table(service_name, Env(live, stack, version, prepared),
-                                                                     recorded)
+                                                                     recorded, getattr(client, "fault_statuses", None))
     finally:
         client.close()
     # The table walks every operation the WSDL declares, each answered and refused.
