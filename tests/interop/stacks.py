@@ -29,6 +29,7 @@ WSDL = "http://schemas.xmlsoap.org/wsdl/"
 SOAP11_BINDING = "http://schemas.xmlsoap.org/wsdl/soap/"
 SOAP12_BINDING = "http://schemas.xmlsoap.org/wsdl/soap12/"
 XS = "http://www.w3.org/2001/XMLSchema"
+ENVELOPES = {"1.1": "http://schemas.xmlsoap.org/soap/envelope/", "1.2": "http://www.w3.org/2003/05/soap-envelope"}
 NODE_SOAP = "1.13.0"  # the npm `soap` package tested
 
 
@@ -257,6 +258,11 @@ class PhpStack(ProcessStack):
     def __init__(self, live, service) -> None:
         php = tool("php", "php-cli php-soap")
         self.process = LineProcess([php, str(CLIENTS / "php_stack.php"), service.wsdl_url(live)])
+
+    def checked(self, case: Case, version: str, result: Outcome) -> Outcome:
+        sent = result.extra.pop("envelope")
+        assert ENVELOPES[version] in sent, f"not a SOAP {version} request: {sent}"
+        return result
 
 
 class PerlStack(ProcessStack):
