@@ -324,6 +324,11 @@ class NodeStack(ProcessStack):
         args = {k: v if k in repeated else v[0] for k, v in args.items()}
         return {**super().request(case, version), "args": args}
 
+    def checked(self, case: Case, version: str, result: Outcome) -> Outcome:
+        sent = result.extra.pop("envelope", None) or ""
+        assert ENVELOPES[version] in sent, f"{case.label}: not a SOAP {version} request: {sent} {result}"
+        return result
+
 
 def digest(*parts: bytes) -> str:
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
