@@ -204,6 +204,15 @@ class LineProcess:
         assert line, f"{self.args[0]} ended ({self.proc.poll()}): {''.join(self.stderr)[-3000:]}"
         return json.loads(line)
 
+    def ask_lines(self, lines: list) -> dict:
+        """A request of several lines (none may contain a newline), one JSON line back."""
+        assert all("\n" not in line for line in lines), lines
+        self.proc.stdin.write("".join(line + "\n" for line in lines))
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, f"{self.args[0]} ended ({self.proc.poll()}): {''.join(self.stderr)[-3000:]}"
+        return json.loads(line)
+
     def close(self) -> None:
         self.proc.stdin.close()
         try:
@@ -330,5 +339,144 @@ class NodeStack(ProcessStack):
         return result
 
 
-def digest(*parts: bytes) -> str:
-    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+# -- gSOAP -----------------------------------------------------------------------------------
+
+GSOAP_IMPORT = Path("/usr/share/gsoap/import")
+GSOAP_TYPEMAP = Path("/usr/share/gsoap/WS/typemap.dat")
+GSOAP_CLIENTS = CLIENTS / "gsoap"
+PLACEHOLDER_ADDRESS = "http://127.0.0.1/callsuite-interop"
+_build_lock = threading.Lock()
+
+
+def _dispatch_header(service, table: dict) -> str:
+    """dispatch.h: the two generated proxies and one branch per operation."""
+    p = service.prefix
+    lines = [f'#include "soap{service.ports["1.1"]}Proxy.h"', f'#include "soap{service.ports["1.2"]}Proxy.h"',
+             f'#include "{service.ports["1.1"]}.nsmap"', "#include <istream>", "#include <ostream>", "#include <string>",
+             f"typedef {service.ports['1.1']}Proxy Soap11Proxy;", f"typedef {service.ports['1.2']}Proxy Soap12Proxy;",
+             "template <class Proxy>",
+             "int dispatch(Proxy &proxy, const std::string &operation, std::istream &in, std::ostream &out) {",
+             "    struct soap *soap = proxy.soap;"]
+    for op in sorted(table["operations"]):
+        lines += [f'    if (operation == "{op}") {{',
+                  f"        _{p}__{op} request;", f"        _{p}__{op}Response response;",
+                  "        soap->is = &in;", f"        int status = soap_read__{p}__{op}(soap, &request);",
+                  "        soap->is = NULL;", f"        if (status == SOAP_OK) status = proxy.{op}(&request, response);",
+                  "        if (status == SOAP_OK) {", "            soap->os = &out;",
+                  f"            status = soap_write__{p}__{op}Response(soap, &response);", "            soap->os = NULL;",
+                  "        }", "        return status;", "    }"]
+    lines += ["    return -64;", "}", ""]
+    return "\n".join(lines)
+
+
+def gsoap_build(service, wsdl: bytes, table: dict) -> Path:
+    """The gSOAP client of a service, built once per WSDL (and client source) into the test
+    cache: wsdl2h and soapcpp2 without a warning, the translation units compiled in parallel."""
+    import re
+
+    import pytest
+    wsdl2h, soapcpp2, gxx = tool("wsdl2h", "gsoap"), tool("soapcpp2", "gsoap"), tool("g++", "g++")
+    if not (GSOAP_IMPORT / "soap12.h").is_file() or not Path("/usr/include/stdsoap2.h").is_file():
+        pytest.fail("gSOAP headers not found: install the Debian package libgsoap-dev (.ci/run does)")
+    # The address is the live server's: the build does not depend on it (given at run time).
+    document = wsdl.replace(table["endpoint"].encode(), PLACEHOLDER_ADDRESS.encode())
+    dispatch = _dispatch_header(service, table).encode()
+    sources = [(GSOAP_CLIENTS / name).read_bytes() for name in ("stack.cpp", "driver.h")]
+    version = subprocess.run([wsdl2h, "-V"], capture_output=True, text=True).stdout.strip()
+    key = hashlib.sha256(b"\0".join([document, dispatch, *sources, version.encode(), service.prefix.encode()]))
+    target = CACHE / "gsoap" / f"{service.name}-{key.hexdigest()[:16]}"
+    binary = target / "gsoap_stack"
+    with _build_lock:
+        if binary.is_file():
+            return binary
+        work = Path(tempfile_dir(CACHE / "gsoap"))
+        (work / f"{service.name}.wsdl").write_bytes(document)
+        (work / "dispatch.h").write_bytes(dispatch)
+        (work / "typemap.dat").write_text(GSOAP_TYPEMAP.read_text() + f'\n{service.prefix} = "{service.tns}"\n')
+        generated = _run([wsdl2h, "-Nsvc", "-t", "typemap.dat", "-o", f"{service.name}.h", f"{service.name}.wsdl"], work)
+        # wsdl2h reports what it cannot map as warnings but exits 0: a clean WSDL gives none.
+        assert "Done reading" in generated, generated
+        assert not re.search(r"(?i)warning|error|unknown|undefined|not found", generated), generated
+        compiled = _run([soapcpp2, "-j", "-C", "-x", f"-I{GSOAP_IMPORT}", f"{service.name}.h"], work)
+        assert "Compilation successful" in compiled and not re.search(r"(?i)warning|error", compiled), compiled
+        units = [str(GSOAP_CLIENTS / "stack.cpp"), "soapC.cpp", *(f"soap{port}Proxy.cpp" for port in service.ports.values())]
+        objects = [f"{Path(unit).stem}.o" for unit in units]
+        procs = [subprocess.Popen([gxx, "-O0", "-w", "-c", "-I.", f"-I{GSOAP_CLIENTS}", "-o", obj, unit], cwd=work,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for unit, obj in zip(units, objects, strict=True)]
+        for proc in procs:
+            out, _ = proc.communicate(timeout=600)
+            assert proc.returncode == 0, f"g++ failed:\n{out}"
+        _run([gxx, "-o", "gsoap_stack", *objects, "-lgsoap++"], work)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(work, target)  # another process may be building too: each rename is whole
+        return binary
+
+
+def tempfile_dir(parent: Path) -> str:
+    import tempfile
+    parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkdtemp(prefix="build-", dir=parent)
+
+
+def _run(args: list, cwd: Path) -> str:
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"{args[0]} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+
+
+def _plain(element):
+    """An element gSOAP wrote back as plain values: text, or a dict of its children (a
+    list where a name repeats), None when nil."""
+    if element.get(XSI_NIL) in ("true", "1"):
+        return None
+    if len(element) == 0:
+        return element.text or ""
+    out = {}
+    for child in element:
+        name = etree.QName(child).localname
+        value = _plain(child)
+        if name in out:
+            out[name] = (out[name] if isinstance(out[name], list) else [out[name]]) + [value]
+        else:
+            out[name] = value
+    return out
+
+
+class GsoapStack(ProcessStack):
+    """gSOAP: wsdl2h + soapcpp2 proxies, strict; the request built by deserializing the
+    wrapper element into the generated class, the answer read back from the generated class."""
+    name, versions = "gsoap", ("1.1", "1.2")
+    fault_statuses = {400, 500}
+
+    def __init__(self, live, service, table: dict, wsdl: bytes) -> None:
+        self.service, self.table = service, table
+        binary = gsoap_build(service, wsdl, table)
+        self.process = LineProcess([str(binary), table["endpoint"]])
+
+    def caller(self, version: str):
+        def call(case: Case) -> Outcome:
+            answer = self.process.ask_lines([version, case.operation,
+                                             "\t".join(case.auth) if case.auth else "-", self.request_xml(case)])
+            result = outcome(answer)
+            if result.ok:
+                assert answer["soap_version"] == int(version[-1]), (case.label, answer)
+                root = etree.fromstring(answer["xml"].encode())
+                assert etree.QName(root) == etree.QName(self.table["tns"], f"{case.operation}Response"), answer["xml"]
+                found = root.find(f"{{{self.table['tns']}}}{case.operation}Result")
+                result.result = None if found is None else _plain(found)
+            return result
+        return call
+
+    def request_xml(self, case: Case) -> str:
+        tns = self.table["tns"]
+        params = self.table["operations"][case.operation]["params"]
+        wrapper = etree.Element(f"{{{tns}}}{case.operation}", nsmap={self.service.prefix: tns})
+        for name, value in ordered(case.args, params):
+            etree.SubElement(wrapper, f"{{{tns}}}{name}").text = (
+                ("true" if value else "false") if isinstance(value, bool) else str(value))
+        return etree.tostring(wrapper, encoding="unicode").replace("\n", "&#10;")

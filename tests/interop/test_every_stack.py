@@ -23,9 +23,10 @@ from storage.models import Recording
 
 from . import cases as tables
 from .cases import ALL_SERVICES, OPEN_ALL_DAY, Env, run_table
-from .stacks import NodeStack, PerlStack, PhpStack, SudsStack, ZeepStack, call_table
+from .stacks import GsoapStack, NodeStack, PerlStack, PhpStack, SudsStack, ZeepStack, call_table
 
-STACKS = {"zeep": ZeepStack, "suds": SudsStack, "php": PhpStack, "perl": PerlStack, "node-soap": NodeStack}
+STACKS = {"zeep": ZeepStack, "suds": SudsStack, "php": PhpStack, "perl": PerlStack, "node-soap": NodeStack,
+          "gsoap": GsoapStack}
 COUNTS: collections.Counter = collections.Counter()
 
 
@@ -59,13 +60,16 @@ def prepared(live, calldata):
 
 
 @pytest.fixture(scope="module")
-def tables_served(live):
-    return {name: call_table(requests.get(service.wsdl_url(live), timeout=10).content)
-            for name, service in ALL_SERVICES.items()}
+def served(live):
+    """Each service's WSDL as served, and its call table."""
+    documents = {name: requests.get(service.wsdl_url(live), timeout=10).content for name, service in ALL_SERVICES.items()}
+    return {name: (document, call_table(document)) for name, document in documents.items()}
 
 
-def make_stack(stack: str, live, service, table):
+def make_stack(stack: str, live, service, wsdl: bytes, table: dict):
     cls = STACKS[stack]
+    if cls is GsoapStack:
+        return cls(live, service, table, wsdl)
     if cls in (PerlStack, NodeStack):
         return cls(live, service, table)
     return cls(live, service)
@@ -73,9 +77,10 @@ def make_stack(stack: str, live, service, table):
 
 @pytest.mark.parametrize("service_name", list(ALL_SERVICES))
 @pytest.mark.parametrize("stack", list(STACKS))
-def test_every_operation(stack, service_name, live, prepared, tables_served):
+def test_every_operation(stack, service_name, live, prepared, served):
     service = ALL_SERVICES[service_name]
-    client = make_stack(stack, live, service, tables_served[service_name])
+    wsdl, table = served[service_name]
+    client = make_stack(stack, live, service, wsdl, table)
     try:
         kinds = collections.defaultdict(set)
         for version in client.versions:
@@ -91,6 +96,6 @@ def test_every_operation(stack, service_name, live, prepared, tables_served):
     finally:
         client.close()
     # The table walks every operation the WSDL declares, each answered and refused.
-    assert set(kinds) == set(tables_served[service_name]["operations"]), sorted(kinds)
+    assert set(kinds) == set(table["operations"]), sorted(kinds)
     assert all(seen == {"answered", "refused"} for seen in kinds.values()), dict(kinds)
 
