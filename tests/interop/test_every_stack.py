@@ -34,12 +34,15 @@ COUNTS: collections.Counter = collections.Counter()
 def live(tmp_path_factory):
     site = json.loads(DEMO_SITE.read_text())
     queues = copy.deepcopy(site["queues"])
-    queues[0].update(opening_hours=OPEN_ALL_DAY, holidays=[], slot_capacity=1000)
+    # The callback requests the cases store stay open: no agent staffs the queue and no
+    # EWT is short enough for an ASAP one (the engine would ring the agent the agent table
+    # drives).
+    queues[0].update(opening_hours=OPEN_ALL_DAY, holidays=[], slot_capacity=1000, agents=[])
     site["queues"] = queues
     # Every Basic operation needs credentials (no allowed-network exemption for Recall); the
     # cases send many wrong passwords: no sign-in throttling, cheap hashes.
     server = start_server(tmp_path_factory.mktemp("every-stack"), site=site, recall_allowed_networks=[],
-                          agent_answer_after_s=0.0, signin_max_failures=100_000,
+                          agent_answer_after_s=0.0, callback_asap_ewt_minutes=-1, signin_max_failures=100_000,
                           signin_max_address_failures=100_000)
     cheapen_passwords(server, site)
     yield server
