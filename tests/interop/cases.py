@@ -229,6 +229,9 @@ def check(case: Case, outcome: Outcome, version: str, repeated: frozenset, where
             assert code.rpartition(":")[2] == f"Client.{expect.code}", f"{where}: faultcode {code!r}"
         else:
             assert "Sender" in code, f"{where}: SOAP 1.2 fault code {code!r}"
+            subcode = outcome.fault[2] if len(outcome.fault) > 2 else None
+            if subcode:  # where the client exposes it: the kind, namespace-qualified
+                assert str(subcode).endswith(expect.code), f"{where}: SOAP 1.2 subcode {subcode!r}"
         return None
     assert outcome.ok, f"{where}: an answer expected, got {outcome}"
     answer = normalized(outcome.result, repeated)
