@@ -23,12 +23,11 @@ from urllib.parse import quote
 import pytest
 import requests
 import zeep
-from argon2 import PasswordHasher
 from helpers.agent import answer_of as agent_answer
-from helpers.server import DEMO_SITE, start_server
+from helpers.server import DEMO_SITE, cheapen_passwords, start_server
 from helpers.soap import BMS, soap_body
 from lxml import etree
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from services.soap.access import BODY_CREDENTIALS, OPEN
 from services.soap.endpoint import SoapService
@@ -39,13 +38,10 @@ from storage.models import (
     CallbackEvent,
     CallbackRequest,
     CallbackSlot,
-    Company,
     Lead,
     LeadPhone,
-    PartnerAccount,
     Recording,
     ServiceQueue,
-    User,
 )
 
 REMOTE = {"X-Forwarded-For": "203.0.113.50"}
@@ -158,16 +154,8 @@ def live(tmp_path_factory):
     server = start_server(tmp_path_factory.mktemp("walk"), site=site, trusted_proxy="127.0.0.1",
                           recall_allowed_networks=["127.0.0.0/8"],
                           signin_max_failures=10_000, signin_max_address_failures=10_000)
-    # The walk sends about a hundred wrong passwords: the site's hashes at argon2's lowest
-    # cost keep each refusal quick. The server verifies them as any hash (its parameters
-    # travel in it), so the refusal path is the real one.
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    with server.db.session() as session:
-        for model, key, rows in ((Company, "id", site["companies"]), (User, "username", site["users"]),
-                                 (PartnerAccount, "username", site["partners"])):
-            for row in (r for r in rows if r.get("password")):  # a company may have none
-                session.execute(update(model).where(getattr(model, key) == row[key])
-                                .values(password_hash=cheap.hash(row["password"])))
+    # The walk sends about a hundred wrong passwords: cheap hashes keep each refusal quick.
+    cheapen_passwords(server, site)
     yield server
     server.stop()
 

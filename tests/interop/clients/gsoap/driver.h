@@ -170,7 +170,23 @@ static inline int call_and_report(Proxy &proxy, const std::string &operation, co
     return exit_status;
 }
 
-// `namespaces` is the table of the service's .nsmap, included before this file.
+// wsdl2h generates one namespace table for both bindings, with the SOAP 1.2 envelope as
+// the default because the WSDL also offers SOAP 1.2 (gSOAP sets the version from that
+// table on every call, so soap_set_version alone does not stick). The SOAP 1.1 port is
+// called with the same table, SOAP 1.1 first. `namespaces` is the table of the service's
+// .nsmap, included before this file.
+static inline void use_soap11_namespaces(struct soap *soap) {
+    static struct Namespace soap11_namespaces[sizeof namespaces / sizeof namespaces[0]];
+    for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; ++i) {
+        soap11_namespaces[i] = namespaces[i];
+        if (namespaces[i].id && !std::strcmp(namespaces[i].id, "SOAP-ENV"))
+            soap11_namespaces[i].ns = "http://schemas.xmlsoap.org/soap/envelope/";
+        else if (namespaces[i].id && !std::strcmp(namespaces[i].id, "SOAP-ENC"))
+            soap11_namespaces[i].ns = "http://schemas.xmlsoap.org/soap/encoding/";
+    }
+    soap_set_namespaces(soap, soap11_namespaces);
+}
+
 template <class Soap11Proxy, class Soap12Proxy>
 int run(int argc, char **argv) {
     if (argc < 3) {
@@ -193,19 +209,7 @@ int run(int argc, char **argv) {
     int status;
     if (version == "1.1") {
         Soap11Proxy proxy(mode);
-        // wsdl2h generates one namespace table for both bindings, with the SOAP 1.2
-        // envelope as the default because the WSDL also offers SOAP 1.2 (gSOAP sets the
-        // version from that table on every call, so soap_set_version alone does not
-        // stick). The SOAP 1.1 port is called with the same table, SOAP 1.1 first.
-        static struct Namespace soap11_namespaces[sizeof namespaces / sizeof namespaces[0]];
-        for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; ++i) {
-            soap11_namespaces[i] = namespaces[i];
-            if (namespaces[i].id && !std::strcmp(namespaces[i].id, "SOAP-ENV"))
-                soap11_namespaces[i].ns = "http://schemas.xmlsoap.org/soap/envelope/";
-            else if (namespaces[i].id && !std::strcmp(namespaces[i].id, "SOAP-ENC"))
-                soap11_namespaces[i].ns = "http://schemas.xmlsoap.org/soap/encoding/";
-        }
-        soap_set_namespaces(proxy.soap, soap11_namespaces);
+        use_soap11_namespaces(proxy.soap);
         status = call_and_report(proxy, operation, args);
     } else if (version == "1.2") {
         Soap12Proxy proxy(mode);
