@@ -16,6 +16,9 @@ from typing import Any, Callable, Optional, Union
 
 import requests
 from interop.generated_clients import Target
+from sqlalchemy import select
+
+from storage.models import Call
 
 FAULT_NS = "urn:callsuite:fault:1"
 ENVELOPES = {"1.1": "http://schemas.xmlsoap.org/soap/envelope/", "1.2": "http://www.w3.org/2003/05/soap-envelope"}
@@ -192,11 +195,11 @@ def callback_cases(version: str, state: dict) -> list[Case]:
              {"serviceQueue": 1, "time": f"{day}T09:30:00", **WRONG_COMPANY},
              Fault("Unauthorized", "Authentication Failed"), True),
         Case("RequestCallSchedule-ok", "RequestCallSchedule",
-             {"name": "Typed", "phoneNo": phone, "timeslot": 2, "date": "2030-01-07T00:00:00", **ask,
+             {"name": "Typed", "phoneNo": phone, "timeslot": 2, "date": "2030-01-08T00:00:00", **ask,
               "field1": f"T-{version}"},
              lambda r: r["ResultCode"] == 0 and len(r["ConfirmationCode"]) >= 6),
         Case("RequestCallSchedule-wrong-password", "RequestCallSchedule",
-             {"name": "Typed", "phoneNo": phone, "timeslot": 2, "date": "2030-01-07T00:00:00", "serviceQueue": 1,
+             {"name": "Typed", "phoneNo": phone, "timeslot": 2, "date": "2030-01-08T00:00:00", "serviceQueue": 1,
               **WRONG_COMPANY}, lambda r: r["ResultCode"] == -1 and not r["ConfirmationCode"], True),
     ]
 
@@ -360,6 +363,15 @@ def fault_failures(case: Case, expected: Fault, fault: dict, problem) -> list[st
     if case.version == "1.2" and (fault["code"], fault["subcodes"]) != ("Sender", [f"{{{FAULT_NS}}}{expected.code}"]):
         return problem(f"Sender with subcode {expected.code} expected")
     return []
+
+
+def hang_up_everything(live) -> None:
+    """The parties of the agents' calls hang up (bridged calls outlive the agent's session)."""
+    with live.db.read_session() as session:
+        talking = session.scalars(select(Call.external_id).where(Call.state.in_(("ringing", "answered")))).all()
+    for switch_id in talking:
+        if live.system.switch.call(switch_id) is not None:  # (CTI ingest's calls are not the switch's)
+            live.system.switch.hangup(switch_id)
 
 
 def prepare(live, service: str, stack: str, request) -> dict:

@@ -17,17 +17,16 @@ from interop.generated_clients import jaxws_build, run_jaxws
 STACK = "jaxws"
 
 
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("jaxws"), agent_answer_after_s=0.0)
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module", params=sorted(table.TARGETS))
 def target(request):
     return table.TARGETS[request.param]
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory, target):
-    """A server per service: one service's cases (an agent's calls) never meet another's."""
-    server = start_server(tmp_path_factory.mktemp(f"jaxws-{target.name}"), agent_answer_after_s=0.0)
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +41,9 @@ def run(live, target, build, request):
     cases = [case for version in ("1.1", "1.2") for case in table.cases(target.name, version, state)]
     wire = [{"id": c.key, "port": target.ports[c.version], "operation": c.operation, "args": c.args,
              "auth": c.auth, "retry": c.retry} for c in cases]
-    return cases, run_jaxws(build, live, target, wire)
+    answers = run_jaxws(build, live, target, wire)
+    table.hang_up_everything(live)
+    return cases, answers
 
 
 @pytest.mark.parametrize("version", ["1.1", "1.2"])
