@@ -12,14 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 import requests
 from interop.generated_clients import Target
+from lxml import etree
 from sqlalchemy import select
 
 from storage.models import Call
 
+REPO = Path(__file__).resolve().parents[2]
+XS = "{http://www.w3.org/2001/XMLSchema}"
+WSDL = "{http://schemas.xmlsoap.org/wsdl/}"
 FAULT_NS = "urn:callsuite:fault:1"
 ENVELOPES = {"1.1": "http://schemas.xmlsoap.org/soap/envelope/", "1.2": "http://www.w3.org/2003/05/soap-envelope"}
 CONTENT_TYPES = {"1.1": "text/xml", "1.2": "application/soap+xml"}
@@ -37,6 +42,48 @@ TARGETS = {
     "info": Target("info", "/soap/info", "BuzzMeInfo", {"1.1": "BuzzMeInfoSoap", "1.2": "BuzzMeInfoSoap12"}),
     "agent": Target("agent", "/soap/agent", "AgentService", {"1.1": "AgentServiceSoap", "1.2": "AgentServiceSoap12"}),
 }
+
+
+@dataclass(frozen=True)
+class Element:
+    """An operation's parameter or result as the authored xsd/ declares it."""
+    name: str
+    type: str       # xs:int, xs:string, ... or a complex type's name
+    required: bool  # minOccurs 1
+    repeated: bool  # maxOccurs unbounded
+    default: Optional[str]
+    items: Optional[str] = None  # an ArrayOf... type: the type of its one repeated element
+
+
+# Optional value parameters without a default: left out means "not given" (no date bound,
+# no lead, no sales count), which a .NET proxy can only say with an xSpecified flag. A new
+# one belongs here only if the server has no default for it; otherwise declare default=.
+NO_DEFAULT = {("GetCallDetails", "startDate"), ("GetCallDetails", "endDate"), ("Dial", "LeadID"),
+              ("ConnectCalls", "NumSales1"), ("ConnectCalls", "NumSales2")}
+
+
+def _element(node, types: dict) -> Element:
+    kind = node.get("type").removeprefix("tns:")
+    particles = types[kind].findall(f"{XS}sequence/{XS}element") if kind in types else []
+    items = (particles[0].get("type").removeprefix("tns:") if len(particles) == 1
+             and particles[0].get("maxOccurs") == "unbounded" else None)
+    return Element(node.get("name"), kind, node.get("minOccurs", "1") != "0",
+                   node.get("maxOccurs", "1") == "unbounded", node.get("default"), items)
+
+
+def operations(service: str) -> dict[str, tuple[list[Element], Element]]:
+    """Each operation of wsdl/<service>.wsdl: its request element's children and its result."""
+    wsdl = etree.parse(str(REPO / "wsdl" / f"{service}.wsdl"))
+    schema = etree.parse(str(REPO / "xsd" / f"{service}.xsd"))
+    elements = {e.get("name"): e for e in schema.getroot().iterfind(f"{XS}element")}
+    types = {t.get("name"): t for t in schema.getroot().iterfind(f"{XS}complexType")}
+    found = {}
+    for op in wsdl.getroot().iterfind(f"{WSDL}portType/{WSDL}operation"):
+        name = op.get("name")
+        params = [_element(e, types) for e in elements[name].iterfind(f"{XS}complexType/{XS}sequence/{XS}element")]
+        (result,) = elements[f"{name}Response"].iterfind(f"{XS}complexType/{XS}sequence/{XS}element")
+        found[name] = (params, _element(result, types))
+    return found
 
 
 @dataclass(frozen=True)

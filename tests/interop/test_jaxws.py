@@ -15,6 +15,19 @@ from interop import jvm_dotnet_cases as table
 from interop.generated_clients import jaxws_build, run_jaxws
 
 STACK = "jaxws"
+# xs: types as wsimport maps them: a required value is a primitive, an optional one its
+# box (null: left out); never JAXBElement (that is what nillable optional elements give).
+JAVA = {"xs:string": ("String", "String"), "xs:int": ("int", "Integer"), "xs:long": ("long", "Long"),
+        "xs:boolean": ("boolean", "Boolean"), "xs:double": ("double", "Double"),
+        "xs:dateTime": ("XMLGregorianCalendar", "XMLGregorianCalendar")}
+
+
+def java_type(element: table.Element) -> str:
+    if element.type.startswith("xs:"):
+        plain = JAVA[element.type][0 if element.required else 1]
+    else:
+        plain = element.type[0].upper() + element.type[1:]
+    return f"List<{plain}>" if element.repeated else plain
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +84,23 @@ def test_every_operation_has_a_success_and_a_failure_case(run, build):
         mine = [c for c in cases if c.version == version]
         assert {c.operation for c in mine if not c.failure} == operations
         assert {c.operation for c in mine if c.failure} == operations
+
+
+def test_generated_signatures_are_natural(build, target):
+    """Each operation's method on the generated port, e.g.
+
+        public String addLink(String id, String type, ..., String host, Boolean activeCall);
+        public int getEWTByServiceID(int serviceQueueID, int companyID, String password);
+
+    has the authored parameters in order, typed as the xsd/ says (xs:int int, xs:long long,
+    xs:boolean boolean; optional ones boxed), and answers the result's type."""
+    (port,) = (build / "src").rglob(f"{target.ports['1.1']}.java")
+    source = port.read_text()
+    assert "JAXBElement" not in source
+    for operation, (params, result) in table.operations(target.name).items():
+        method = re.search(rf'@WebMethod\(operationName = "{operation}".*?public ([\w<>]+) \w+\((.*?)\);', source, re.S)
+        assert method, f"no method for {operation}"
+        generated = re.findall(r'@WebParam\(name = "(\w+)"[^)]*\)\s+([\w.<>]+) \w+', method.group(2))
+        generated = [(name, kind.rsplit(".", 1)[-1]) for name, kind in generated]
+        assert generated == [(p.name, java_type(p)) for p in params], f"{operation}: {method.group(0)}"
+        assert method.group(1) == java_type(result), f"{operation} answers {method.group(1)}"
