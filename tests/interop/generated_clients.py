@@ -12,6 +12,7 @@ of one. The driver then runs every case of a service in one process (see the dri
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ FIXED_BASE = "http://callsuite.invalid"  # the address a cached build was genera
 JAXWS_RUNTIME = Path("/usr/share/java/jaxws-rt.jar")  # Debian jaxws: its manifest names the rest
 JAVA_DRIVER = HERE / "jaxws" / "Driver.java"
 MONO_DRIVER = HERE / "mono" / "Driver.cs"
+MONO_CONFIG = HERE / "mono" / "driver.exe.config"  # works around a Mono serializer bug (see it)
 # The proxy's GetWebResponse, so the driver sees each request's and answer's Content-Type.
 MONO_HOOK = """namespace {namespace} {{
     public partial class {proxy} {{
@@ -81,6 +83,7 @@ def served_wsdl(live, target: Target) -> str:
     return text.replace(live.base_url, FIXED_BASE)
 
 
+@functools.lru_cache(maxsize=None)
 def _version(*args) -> str:
     proc = subprocess.run(args, capture_output=True, text=True, timeout=60)
     return (proc.stdout + proc.stderr).strip().splitlines()[0] if (proc.stdout + proc.stderr).strip() else ""
@@ -145,9 +148,10 @@ def mono_build(live, target: Target) -> Path:
         (work / "Hook.cs").write_text(MONO_HOOK.format(namespace=target.namespace, proxy=proxy.group(1)))
         run([mcs, "-nologo", "-out:driver.exe", "-r:System.Web.Services", "-r:System.Web.Extensions",
              "-r:System.Xml", "proxy.cs", "Hook.cs", MONO_DRIVER], work)
+        shutil.copyfile(MONO_CONFIG, work / "driver.exe.config")
 
     return _cached("mono", target, served_wsdl(live, target),
-                   [MONO_DRIVER, MONO_HOOK, _version(mcs, "--version")], build)
+                   [MONO_DRIVER, MONO_CONFIG, MONO_HOOK, _version(mcs, "--version")], build)
 
 
 def run_cases(command: list, cases: list[dict], timeout: int = 180) -> dict:

@@ -70,9 +70,9 @@ def test_each_port_speaks_its_soap_version(run):
     cases, answers = run
     for case in cases:
         out = answers[case.key]
-        assert out["request_envelope"] == table.ENVELOPES[case.version], (case.key, out)
+        assert out.get("request_envelope") == table.ENVELOPES[case.version], (case.key, out)
         if out.get("transport") is None:  # a 401 has no envelope the port would read
-            assert out["response_envelope"] == table.ENVELOPES[case.version], (case.key, out)
+            assert out.get("response_envelope") == table.ENVELOPES[case.version], (case.key, out)
 
 
 def test_every_operation_has_a_success_and_a_failure_case(run, build):
