@@ -30,16 +30,17 @@ info_only = pytest.mark.parametrize("service", ["info"], indirect=True)
 ids = itertools.count(1)
 
 # Members of the generated classes, as the authored schema has them: required elements
-# (1), optional ones (0, a pointer), repeated ones (a vector).
+# (1), optional ones (0, a pointer; "= value" where the schema declares a default),
+# repeated ones (a vector).
 GENERATED_MEMBERS = {
     "recording": {
-        "_rec__AddLink": [r"std::string\s+id\s+1;", r"bool\*\s+activeCall\s+0;"],
+        "_rec__AddLink": [r"std::string\s+id\s+1;", r"bool\*\s+activeCall\s+0 = false;"],
         "rec__RecordingInfo": [r"LONG64\s+CallId\s+1;", r"rec__ArrayOfGap\*\s+Gaps\s+1;"],
     },
     "calldata": {
         "_cd__GetCallDetails": [r"std::string\s+username\s+1;", r"std::string\s+password\s+1;",
                                 r"std::vector<std::string\s*>\s+clientCode\s+1;", r"time_t\*\s+startDate\s+0;",
-                                r"time_t\*\s+endDate\s+0;", r"bool\*\s+includeStatus\s+0;"],
+                                r"time_t\*\s+endDate\s+0;", r"bool\*\s+includeStatus\s+0 = false;"],
         "_cd__GetCallDetailsResponse": [r"cd__CallDetailsReport\*\s+GetCallDetailsResult\s+1;"],
         "cd__CallDetailsReport": [r"std::string\s+Username\s+1;", r"cd__ArrayOfClient\*\s+Clients\s+1;"],
         "cd__ArrayOfClient": [r"std::vector<cd__Client\*\s*>\s+Client\s+0;"],
