@@ -17,6 +17,7 @@ from services.config import Settings
 from services.console import edge as console_edge
 from services.core import events, ledger, stats
 from services.core.calldetails import address_allowed
+from services.core.callfacts import facts_of
 from services.core.errors import CallsuiteError
 from services.core.throttle import SigninThrottle
 from services.events.server import EventsServer
@@ -59,10 +60,7 @@ class LedgerSink:
                     gaps=[ledger.Gap(g.offset_s, g.length_s) for g in event.gaps])
             else:
                 ledger.apply_event(session, ledger.CallEvent(
-                    kind=event.kind, source=self.source, external_id=event.call_id, at=event.at,
-                    extension=event.extension, direction=event.direction, ani=event.ani,
-                    did=event.did, target=event.target, dtmf=event.dtmf, result=event.result,
-                    record=event.record,
+                    event.kind, self.source, event.call_id, event.at, **facts_of(event),
                 ), default_region=self.default_region)
 
 

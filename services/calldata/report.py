@@ -329,8 +329,8 @@ def _call_element(call: ReportCall, status_flag: bool, public_base_url: str,
     _leaf(el, "IndexNumber", _text(call.index_number))
     if call.recorded:
         _leaf(el, "VoiceDirectory", _text(voice_directory_url(public_base_url, call.call_id)))
-    if call.address is not None:
-        a = call.address
+    a = call.address
+    if a is not None:
         address = etree.SubElement(el, "Address")
         for tag, value in (("FirstName", a.first_name), ("MiddleInitial", a.middle_initial),
                            ("LastName", a.last_name), ("StreetAddress", a.street_address),

@@ -55,8 +55,8 @@ def _seconds(value) -> Optional[int]:
 
 def soap_call(call: ReportCall, include_status: bool, public_base_url: str) -> Call:
     address = None
-    if call.address is not None:
-        a = call.address
+    a = call.address
+    if a is not None:
         address = Address(FirstName=_text(a.first_name) or "", MiddleInitial=_text(a.middle_initial) or "",
                           LastName=_text(a.last_name) or "", StreetAddress=_text(a.street_address) or "",
                           SecondaryAddress=_text(a.secondary_address) or "", City=_text(a.city) or "",

@@ -19,7 +19,6 @@ from lxml import etree
 from services.calldata import report
 from services.calldata.report import (
     CallDetailsRequest,
-    ReportAddress,
     ReportCall,
     ReportRequestError,
     RequestedClient,
@@ -231,17 +230,17 @@ def test_voice_directory_url():
 # ---------------------------------------------------------------- the writer
 
 
-ADDRESS = ReportAddress(first_name="Mr. John", middle_initial="Q", last_name="Public Jr.",
-                        street_address="1 Main St", secondary_address="Apt 2", city="Chicago",
-                        state="IL", zip="06001", zip4="1234")
+ADDRESS = dict(first_name="Mr. John", middle_initial="Q", last_name="Public Jr.",
+               street_address="1 Main St", secondary_address="Apt 2", city="Chicago",
+               state="IL", zip="06001", zip4="1234")
 
 
 def call(call_id="1001", **kw) -> ReportCall:
     values = dict(
-        call_id=call_id, start_time=datetime(2026, 11, 1, 6, 30, tzinfo=UTC), campaign="Spring",
+        call_id=call_id, start_time=datetime(2026, 11, 1, 6, 30, tzinfo=UTC), campaign_id=7,
         did="+18005551234", ani="+13125550100", target="+16305550111", other_data="ref 7",
         info_digits="c", result="Connected", duration=125, talk_time=98, index_number="42",
-        recorded=True, address=ADDRESS, reviewed=True, dtmf="1#", sales_status="Made sale",
+        recorded=True, caller_address=ADDRESS, reviewed=True, dtmf="1#", sales_status="Made sale",
         journal="Called back.\r\nSold the plan.\r\n",
     )
     values.update(kw)
@@ -268,7 +267,7 @@ def render(clients, username="partner1", ip="203.0.113.7", base=BASE, schema=Non
 
 
 def test_full_document(schema):
-    calls_a = [call("1001"), call("1002", recorded=False, address=None, reviewed=False,
+    calls_a = [call("1001"), call("1002", recorded=False, caller_address=None, reviewed=False,
                                   sales_status=None, journal=None, ani=None, info_digits=None)]
     calls_b = [call("2001")]
     root, raw = render([("8005551234", True, calls_a), ("8665550000", False, calls_b)], schema=schema)
@@ -287,7 +286,7 @@ def test_full_document(schema):
     assert [c.tag for c in first] == CALL_ORDER
     values = {c.tag: c.text or "" for c in first}
     assert values["StartTime"] == "11/01/2026 01:30:00"
-    assert values["Campaign"] == "Spring"
+    assert values["Campaign"] == "7"
     assert (values["DID"], values["ANI"], values["Target"]) == ("8005551234", "3125550100", "6305550111")
     assert values["OtherData"] == "ref 7" and values["InfoDigits"] == "c"
     assert values["Result"] == "Connected"
@@ -327,9 +326,9 @@ def test_empty_reports_validate(schema):
 
 
 def test_minimal_call(schema):
-    bare = ReportCall(call_id="x-1", start_time=datetime(2026, 3, 8, 8, tzinfo=UTC), campaign=None,
+    bare = ReportCall(call_id="x-1", start_time=datetime(2026, 3, 8, 8, tzinfo=UTC), campaign_id=None,
                       did=None, ani=None, target=None, other_data=None, info_digits=None, result=None,
-                      duration=None, talk_time=None, index_number=None, recorded=False, address=None,
+                      duration=None, talk_time=None, index_number=None, recorded=False, caller_address=None,
                       reviewed=False, dtmf=None, sales_status=None, journal=None)
     for flag in (False, True):
         root, _ = render([("8005551234", flag, [bare])], schema=schema)
@@ -341,14 +340,14 @@ def test_minimal_call(schema):
 
 def test_out_of_schema_values_render_empty(schema):
     odd = call("odd", result="Failed", info_digits="x", sales_status="Maybe", duration=-5, talk_time=True,
-               did="+447700900123", target="201", campaign="bad\x00\x07chars\ud800 é ✓ 😀",
+               did="+447700900123", target="201", other_data="bad\x00\x07chars\ud800 é ✓ 😀",
                journal="tab\tok\x0bvt")
     root, raw = render([("8005551234", True, [odd])], schema=schema)
     (c,) = root.iter("Call")
     assert (c.findtext("Result"), c.findtext("InfoDigits"), c.findtext("SalesStatus")) == ("", "", "")
     assert (c.findtext("Duration"), c.findtext("TalkTime")) == ("", "")
     assert (c.findtext("DID"), c.findtext("Target")) == ("", "")
-    assert c.findtext("Campaign") == "badchars é ✓ 😀" and c.findtext("Journal") == "tab\tokvt"
+    assert c.findtext("OtherData") == "badchars é ✓ 😀" and c.findtext("Journal") == "tab\tokvt"
     assert "é ✓ 😀".encode() in raw  # UTF-8, not character references
 
 
@@ -365,7 +364,7 @@ def test_stream_identical_whatever_the_chunking(schema, flush_every):
     t0 = datetime(2026, 3, 8, 6, tzinfo=UTC)
     clients = [(f"80055500{i:02d}", i % 2 == 0,
                 [call(f"{i}-{j}", start_time=t0 + timedelta(minutes=17 * j), recorded=j % 2 == 0,
-                      address=ADDRESS if j % 3 else None) for j in range(i)])
+                      caller_address=ADDRESS if j % 3 else None) for j in range(i)])
                for i in range(6)]
     root, _ = render(clients, schema=schema, flush_every=flush_every)
     assert len(list(root.iter("Call"))) == sum(range(6))
