@@ -728,6 +728,7 @@ def _now() -> datetime:
 
 # --- the operations, each as its transactions around the switch action --------------------
 
+# The Database, not a session: the agent API's unit of work, as no transaction may stay open across a switch action.
 class AgentDesk:
     """Every agent operation as the edges call it. Reads and checks in one transaction,
     acts on the switch outside any, writes the outcome in a second one."""

@@ -159,6 +159,7 @@ def address_allowed(allowed: Iterable[Any], client_ip: Optional[str]) -> bool:
 # --------------------------------------------------------------------------- partners
 
 
+# The Database, not a session: the password is checked (argon2, slow) after the read has ended.
 def authenticate_partner(database, username: Optional[str], password: Optional[str],
                          client_ip: Optional[str]) -> Partner:
     """The partner with these credentials, calling from an allowed address.
@@ -294,6 +295,7 @@ def _report_call(row) -> ReportCall:
     )
 
 
+# The Database, not a session: a long report reads in batches, each its own short transaction.
 def iter_calls(database, code: str, start: Optional[datetime], end: Optional[datetime], *,
                batch_size: int = BATCH_SIZE) -> Iterator[ReportCall]:
     """The calls of one client code in [start, end], by start time, lazily, in batches.
@@ -328,6 +330,7 @@ def iter_calls(database, code: str, start: Optional[datetime], end: Optional[dat
         last = (rows[-1][1], rows[-1][0])
 
 
+# The Database, not a session: see iter_calls.
 def report_clients(database, clients: Sequence[RequestedClient], start: Optional[datetime],
                    end: Optional[datetime], *, batch_size: int = BATCH_SIZE
                    ) -> Iterator[tuple[str, bool, Iterator[ReportCall]]]:
