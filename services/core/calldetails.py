@@ -205,7 +205,7 @@ def resolve_clients(session: Session, partner: Partner, requested: Sequence[Requ
     """The client codes to report, in order, with their status flags.
 
     ``*`` (first) expands to every granted code with the ``*`` entry's flag; codes named
-    after it are ignored (report.parse_request refuses a ``*`` anywhere else). A code
+    after it are ignored (calldata/request.py refuses a ``*`` anywhere else). A code
     named twice is reported once, at its first place, with the status flag set if any of
     its entries set it.
     """
@@ -328,15 +328,6 @@ def iter_calls(database, code: str, start: Optional[datetime], end: Optional[dat
         if len(rows) < batch_size:
             return
         last = (rows[-1][1], rows[-1][0])
-
-
-# The Database, not a session: see iter_calls.
-def report_clients(database, clients: Sequence[RequestedClient], start: Optional[datetime],
-                   end: Optional[datetime], *, batch_size: int = BATCH_SIZE
-                   ) -> Iterator[tuple[str, bool, Iterator[ReportCall]]]:
-    """What report.iter_report consumes: (code, status flag, lazy calls) per client."""
-    for client in clients:
-        yield client.code, client.status, iter_calls(database, client.code, start, end, batch_size=batch_size)
 
 
 # --------------------------------------------------------------------------- recordings

@@ -352,10 +352,6 @@ class SimulatedSwitch:
         with call.lock:
             return self._snapshot(call)
 
-    def live_calls(self) -> int:
-        with self._lock:
-            return len(self._live)
-
     def stats(self) -> SchedulerStats:
         with self._lock:
             live = len(self._live)
