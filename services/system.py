@@ -156,7 +156,7 @@ class System:
     def agent_desk(self):
         """The agent operations (seed 004) on this system's database and switch, for the
         agent API and the console's web agent alike."""
-        from services.core.agents import AgentDesk
+        from services.core.agent_desk import AgentDesk
         control = None
         if self.switch is not None:
             from services.telephony.control import DriverCallControl
