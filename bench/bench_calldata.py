@@ -7,8 +7,8 @@ to one toll-free client code in March 2026 (a third recorded, half with an addre
 runs each variant in its own process and prints calls/second and peak RSS:
 
   query      the batched ledger query alone (calldetails.iter_calls), no XML
-  stream     report.iter_report over the same query, in-process, output discarded
-  in-memory  report.build_report_in_memory over the same query (one lxml tree)
+  stream     stream.iter_report over the same query, in-process, output discarded
+  in-memory  render.build_report_in_memory over the same query (one lxml tree)
   http       `callsuite serve` in a subprocess; POST /cb/main/jsp/xml/xml.jsp, the response
              read by this process as it streams (per-<Call> validation on, as in production)
 
@@ -139,13 +139,14 @@ def reset_peak(pid) -> None:
 
 def worker(mode: str, data_dir: Path) -> None:
     """One variant in this (fresh) process; prints one JSON line."""
-    from services.calldata import report
+    from services.calldata import render, stream, validation
+    from services.calldata.request import parse_request
     from services.core import calldetails
     from storage.database import Database, sqlite_url
 
     database = Database(sqlite_url(data_dir))
-    parsed = report.parse_request(request_body())
-    report.call_validator()
+    parsed = parse_request(request_body())
+    validation.call_validator()
     baseline = rss_kb()
     startup_peak = proc_status("self")["VmHWM"]
     reset_peak("self")
@@ -159,7 +160,7 @@ def worker(mode: str, data_dir: Path) -> None:
             for _ in calls:
                 count += 1
     elif mode == "stream":
-        validate = report.call_validator()
+        validate = validation.call_validator()
 
         def counting(calls):
             nonlocal count
@@ -167,7 +168,7 @@ def worker(mode: str, data_dir: Path) -> None:
                 count += 1
                 yield call
 
-        for chunk in report.iter_report(PARTNER[0], "127.0.0.1", [(c, f, counting(it)) for c, f, it in clients],
+        for chunk in stream.iter_report(PARTNER[0], "127.0.0.1", [(c, f, counting(it)) for c, f, it in clients],
                                         "http://127.0.0.1:8000", validate_call=validate):
             size += len(chunk)
     elif mode == "in-memory":
@@ -176,7 +177,7 @@ def worker(mode: str, data_dir: Path) -> None:
             calls = list(calls)
             count += len(calls)
             materialised.append((code, flag, calls))
-        document = report.build_report_in_memory(PARTNER[0], "127.0.0.1", materialised, "http://127.0.0.1:8000")
+        document = render.build_report_in_memory(PARTNER[0], "127.0.0.1", materialised, "http://127.0.0.1:8000")
         size = len(document)
     else:
         raise SystemExit(f"unknown mode {mode}")

@@ -155,8 +155,9 @@ def purge(settings: Settings, args) -> int:
     database = Database(settings.effective_database_url)
     database.migrate()
     try:
-        report = purge_expired(database, RecordingStore(settings.recordings_dir),
-                               retention_days=settings.retention_days, dry_run=args.dry_run)
+        with database.session() as session:
+            report = purge_expired(session, RecordingStore(settings.recordings_dir),
+                                   retention_days=settings.retention_days, dry_run=args.dry_run)
     finally:
         database.dispose()
     for line in report.lines():

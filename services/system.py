@@ -17,6 +17,7 @@ from services.config import Settings
 from services.console import edge as console_edge
 from services.core import events, ledger, stats
 from services.core.calldetails import address_allowed
+from services.core.callfacts import facts_of
 from services.core.errors import CallsuiteError
 from services.core.throttle import SigninThrottle
 from services.events.server import EventsServer
@@ -60,10 +61,7 @@ class LedgerSink:
                     gaps=[ledger.Gap(g.offset_s, g.length_s) for g in event.gaps])
             else:
                 ledger.apply_event(session, ledger.CallEvent(
-                    kind=event.kind, source=self.source, external_id=event.call_id, at=event.at,
-                    extension=event.extension, direction=event.direction, ani=event.ani,
-                    did=event.did, target=event.target, dtmf=event.dtmf, result=event.result,
-                    record=event.record,
+                    event.kind, self.source, event.call_id, event.at, **facts_of(event),
                 ), default_region=self.default_region)
 
 
@@ -161,7 +159,7 @@ class System:
     def agent_desk(self):
         """The agent operations (seed 004) on this system's database and switch, for the
         agent API and the console's web agent alike."""
-        from services.core.agents import AgentDesk
+        from services.core.agent_desk import AgentDesk
         control = None
         if self.switch is not None:
             from services.telephony.control import DriverCallControl

@@ -16,8 +16,9 @@ from typing import Callable, Optional
 from werkzeug.wrappers import Request, Response
 
 from services.contracts import contracts_root
-from services.core import agents
-from services.core.agents import AgentDesk, Disposition
+from services.core import agent_errors, agents
+from services.core.agent_desk import AgentDesk
+from services.core.agents import Disposition
 from services.core.errors import CallsuiteError
 from services.http.errors import UNKNOWN, kind_of
 from services.http.routing import Route
@@ -39,11 +40,11 @@ CHALLENGE = 'TokenKey realm="Callsuite agent API"'
 def _int(value: Optional[str], name: str, *, required: bool = True) -> Optional[int]:
     if value is None or value == "":
         if required:
-            raise agents.BadInput(f"{name} is required")
+            raise agent_errors.BadInput(f"{name} is required")
         return None
     text = value.strip()
     if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 18:
-        raise agents.BadInput(f"{name} must be a whole number")
+        raise agent_errors.BadInput(f"{name} must be a whole number")
     return int(text)
 
 
@@ -91,7 +92,7 @@ class AgentApi:
             headers.append(("WWW-Authenticate", CHALLENGE))
         if status == 429:
             headers.append(("Retry-After", str(max(1, int(exc.retry_after_s + 0.999)))))
-        return self._answer(request, wire.Answer(False, agents.response_code(exc), str(exc)), status, headers)
+        return self._answer(request, wire.Answer(False, agent_errors.response_code(exc), str(exc)), status, headers)
 
     def _run(self, request: Request, work: Callable[[], object]) -> Response:
         if request.method == "HEAD" and request.path[len(BASE) + 1:].split("/", 1)[0] in CHANGING:
@@ -115,7 +116,7 @@ class AgentApi:
         username, password = _credentials(request)
         try:
             token, user_id, expires = self.desk.sign_in(username, password, request.remote_addr or "")
-        except agents.SignInFailed:
+        except agent_errors.SignInFailed:
             log.info("agent API sign-in refused for %r", str(username)[:100])
             raise
         return wire.token_entity(token, user_id, expires)
@@ -149,7 +150,7 @@ class AgentApi:
 
     def unknown(self, request: Request, anything_else: str) -> Response:
         method = anything_else.split("/", 1)[0]
-        return self._answer(request, wire.Answer(False, agents.NoSuchThing.code, f"no method {method!r} at this URL: "
+        return self._answer(request, wire.Answer(False, agent_errors.NoSuchThing.code, f"no method {method!r} at this URL: "
                                                  "see /webservices/services/telephony/{method}/user/{UserID}/..."), 404)
 
     def dial(self, request: Request, user_id: str, phone: str) -> Response:
@@ -208,9 +209,9 @@ def _credentials(request: Request) -> tuple[object, object]:
         try:
             document = json.loads(request.get_data(cache=False) or b"{}")
         except ValueError:
-            raise agents.BadInput("the body is not JSON") from None
+            raise agent_errors.BadInput("the body is not JSON") from None
         if not isinstance(document, dict):
-            raise agents.BadInput("the body must be a JSON object with username and password")
+            raise agent_errors.BadInput("the body must be a JSON object with username and password")
     else:
         document = request.form
     fields = {str(k).lower(): v for k, v in document.items()}

@@ -15,7 +15,7 @@ from spyne import Fault, Integer32, Long, ServiceBase, Unicode, rpc
 from spyne.util.xml import parse_schema_file
 
 from services.contracts import contracts_root
-from services.core import agents
+from services.core import agent_errors, agents
 from services.core.agents import Disposition
 from services.core.errors import CallsuiteError, Forbidden, Unauthorized
 from services.soap.access import OPEN, caller, token
@@ -57,9 +57,9 @@ def _answer(kind: str, list_of: Optional[str], work: Callable[[], Any]):
     except Unauthorized as exc:
         raise _token_fault(exc) from None
     except Forbidden as exc:
-        raise Fault(FORBIDDEN_FAULT, f"{agents.response_code(exc)}: {exc}") from None
+        raise Fault(FORBIDDEN_FAULT, f"{agent_errors.response_code(exc)}: {exc}") from None
     except CallsuiteError as exc:
-        return cls(Success=False, ResponseCode=agents.response_code(exc), ResponseDetail=str(exc))
+        return cls(Success=False, ResponseCode=agent_errors.response_code(exc), ResponseDetail=str(exc))
     if list_of is not None:
         holder = T[f"{list_of}List"]
         data = holder(**{list_of: [_spyne(item) for item in data]})
@@ -73,7 +73,7 @@ def _desk(ctx):
 
 
 def _token_fault(exc: Exception) -> Fault:
-    return Fault(UNAUTHORIZED_FAULT, f"{agents.response_code(exc)}: {exc}")
+    return Fault(UNAUTHORIZED_FAULT, f"{agent_errors.response_code(exc)}: {exc}")
 
 
 # Every operation but GetToken (the sign-in) acts as the agent whose token it carries.

@@ -1,5 +1,5 @@
 """Spyne types of the Buzzeasy Request Callback Service, named and shaped as
-xsd/callback.xsd (tests/contracts/test_callback_contract.py checks that they agree)."""
+xsd/callback.xsd (tests/contracts/test_drift.py checks that they agree)."""
 from spyne import Array, Boolean, ComplexModel, Integer32, Unicode
 
 from services.soap.types import required

@@ -16,15 +16,17 @@ from typing import Optional
 from spyne import Boolean, DateTime, ServiceBase, Unicode, rpc
 
 from services.core import calldetails
+from services.core.calldetails import ReportCall, RequestedClient
 from services.core.errors import InvalidInput
 from services.http.wsgi import base_url
 from services.soap.access import BODY_CREDENTIALS
 from services.soap.faults import soap_operation
 from services.soap.types import optional, required
 
-from . import report
 from .access import authenticate_partner
-from .report import ReportCall, RequestedClient, ten_digits, voice_directory_url
+from .central_time import from_central
+from .refusal import ReportRequestError
+from .render import ten_digits, voice_directory_url, xml_text
 from .types import Address, Call, CallDetailsReport, Client
 
 MAX_CALLS = 10_000
@@ -32,7 +34,7 @@ MAX_CALLS = 10_000
 
 def _text(value) -> Optional[str]:
     # The XML writer's filter (characters XML 1.0 cannot carry are dropped); empty -> omitted.
-    return report._text(value) or None
+    return xml_text(value) or None
 
 
 def _utc(value: Optional[datetime], field: str) -> Optional[datetime]:
@@ -40,8 +42,8 @@ def _utc(value: Optional[datetime], field: str) -> Optional[datetime]:
     if value is None:
         return None
     try:
-        return report.from_central(value, field)
-    except report.ReportRequestError as exc:
+        return from_central(value, field)
+    except ReportRequestError as exc:
         raise InvalidInput(exc.message) from None
 
 
@@ -55,8 +57,8 @@ def _seconds(value) -> Optional[int]:
 
 def soap_call(call: ReportCall, include_status: bool, public_base_url: str) -> Call:
     address = None
-    if call.address is not None:
-        a = call.address
+    a = call.address
+    if a is not None:
         address = Address(FirstName=_text(a.first_name) or "", MiddleInitial=_text(a.middle_initial) or "",
                           LastName=_text(a.last_name) or "", StreetAddress=_text(a.street_address) or "",
                           SecondaryAddress=_text(a.secondary_address) or "", City=_text(a.city) or "",

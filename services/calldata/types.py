@@ -1,5 +1,5 @@
 """Spyne types of the call-data service, named and shaped as xsd/calldata.xsd
-(tests/contracts/test_calldata_contract.py checks that they agree)."""
+(tests/contracts/test_drift.py checks that they agree)."""
 from spyne import Array, ComplexModel, DateTime, Integer32, Unicode
 
 from services.soap.types import optional, required

@@ -20,18 +20,18 @@ Decisions:
   UNAUTHORIZED: missing or wrong credentials, address not allowed, client code not
   granted (also for codes that do not exist, so codes cannot be probed). ERROR:
   everything else - malformed, non-validating or hostile XML (DTDs and so XXE and entity
-  expansion are refused by report.parse_request), bad dates, a body over 1 MB
-  (report.DEFAULT_MAX_BYTES; the server's own limit answers 413 before this for bodies
+  expansion are refused by request.parse_request), bad dates, a body over 1 MB
+  (request.DEFAULT_MAX_BYTES; the server's own limit answers 413 before this for bodies
   over ``max_body_bytes``), a database failure before the report starts.
 * Checks run in that order: authentication first (an anonymous client gets nothing
   parsed), then the body, then the grants.
-* The success document is streamed (report.iter_report: lxml ``xmlfile``, chunks of 200
+* The success document is streamed (stream.iter_report: lxml ``xmlfile``, chunks of 200
   calls, no Content-Length, so waitress sends it chunked) from a batched ledger query
   (calldetails.iter_calls). The first batch is read before the response starts, so a
   database failure at that point still gets the ERROR document.
-* Validation at run time: the request with xmlschema (report.parse_request); every error
+* Validation at run time: the request with xmlschema (request.parse_request); every error
   document with xmlschema before it is sent; a streamed success document per ``<Call>``
-  with libxml2 against the same XSD's CallType (report.call_validator, ~3.5 us a call,
+  with libxml2 against the same XSD's CallType (validation.call_validator, ~3.5 us a call,
   where xmlschema would take ~300 us a call, 30 s for 100,000 calls). The writer fixes
   everything around the calls, so valid calls make a valid document. A call that fails
   validation (a bug) stops the stream: the document is left unclosed, so the client's
@@ -58,8 +58,11 @@ from services.http.routing import Route
 from services.http.wsgi import BodyTooLarge, base_url, read_body
 from storage.recordings import RecordingStoreError
 
-from . import report
+from . import request as report_request
+from . import stream, validation
 from .access import REALM, authenticate_partner
+from .error_document import error_document
+from .refusal import ReportRequestError
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,7 @@ UNAUTHORIZED, ERROR = "UNAUTHORIZED", "ERROR"
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 # A document known to validate, sent if a generated error document ever does not.
-_FALLBACK = report.error_document("", "", ERROR, "Internal error")
+_FALLBACK = error_document("", "", ERROR, "Internal error")
 
 
 def _credentials(request: Request) -> tuple[Optional[str], Optional[str]]:
@@ -80,8 +83,8 @@ def _credentials(request: Request) -> tuple[Optional[str], Optional[str]]:
 class CallbuttonXmlService:
     def __init__(self, system) -> None:
         self.system = system
-        self.validate_call = report.call_validator()
-        report.get_schema()  # compile the request schema at start, not on the first request
+        self.validate_call = validation.call_validator()
+        validation.get_schema()  # compile the request schema at start, not on the first request
 
     def routes(self) -> list[Route]:
         return [
@@ -93,8 +96,8 @@ class CallbuttonXmlService:
 
     def _failure(self, username: str, client_ip: str, status: str, message: str, *,
                  ask_credentials: bool = False, retry_after_s: Optional[int] = None) -> Response:
-        document = report.error_document(username or "", client_ip or "", status, message)
-        error = next(report.get_schema().iter_errors(document), None)
+        document = error_document(username or "", client_ip or "", status, message)
+        error = next(validation.get_schema().iter_errors(document), None)
         if error is not None:  # never expected: the writer only produces valid documents
             log.error("Callbutton error document does not validate (%s); sending the fallback", error.reason)
             document = _FALLBACK
@@ -126,13 +129,13 @@ class CallbuttonXmlService:
             return self._failure(username, client_ip, ERROR, "Internal error: please try again later")
 
         try:
-            body = read_body(request.environ, limit=report.DEFAULT_MAX_BYTES)
+            body = read_body(request.environ, limit=report_request.DEFAULT_MAX_BYTES)
         except BodyTooLarge:
             return self._failure(partner.username, client_ip, ERROR,
-                                 f"Request too large: the limit is {report.DEFAULT_MAX_BYTES} bytes")
+                                 f"Request too large: the limit is {report_request.DEFAULT_MAX_BYTES} bytes")
         try:
-            parsed = report.parse_request(body)
-        except report.ReportRequestError as exc:
+            parsed = report_request.parse_request(body)
+        except ReportRequestError as exc:
             log.info("Callbutton %s: request refused: %s", partner.username, exc.message)
             return self._failure(partner.username, client_ip, ERROR, exc.message)
 
@@ -156,7 +159,7 @@ class CallbuttonXmlService:
             return self._failure(partner.username, client_ip, ERROR,
                                  "Internal error: the call details could not be read, please try again later")
 
-        chunks = report.iter_report(partner.username, client_ip, streams, base_url(request.environ),
+        chunks = stream.iter_report(partner.username, client_ip, streams, base_url(request.environ),
                                     validate_call=self.validate_call)
         response = Response(_logged(chunks, partner.username), status=200, content_type=CONTENT_TYPE,
                             headers=_HEADERS, direct_passthrough=True)

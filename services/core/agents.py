@@ -7,7 +7,7 @@ themselves, so a customer hanging up moves the agent to wrapping with nobody wri
 the session. Every refused transition is its own error with its own response code and
 changes nothing.
 
-Calls are ordinary ledger calls placed and controlled through a `CallControl` (the switch
+Calls are ordinary ledger calls placed and controlled through a `CallControl` (agent_desk.py: the switch
 driver behind an adapter that speaks these errors); the ledger learns what happened from
 the switch's events, as for any other call. Switch actions run outside any database
 transaction: the switch's event sink writes the ledger in its own.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Optional, Protocol, Sequence
+from typing import Optional, Sequence
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -36,9 +36,30 @@ from storage.models import (
 )
 
 from . import ledger
-from .errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, Unavailable
+from .agent_errors import (
+    BadInput,
+    CallAlreadyHeld,
+    CallDisposed,
+    CallEnded,
+    CallNotConnected,
+    CallNotHeld,
+    CampaignInactive,
+    NoSuchThing,
+    NotBridgeable,
+    NotControllable,
+    NotLoggedIn,
+    NotRecorded,
+    NotYourAgent,
+    NotYourCall,
+    OnCall,
+    SwitchRefused,
+    TokenInvalid,
+    TokenMissing,
+    UnknownResultCode,
+    Wrapping,
+)
+from .errors import InvalidInput
 from .phone import to_e164
-from .recordings import authenticate
 from .security import hash_token, new_token
 
 STATES = ("logged_out", "logged_in", "ready", "on_call", "wrapping")
@@ -51,134 +72,6 @@ MAX_LEAD_PHONE = 32
 CALL_STATE = {"ringing": 1, "connected": 2, "held": 3, "ended": 4}
 CALL_STATUS = {"active": 1, "wrapping": 2, "disposed": 3}
 RECORDING_STATE = {"not_recorded": 0, "recording": 1, "paused": 2, "stopped": 3}
-
-
-# --- the refusals, one per reason, each with its ResponseCode ---------------------------
-
-class AgentError:
-    """Mixed into the domain error kinds: `code` is the ResponseCode the API answers with."""
-    code = 1
-
-
-class BadInput(AgentError, InvalidInput):
-    code = 1
-
-
-class NoSuchThing(AgentError, NotFound):
-    code = 2
-
-
-class TokenMissing(AgentError, Unauthorized):
-    code = 10
-
-
-class TokenInvalid(AgentError, Unauthorized):
-    code = 11
-
-
-class SignInFailed(AgentError, Unauthorized):
-    code = 12
-
-
-class NotYourAgent(AgentError, Forbidden):
-    code = 14
-
-
-class NotLoggedIn(AgentError, Conflict):
-    code = 20
-
-
-class OnCall(AgentError, Conflict):
-    code = 21
-
-
-class Wrapping(AgentError, Conflict):
-    code = 22
-
-
-class CampaignInactive(AgentError, Conflict):
-    code = 23
-
-
-class CallNotConnected(AgentError, Conflict):
-    code = 30
-
-
-class CallAlreadyHeld(AgentError, Conflict):
-    code = 31
-
-
-class CallNotHeld(AgentError, Conflict):
-    code = 32
-
-
-class CallEnded(AgentError, Conflict):
-    code = 33
-
-
-class NotYourCall(AgentError, Forbidden):
-    code = 34
-
-
-class UnknownResultCode(AgentError, InvalidInput):
-    code = 35
-
-
-class CallDisposed(AgentError, Conflict):
-    code = 36
-
-
-class NotRecorded(AgentError, Conflict):
-    code = 37
-
-
-class NotBridgeable(AgentError, Conflict):
-    code = 38
-
-
-class SwitchRefused(AgentError, Conflict):
-    """The switch itself refused (the call changed under us between check and action)."""
-    code = 39
-
-
-class SwitchDown(AgentError, Unavailable):
-    code = 40
-
-
-class NotControllable(AgentError, Conflict):
-    """The call came from a PBX through CTI ingest: this server's switch cannot act on it."""
-    code = 41
-
-
-TOO_MANY_ATTEMPTS = 13  # the sign-in throttle's TooManyAttempts (it carries retry_after_s)
-
-
-def response_code(exc: Exception) -> int:
-    if getattr(exc, "retry_after_s", None) is not None:
-        return TOO_MANY_ATTEMPTS
-    return exc.code if isinstance(exc, AgentError) else 1
-
-
-class CallControl(Protocol):
-    """What the agent API needs of the switch; errors are the ones above (SwitchRefused,
-    SwitchDown, NoSuchThing). `source` is the ledger source of the calls it places."""
-
-    source: str
-
-    def place_call(self, *, extension: Optional[str], number: str, ani: Optional[str], did: Optional[str],
-                   answer_after_s: Optional[float], record: bool) -> str: ...
-
-    def hangup(self, call_id: str) -> None: ...
-
-    def hold(self, call_id: str) -> None: ...
-
-    def retrieve(self, call_id: str) -> None: ...
-
-    def bridge(self, call_a: str, call_b: str) -> None: ...
-
-    def pause_recording(self, call_id: str) -> None: ...
-
-    def resume_recording(self, call_id: str) -> None: ...
 
 
 # --- tokens -----------------------------------------------------------------------------
@@ -724,141 +617,3 @@ def campaigns(session: Session, actor: User, user_id: int) -> list[CampaignView]
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-# --- the operations, each as its transactions around the switch action --------------------
-
-class AgentDesk:
-    """Every agent operation as the edges call it. Reads and checks in one transaction,
-    acts on the switch outside any, writes the outcome in a second one."""
-
-    def __init__(self, database, control: Optional[CallControl], *, default_region: str,
-                 answer_after_s: Optional[float], token_ttl: timedelta = TOKEN_TTL, throttle=None) -> None:
-        self.database = database
-        self.control = control
-        self.default_region = default_region
-        self.answer_after_s = answer_after_s
-        self.token_ttl = token_ttl
-        self.throttle = throttle  # the server's sign-in throttle (check/failed/succeeded), if any
-
-    def sign_in(self, username: Optional[str], password: Optional[str], address: str) -> tuple[str, int, datetime]:
-        """A token for a user's name and password: (token, user id, expiry). Failed
-        attempts count against the sign-in throttle, per account and address."""
-        if not isinstance(username, str) or not isinstance(password, str) or not username:
-            raise BadInput("username and password are required")
-        if len(username) > 1024 or len(password) > 1024:
-            raise SignInFailed("unknown user or wrong password")
-        throttle, where = self.throttle, {"surface": "agent", "account": username, "address": address}
-        if throttle is not None:
-            with self.database.session() as session:
-                throttle.check(session, **where)
-        try:
-            user = authenticate(self.database, username, password)
-        except Unauthorized:
-            if throttle is not None:
-                with self.database.session() as session:
-                    throttle.failed(session, **where)
-            raise SignInFailed("unknown user or wrong password") from None
-        with self.database.session() as session:
-            if throttle is not None:
-                throttle.succeeded(session, **where)
-            token, expires = issue_token(session, user, ttl=self.token_ttl)
-        return token, user.id, expires
-
-    def _switch(self) -> CallControl:
-        if self.control is None:
-            raise SwitchDown("no switch is configured: calls cannot be placed or controlled")
-        return self.control
-
-    @property
-    def source(self) -> str:
-        return self.control.source if self.control is not None else "sim"
-
-    def actor(self, token: Optional[str]) -> User:
-        with self.database.read_session() as session:
-            return user_for_token(session, token)
-
-    def run(self, operation, actor: User, *args, **kwargs):
-        """An operation that needs no switch (a listing, a session change), in one transaction."""
-        with self.database.session() as session:
-            return operation(session, session.get(User, actor.id), *args, **kwargs)
-
-    def agent(self, actor: User, user_id: int) -> AgentView:
-        with self.database.session() as session:
-            return agent_view(session, authorize(session, session.get(User, actor.id), user_id))
-
-    def dial(self, actor: User, user_id: int, phone: str, lead_id: Optional[int]) -> CallView:
-        control = self._switch()
-        with self.database.session() as session:
-            plan = plan_dial(session, session.get(User, actor.id), user_id, phone, lead_id,
-                             default_region=self.default_region)
-        try:
-            switch_id = control.place_call(extension=plan.extension, number=plan.number, ani=plan.caller_id,
-                                           did=plan.caller_id, answer_after_s=self.answer_after_s,
-                                           record=plan.record)
-            with self.database.session() as session:
-                return record_dial(session, plan, control.source, switch_id)
-        except BaseException:
-            with self.database.session() as session:
-                release_dial(session, plan.user_id)
-            raise
-
-    def _act(self, check, actor: User, user_id: int, call_id: int, action, *args) -> CallRef:
-        with self.database.session() as session:
-            ref = check(session, session.get(User, actor.id), user_id, call_id, self.source, *args)
-        if action is not None:
-            action(self._switch(), ref)
-        return ref
-
-    def hold(self, actor: User, user_id: int, call_id: int) -> CallView:
-        ref = self._act(check_hold, actor, user_id, call_id, lambda c, r: c.hold(r.external_id))
-        with self.database.session() as session:
-            return set_held(session, ref.id, True)
-
-    def retrieve(self, actor: User, user_id: int, call_id: int) -> CallView:
-        ref = self._act(check_retrieve, actor, user_id, call_id, lambda c, r: c.retrieve(r.external_id))
-        with self.database.session() as session:
-            return set_held(session, ref.id, False)
-
-    def stop_record(self, actor: User, user_id: int, call_id: int) -> CallView:
-        ref = self._act(check_recording, actor, user_id, call_id, lambda c, r: c.pause_recording(r.external_id))
-        return self._view(ref)
-
-    def start_record(self, actor: User, user_id: int, call_id: int) -> CallView:
-        ref = self._act(check_recording, actor, user_id, call_id, lambda c, r: c.resume_recording(r.external_id))
-        return self._view(ref)
-
-    def hangup(self, actor: User, user_id: int, call_id: int) -> CallView:
-        ref = self._act(check_hangup, actor, user_id, call_id, lambda c, r: c.hangup(r.external_id))
-        with self.database.session() as session:
-            return set_held(session, ref.id, False)
-
-    def dispose(self, actor: User, user_id: int, call_id: int, disposition: Disposition) -> CallView:
-        ref = self._act(check_dispose, actor, user_id, call_id, None, disposition)
-        if ref.live:
-            try:
-                self._switch().hangup(ref.external_id)
-            except SwitchRefused:
-                pass  # it ended on its own in between: nothing left to hang up
-        with self.database.session() as session:
-            return record_disposition(session, ref.id, disposition)
-
-    def connect(self, actor: User, user_id: int, first: tuple[int, Disposition], second: tuple[int, Disposition]
-                ) -> list[CallView]:
-        control = self._switch()
-        with self.database.session() as session:
-            a, b = check_connect(session, session.get(User, actor.id), user_id, first, second, self.source)
-        control.bridge(a.external_id, b.external_id)
-        with self.database.session() as session:
-            return record_connect(session, first, second)
-
-    def change_lead(self, actor: User, user_id: int, call_id: int, lead_phone_id: int) -> CallView:
-        return self.run(change_lead, actor, user_id, call_id, lead_phone_id, self.source)
-
-    def create_new_lead(self, actor: User, user_id: int, call_id: int, phone: str) -> CallView:
-        return self.run(create_new_lead, actor, user_id, call_id, phone, self.source,
-                         default_region=self.default_region)
-
-    def _view(self, ref: CallRef) -> CallView:
-        with self.database.read_session() as session:
-            return view_of(session, ref.id)

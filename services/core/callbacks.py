@@ -114,6 +114,7 @@ class Caller:
         return company, queue
 
 
+# The Database, not a session: the password is checked (argon2, slow) between the read and the write.
 def authenticate(database, credentials: Credentials, throttle: Optional[Throttle]) -> Caller:
     """Check the company's password (argon2, constant time) outside any write transaction,
     so a stream of wrong passwords never holds the database's write lock; failures are

@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Call, ClientCode, PartnerAccount, Recording
 
+from .callfacts import STORED_FACTS, CallFacts
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .security import verify_password_cached
 
@@ -71,25 +72,25 @@ class ReportAddress:
 
 
 @dataclass(frozen=True)
-class ReportCall:
+class ReportCall(CallFacts):
+    """A call as the report holds it: its facts (keyword arguments; `record` is whether it has
+    a recording at all) and what the ledger has learnt of it since."""
     call_id: str
     start_time: datetime  # aware, UTC
-    campaign: Optional[str] = None
-    did: Optional[str] = None  # E.164
-    ani: Optional[str] = None  # E.164
-    target: Optional[str] = None  # E.164
-    other_data: Optional[str] = None
-    info_digits: Optional[str] = None
-    result: Optional[str] = None
     duration: Optional[int] = None
     talk_time: Optional[int] = None
-    index_number: Optional[str] = None
-    recorded: bool = False
-    address: Optional[ReportAddress] = None
+    recorded: bool = False  # its audio is available (the report gives a VoiceDirectory)
     reviewed: bool = False
-    dtmf: Optional[str] = None
     sales_status: Optional[str] = None
     journal: Optional[str] = None
+
+    @property
+    def campaign(self) -> Optional[str]:
+        return None if self.campaign_id is None else str(self.campaign_id)  # seed 002 shows the campaign's id
+
+    @property
+    def address(self) -> Optional[ReportAddress]:
+        return report_address(self.caller_address)
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def address_allowed(allowed: Iterable[Any], client_ip: Optional[str]) -> bool:
 # --------------------------------------------------------------------------- partners
 
 
+# The Database, not a session: the password is checked (argon2, slow) after the read has ended.
 def authenticate_partner(database, username: Optional[str], password: Optional[str],
                          client_ip: Optional[str]) -> Partner:
     """The partner with these credentials, calling from an allowed address.
@@ -203,7 +205,7 @@ def resolve_clients(session: Session, partner: Partner, requested: Sequence[Requ
     """The client codes to report, in order, with their status flags.
 
     ``*`` (first) expands to every granted code with the ``*`` entry's flag; codes named
-    after it are ignored (report.parse_request refuses a ``*`` anywhere else). A code
+    after it are ignored (calldata/request.py refuses a ``*`` anywhere else). A code
     named twice is reported once, at its first place, with the status flag set if any of
     its entries set it.
     """
@@ -276,29 +278,24 @@ def report_address(value: Any) -> Optional[ReportAddress]:
     return ReportAddress(**fields) if fields else None
 
 
-_COLUMNS = (
-    Call.id, Call.started_at, Call.campaign_id, Call.did, Call.ani, Call.target,
-    Call.other_data, Call.info_digits, Call.result, Call.duration_s, Call.talk_time_s,
-    Call.index_number, Recording.state, Recording.file_path, Call.caller_address, Call.reviewed,
-    Call.dtmf, Call.sales_status, Call.journal,
-)
+_FACT_COLUMNS = tuple(getattr(Call, name) for name in STORED_FACTS)
+_COLUMNS = (Call.id, Call.started_at, Call.duration_s, Call.talk_time_s, Call.reviewed, Call.sales_status,
+            Call.journal, Recording.state, Recording.file_path, *_FACT_COLUMNS)
+_FIRST_FACT = len(_COLUMNS) - len(_FACT_COLUMNS)
 
 
 def _report_call(row) -> ReportCall:
-    (call_id, started_at, campaign_id, did, ani, target, other_data, info_digits,
-     result, duration, talk_time, index_number, recording_state, file_path, address, reviewed,
-     dtmf, sales_status, journal) = row
+    call_id, started_at, duration, talk_time, reviewed, sales_status, journal, recording_state, file_path = \
+        row[:_FIRST_FACT]
     return ReportCall(
-        call_id=str(call_id), start_time=started_at,
-        campaign=None if campaign_id is None else str(campaign_id),  # seed 002: <Campaign>campaignID</Campaign>
-        did=did, ani=ani, target=target, other_data=other_data, info_digits=info_digits,
-        result=result, duration=duration, talk_time=talk_time, index_number=index_number,
-        recorded=recording_state == "available" and bool(file_path),
-        address=report_address(address), reviewed=bool(reviewed), dtmf=dtmf,
-        sales_status=sales_status, journal=journal,
+        call_id=str(call_id), start_time=started_at, duration=duration, talk_time=talk_time,
+        recorded=recording_state == "available" and bool(file_path), reviewed=bool(reviewed),
+        sales_status=sales_status, journal=journal, record=recording_state is not None,
+        **dict(zip(STORED_FACTS, row[_FIRST_FACT:], strict=True)),
     )
 
 
+# The Database, not a session: a long report reads in batches, each its own short transaction.
 def iter_calls(database, code: str, start: Optional[datetime], end: Optional[datetime], *,
                batch_size: int = BATCH_SIZE) -> Iterator[ReportCall]:
     """The calls of one client code in [start, end], by start time, lazily, in batches.
@@ -331,14 +328,6 @@ def iter_calls(database, code: str, start: Optional[datetime], end: Optional[dat
         if len(rows) < batch_size:
             return
         last = (rows[-1][1], rows[-1][0])
-
-
-def report_clients(database, clients: Sequence[RequestedClient], start: Optional[datetime],
-                   end: Optional[datetime], *, batch_size: int = BATCH_SIZE
-                   ) -> Iterator[tuple[str, bool, Iterator[ReportCall]]]:
-    """What report.iter_report consumes: (code, status flag, lazy calls) per client."""
-    for client in clients:
-        yield client.code, client.status, iter_calls(database, client.code, start, end, batch_size=batch_size)
 
 
 # --------------------------------------------------------------------------- recordings

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from storage.models import Call, Campaign, Recording
 
 from . import events
+from .callfacts import CallFacts
 from .errors import Conflict, InvalidInput, NotFound
 from .phone import normalize_party
 
@@ -32,25 +33,13 @@ IN_PROGRESS = ("ringing", "answered")
 
 
 @dataclass(frozen=True)
-class CallEvent:
+class CallEvent(CallFacts):
+    """What a PBX or a switch reports about a call, as the ledger takes it: the call's
+    facts (keyword arguments) a `kind` of event brings; what an event leaves out is None."""
     kind: str
     source: str  # who numbered the call: "cti" (a PBX), "sim" (the simulated switch)
     external_id: str
     at: datetime
-    extension: Optional[str] = None
-    direction: Optional[str] = None
-    ani: Optional[str] = None
-    did: Optional[str] = None
-    target: Optional[str] = None
-    dtmf: Optional[str] = None
-    result: Optional[str] = None
-    record: bool = True
-    # Call-tracking details a PBX may know (Callbutton's report carries them).
-    campaign_id: Optional[int] = None
-    info_digits: Optional[str] = None
-    index_number: Optional[str] = None
-    other_data: Optional[str] = None
-    caller_address: Optional[dict] = None
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_KINDS:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Optional
 
 from sqlalchemy import or_, select
@@ -16,6 +17,7 @@ from .security import verify_password_cached
 from .vocabulary import PlaybackOutcome
 
 
+# The Database, not a session: the password is checked (argon2, slow) after the read has ended.
 def authenticate(database, username: Optional[str], password: Optional[str]) -> User:
     """The user with these credentials (detached). The password is checked after the read
     transaction ends: argon2 is deliberately slow."""
@@ -51,20 +53,22 @@ def recording_for_listener(session: Session, user: User, reference: str) -> Reco
     return recording
 
 
-def play_by_phone(database, store, switch, reference: str, phone: str, default_region: str) -> PlaybackOutcome:
-    """PLAYING when a playback channel was taken and the call placed."""
+def playback_audio(session: Session, store, user: User, reference: str) -> Path:
+    """The audio file Play by Phone plays to the user: the recording must be one they may hear."""
+    return store.path_of(recording_for_listener(session, user, reference).file_path)
+
+
+def play_by_phone(switch, audio: Path, phone: str, default_region: str) -> PlaybackOutcome:
+    """PLAYING when a playback channel was taken and the call placed. No session: the caller
+    has read `audio` (playback_audio) in a transaction that has ended, as the switch's call
+    is written to the ledger by the switch's own thread."""
     if switch is None:
         return PlaybackOutcome.NO_CHANNEL  # no playback hardware configured
     try:
         number = to_e164(phone, default_region)
     except InvalidInput:
         return PlaybackOutcome.FAILED
-    with database.session() as session:
-        recording = ledger.recording_by_reference(session, reference)
-        if recording is None or recording.state != "available" or not recording.file_path:
-            return PlaybackOutcome.FAILED
-        path = store.path_of(recording.file_path)
-    return switch.play(number, path)
+    return switch.play(number, audio)
 
 
 # --- Recall (seed 003) ------------------------------------------------------------------

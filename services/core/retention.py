@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.models import Recording
 
@@ -30,35 +31,34 @@ class PurgeReport:
         return out
 
 
-def purge_expired(database, store, *, retention_days: int, dry_run: bool = False,
+def purge_expired(session: Session, store, *, retention_days: int, dry_run: bool = False,
                   now: Optional[datetime] = None, batch: int = 500) -> PurgeReport:
+    # Commits in steps, one per deleted file: a crash mid-purge keeps what was already freed.
     if retention_days <= 0:
         return PurgeReport(cutoff=None, dry_run=dry_run)
     cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=retention_days)
     report = PurgeReport(cutoff=cutoff, dry_run=dry_run)
     last_id = 0
     while True:
-        with database.session() as session:
-            rows = session.scalars(
-                select(Recording).where(Recording.id > last_id, Recording.state == "available",
-                                        Recording.created_at < cutoff)
-                .order_by(Recording.id).limit(batch)).all()
-            if not rows:
-                return report
-            for recording in rows:
-                last_id = recording.id
-                if recording.deletion_protected:
-                    report.protected.append(recording.reference)
-                    continue
-                report.deleted.append((recording.reference, recording.file_path, recording.size_bytes or 0))
-                if dry_run:
-                    continue
-                # The row is marked first: a crash between the two leaves a stray file, never
-                # a row pointing at nothing.
-                path = recording.file_path
-                recording.state = "purged"
-                recording.purged_at = datetime.now(timezone.utc)
-                recording.file_path = None
-                session.flush()
-                session.commit()
-                store.delete(path)
+        rows = session.scalars(
+            select(Recording).where(Recording.id > last_id, Recording.state == "available",
+                                    Recording.created_at < cutoff)
+            .order_by(Recording.id).limit(batch)).all()
+        if not rows:
+            return report
+        for recording in rows:
+            last_id = recording.id
+            if recording.deletion_protected:
+                report.protected.append(recording.reference)
+                continue
+            report.deleted.append((recording.reference, recording.file_path, recording.size_bytes or 0))
+            if dry_run:
+                continue
+            # The row is marked first: a crash between the two leaves a stray file, never
+            # a row pointing at nothing.
+            path = recording.file_path
+            recording.state = "purged"
+            recording.purged_at = datetime.now(timezone.utc)
+            recording.file_path = None
+            session.commit()
+            store.delete(path)

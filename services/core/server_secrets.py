@@ -6,20 +6,19 @@ import secrets
 from datetime import datetime, timezone
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from storage.models import ServerSecret
 
 
-def shared_secret(database, name: str) -> bytes:
-    with database.read_session() as session:
-        row = session.get(ServerSecret, name)
+def shared_secret(session: Session, name: str) -> bytes:
+    row = session.get(ServerSecret, name)
     if row is None:
         try:
-            with database.session() as session:
+            with session.begin_nested():  # a savepoint: losing the race keeps the caller's transaction
                 session.add(ServerSecret(name=name, value=secrets.token_hex(32),
                                          created_at=datetime.now(timezone.utc)))
         except IntegrityError:
             pass  # another process created it first: use theirs
-        with database.read_session() as session:
-            row = session.get(ServerSecret, name)
+        row = session.get(ServerSecret, name, populate_existing=True)
     return bytes.fromhex(row.value)

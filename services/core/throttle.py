@@ -116,6 +116,7 @@ class SigninThrottle:
         if session.scalar(select(func.count()).select_from(SigninFailure).where(*where)):
             session.execute(delete(SigninFailure).where(*where))
 
+    # The Database, not a session: the password is checked (argon2, slow) between the read and the write.
     def authenticate(self, database, surface: str, account: Optional[str], address: Optional[str],
                      verify: Callable[[], T]) -> T:
         """check, then `verify()` (which raises Unauthorized for wrong credentials), then

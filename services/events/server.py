@@ -73,7 +73,8 @@ class EventsServer:
         def address_of(request):
             return client_address(request, settings.trusted_proxy, settings.trusted_proxy_count)
 
-        tokens = ConnectionTokens(shared_secret(database, "signalr-connection-tokens"))
+        with database.session() as session:
+            tokens = ConnectionTokens(shared_secret(session, "signalr-connection-tokens"))
         transports = Transports(feed=self.feed, run_db=self.run_db, database=database,
                                 keepalive_s=settings.events_keepalive_s, long_poll_s=settings.events_long_poll_s)
         signalr = SignalR(tokens=tokens, hub=NotifyMe(database, throttle), transports=transports, feed=self.feed,

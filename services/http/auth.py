@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from http.cookies import CookieError, SimpleCookie
 from typing import Optional
 
 from services.core import recordings
@@ -45,17 +44,6 @@ def basic_credentials(environ: dict) -> Optional[tuple[str, str]]:
 def bearer_token(environ: dict) -> Optional[str]:
     value = _authorization(environ, "bearer")
     return value if value is not None and len(value) <= MAX_CREDENTIAL else None
-
-
-def cookie_token(environ: dict, name: str = "TokenKey") -> Optional[str]:
-    header = environ.get("HTTP_COOKIE") or ""
-    try:
-        morsel = SimpleCookie(header).get(name)
-    except CookieError:
-        return None
-    if morsel is None or not morsel.value or len(morsel.value) > MAX_CREDENTIAL:
-        return None
-    return morsel.value
 
 
 def challenge(realm: str) -> list[tuple[str, str]]:

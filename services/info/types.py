@@ -1,5 +1,5 @@
 """Spyne types of BuzzMeInfo, named and shaped as xsd/info.xsd (checked by
-tests/contracts/test_callback_contract.py). The two shapes differ, as the seed has them."""
+tests/contracts/test_drift.py). The two shapes differ, as the seed has them."""
 from spyne import ComplexModel, Integer32, Unicode
 
 from services.soap.types import optional, required

@@ -36,7 +36,7 @@ from typing import Callable, Optional
 
 from sqlalchemy import select
 
-from services.core import agents, ledger
+from services.core import agent_errors, agents, ledger
 from services.core import callback_engine as engine
 from services.core.callbacks import AGENT_CONNECTED, CALL_ACCEPTED, CALLING_AGENT, USER_CONNECTED
 from storage.models import User
@@ -226,7 +226,7 @@ class CallbackWorker:
             if agent is not None:
                 try:
                     agents.assign_call(session, call, agent.user_id)
-                except agents.NotLoggedIn:
+                except agent_errors.NotLoggedIn:
                     pass  # logged out while the phone rang: the call stays on the extension only
                 agents.release_dial(session, agent.user_id)
 

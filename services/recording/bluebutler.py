@@ -93,12 +93,11 @@ class BlueButler:
         # and nobody unauthenticated can make the server dial out.
         try:
             user = listener(self.system, request.environ)
-            with self.system.database.session() as session:
-                recordings.recording_for_listener(session, user, reference)
+            with self.system.database.read_session() as session:
+                audio = recordings.playback_audio(session, self.system.store, user, reference)
         except (Unauthorized, TooManyAttempts) as exc:
             return refusal(exc)
         except (Forbidden, NotFound):
             return string_answer(request, PLAYBACK[PlaybackOutcome.FAILED])
-        system = self.system
         return string_answer(request, PLAYBACK[recordings.play_by_phone(
-            system.database, system.store, system.switch, reference, phone, system.settings.default_region)])
+            self.system.switch, audio, phone, self.system.settings.default_region)])

@@ -64,13 +64,13 @@ class RecordingService(ServiceBase):
     @soap_operation(access=LISTENER)
     def PlayByPhone(ctx, refNum, phoneNumber):
         system = ctx.udc
-        with system.database.session() as session:
+        with system.database.read_session() as session:
             try:
-                recordings.recording_for_listener(session, caller(ctx), refNum)
+                audio = recordings.playback_audio(session, system.store, caller(ctx), refNum)
             except (Forbidden, NotFound):
                 return PLAYBACK[PlaybackOutcome.FAILED]  # as the seed URL answers
-        return PLAYBACK[recordings.play_by_phone(system.database, system.store, system.switch, refNum,
-                                                 phoneNumber, system.settings.default_region)]
+        return PLAYBACK[recordings.play_by_phone(system.switch, audio, phoneNumber,
+                                                 system.settings.default_region)]
 
     @rpc(required(Unicode), required(Unicode), _args=("activityId", "refNum"), _returns=required(ActivityLink))
     @soap_operation(access=LISTENER)

@@ -1,11 +1,11 @@
-"""The switch driver as the agent API sees it (services.core.agents.CallControl): the same
+"""The switch driver as the agent API sees it (services.core.agent_desk.CallControl): the same
 calls, with the driver's errors turned into the agent API's refusals."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
-from services.core import agents
+from services.core import agent_errors
 
 from .driver import InvalidCallState, SwitchDriver, SwitchUnavailable, UnknownCall
 
@@ -15,11 +15,11 @@ def _translated() -> Iterator[None]:
     try:
         yield
     except UnknownCall as exc:
-        raise agents.NoSuchThing(str(exc)) from None
+        raise agent_errors.NoSuchThing(str(exc)) from None
     except InvalidCallState as exc:
-        raise agents.SwitchRefused(str(exc)) from None
+        raise agent_errors.SwitchRefused(str(exc)) from None
     except (SwitchUnavailable, ValueError) as exc:
-        raise agents.SwitchDown(str(exc)) from None
+        raise agent_errors.SwitchDown(str(exc)) from None
 
 
 class DriverCallControl:

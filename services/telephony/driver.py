@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, Optional, Protocol, runtime_checkable
 
+from services.core.callfacts import CallFacts, Direction  # noqa: F401  (part of the driver's interface)
 from services.core.vocabulary import PlaybackOutcome  # noqa: F401  (part of the driver's interface)
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,6 @@ EVENT_KINDS = ("call.started", "call.answered", "call.ended",
                "recording.paused", "recording.resumed", "recording.ready")
 EventKind = Literal["call.started", "call.answered", "call.ended",
                     "recording.paused", "recording.resumed", "recording.ready"]
-Direction = Literal["inbound", "outbound"]
 CallResult = Literal["Connected", "Busy", "No Answer", "Abandoned"]
 CallState = Literal["ringing", "answered", "ended", "failed"]
 ChannelState = Literal["idle", "dialing", "playing"]
@@ -56,21 +56,14 @@ class Gap:
 
 
 @dataclass(frozen=True)
-class SwitchEvent:
+class SwitchEvent(CallFacts):
+    """One thing that happened on the switch, with the call's facts (keyword arguments)."""
     kind: EventKind
     call_id: str  # the switch's id
     at: datetime  # aware UTC
-    extension: Optional[str] = None
-    direction: Optional[Direction] = None
-    ani: Optional[str] = None
-    did: Optional[str] = None
-    target: Optional[str] = None
-    dtmf: Optional[str] = None
-    result: Optional[CallResult] = None
     recording_path: Optional[str] = None  # recording.ready: relative to the RecordingStore
     duration_s: Optional[float] = None  # recording.ready: audio length (pauses excluded)
     gaps: tuple[Gap, ...] = ()
-    record: bool = True  # call.started: whether the switch records this call
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_KINDS:
@@ -88,19 +81,13 @@ class PausedSpan:
 
 
 @dataclass(frozen=True)
-class SwitchCallSnapshot:
+class SwitchCallSnapshot(CallFacts):
+    """A call as the switch has it now: its facts (keyword arguments) and its state."""
     call_id: str
     state: CallState
-    direction: Direction
-    extension: Optional[str]
-    ani: Optional[str]
-    did: Optional[str]
-    target: Optional[str]
     started_at: datetime
     answered_at: Optional[datetime]
     ended_at: Optional[datetime]
-    result: Optional[CallResult]
-    record: bool
     recording_paused: bool
     recording_path: Optional[str]  # set once the file is committed
     recording_duration_s: Optional[float]

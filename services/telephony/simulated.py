@@ -25,11 +25,12 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Optional
 
+from services.core.callfacts import CallFacts, facts_of
 from storage.recordings import NotMp3, RecordingStore, RecordingWriter, probe_mp3
 
 from .audio import BITRATE_KBPS, SAMPLE_RATE, RecordingEncoder
@@ -75,13 +76,7 @@ class SchedulerStats:
 @dataclass(eq=False)
 class _Call:
     call_id: str
-    direction: Direction
-    extension: Optional[str]
-    ani: Optional[str]
-    did: Optional[str]
-    target: Optional[str]
-    dtmf: Optional[str]
-    record: bool
+    facts: CallFacts  # what every event and snapshot of the call carries; the result is set at the end
     purpose: str
     t_start: float
     decision: OutcomeDecision
@@ -91,7 +86,6 @@ class _Call:
     state: CallState = "ringing"
     t_answer: Optional[float] = None
     t_end: Optional[float] = None
-    result: Optional[CallResult] = None
     answered_by: Optional[str] = None
     held: bool = False
     bridged_with: Optional[str] = None
@@ -199,8 +193,9 @@ class SimulatedSwitch:
     def _start(self, *, direction: Direction, extension: Optional[str], ani: Optional[str], did: Optional[str],
                target: Optional[str], dtmf: Optional[str], record: bool, purpose: str,
                decision: OutcomeDecision, duration_s: Optional[float], channel: Optional[Channel] = None) -> str:
-        call = _Call(call_id=uuid.uuid4().hex, direction=direction, extension=extension, ani=ani, did=did,
-                     target=target, dtmf=dtmf, record=record, purpose=purpose, t_start=self._now(),
+        facts = CallFacts(direction=direction, extension=extension, ani=ani, did=did, target=target, dtmf=dtmf,
+                          record=record)
+        call = _Call(call_id=uuid.uuid4().hex, facts=facts, purpose=purpose, t_start=self._now(),
                      decision=decision, duration_s=duration_s, channel=channel)
         with call.lock:  # the scheduler cannot touch the call before call.started is queued
             with self._lock:
@@ -316,7 +311,7 @@ class SimulatedSwitch:
     def _require_recording(call: _Call) -> None:
         if call.state not in _LIVE:
             raise InvalidCallState(f"call {call.call_id} has {call.state}; its recording cannot change")
-        if not call.record:
+        if not call.facts.record:
             raise InvalidCallState(f"call {call.call_id} is not being recorded")
 
     # -- play by phone ---------------------------------------------------------------------
@@ -357,10 +352,6 @@ class SimulatedSwitch:
         with call.lock:
             return self._snapshot(call)
 
-    def live_calls(self) -> int:
-        with self._lock:
-            return len(self._live)
-
     def stats(self) -> SchedulerStats:
         with self._lock:
             live = len(self._live)
@@ -381,19 +372,16 @@ class SimulatedSwitch:
         spans = tuple(PausedSpan(started_at=self._utc(s0), ended_at=None if s1 is None else self._utc(s1),
                                  start_call_s=call_time(s0), end_call_s=call_time(s1)) for s0, s1 in call.spans)
         return SwitchCallSnapshot(
-            call_id=call.call_id, state=call.state, direction=call.direction, extension=call.extension,
-            ani=call.ani, did=call.did, target=call.target, started_at=self._utc(call.t_start),
+            **facts_of(call.facts), call_id=call.call_id, state=call.state, started_at=self._utc(call.t_start),
             answered_at=None if call.t_answer is None else self._utc(call.t_answer),
-            ended_at=None if call.t_end is None else self._utc(call.t_end), result=call.result,
-            record=call.record, recording_paused=call.paused, recording_path=call.recording_path,
+            ended_at=None if call.t_end is None else self._utc(call.t_end),
+            recording_paused=call.paused, recording_path=call.recording_path,
             recording_duration_s=call.recording_duration_s, paused_spans=spans, held=call.held,
             bridged_with=call.bridged_with, answered_by=call.answered_by, purpose=call.purpose)
 
     # -- the call engine (always under the call's lock) -------------------------------------
     def _post(self, call: _Call, kind: str, t: float, **extra) -> int:
-        event = SwitchEvent(kind=kind, call_id=call.call_id, at=self._utc(t), extension=call.extension,
-                            direction=call.direction, ani=call.ani, did=call.did, target=call.target,
-                            dtmf=call.dtmf, record=call.record, **extra)
+        event = SwitchEvent(kind=kind, call_id=call.call_id, at=self._utc(t), **facts_of(call.facts), **extra)
         return self._relay.post(event)
 
     def _advance(self, call: _Call, now: float, tickets: list[int]) -> None:
@@ -421,7 +409,7 @@ class SimulatedSwitch:
         call.answered_by = "voicemail" if call.decision.outcome == "voicemail" else "person"
         if call.channel is not None:
             self.pool.set_state(call.channel, "playing")
-        if call.record:
+        if call.facts.record:
             try:
                 call.encoder = RecordingEncoder(self.sample_rate, self.bitrate_kbps)
                 # Named after the call, so what a crash leaves is matched to it on the next start.
@@ -463,8 +451,8 @@ class SimulatedSwitch:
         if call.paused:
             call.spans[-1][1] = t
             call.paused = False
-        call.state, call.t_end, call.result = state, t, result
-        tickets.append(self._post(call, "call.ended", t, result=result))
+        call.state, call.t_end, call.facts = state, t, replace(call.facts, result=result)
+        tickets.append(self._post(call, "call.ended", t))
         if call.channel is not None:
             self.pool.release(call.channel)
             call.channel = None

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from helpers.server import DEMO_SITE
 
-from services.core import agents, ledger
+from services.core import agent_errors, agents, ledger
 from services.core.provisioning import provision
 from storage.database import Database
 from storage.models import AgentSession, QueueAgent, User
@@ -56,7 +56,7 @@ def test_on_call_and_wrapping_follow_from_the_calls(db):
                                                      at=now + timedelta(seconds=5)))
         assert agents.agent_view(session, alice).state == "wrapping"
         assert session.get(AgentSession, 7).state == "logged_in"  # what is stored is unchanged
-        with pytest.raises(agents.Wrapping) as refused:
+        with pytest.raises(agent_errors.Wrapping) as refused:
             agents.go_ready(session, alice, 7)
         assert refused.value.code == 22
 
@@ -68,7 +68,7 @@ def test_a_second_dial_while_one_is_being_placed_is_refused(db):
     with db.session() as session:
         plan = agents.plan_dial(session, session.get(User, 7), 7, "+442079460111", None, default_region="GB")
         assert plan.number == "+442079460111" and plan.caller_id == "+18005551234" and plan.record
-    with db.session() as session, pytest.raises(agents.OnCall):
+    with db.session() as session, pytest.raises(agent_errors.OnCall):
         agents.plan_dial(session, session.get(User, 7), 7, "+442079460111", None, default_region="GB")
     with db.session() as session:
         agents.release_dial(session, 7)
@@ -99,7 +99,7 @@ def test_queue_calls_go_to_ready_free_agents_longest_waiting_first(db):
         agents.assign_call(session, call, 7)
         assert agents.ready_agents(session, 1) == [9]  # alice is on the call now
         assert [c.call_id for c in agents.get_calls(session, session.get(User, 7), 7)] == [call.id]
-        with pytest.raises(agents.NotLoggedIn):
+        with pytest.raises(agent_errors.NotLoggedIn):
             agents.assign_call(session, call, 10)
 
 
@@ -126,7 +126,7 @@ def test_an_engine_claims_each_ready_agent_once_across_transactions(db):
     assert (first, second) == (agents.QueueAgentClaim(7, "201"), agents.QueueAgentClaim(9, "202"))
     # The agent's own dial meets the same claim: no second call while the engine rings her.
     with db.session() as session:
-        with pytest.raises(agents.OnCall):
+        with pytest.raises(agent_errors.OnCall):
             agents.plan_dial(session, session.get(User, 7), 7, "+442079460111", None, default_region="GB")
     with db.session() as session:
         agents.release_dial(session, 7)  # nobody answered

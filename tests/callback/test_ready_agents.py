@@ -15,7 +15,7 @@ from helpers.buzzeasy import rest, statuses, wait_for
 from helpers.server import start_server
 from sqlalchemy import select
 
-from services.core import agents, callbacks
+from services.core import agent_errors, agents, callbacks
 from storage.models import AgentSession, Call
 
 SUCCESS = ["CallingUser", "UserConnected", "CallingAgent", "AgentConnected", "CallAccepted", "CallSucceeded"]
@@ -80,7 +80,7 @@ def test_a_callback_reaches_the_ready_agent_and_shows_in_its_getcalls(staffed):
         assert r.ok and [(c["CallId"], c["PhoneNumber"], c["CallState"], c["CallStatus"]) for c in r.entities] == \
             [(user_leg.id, b.ANSWERS, 2, 1)], r.entities
     assert agent_state(live) == "on_call"
-    assert alice.do("dial", "/phone/+442079460111").code == agents.OnCall.code  # one call at a time
+    assert alice.do("dial", "/phone/+442079460111").code == agent_errors.OnCall.code  # one call at a time
     with live.db.read_session() as session:
         assert session.get(AgentSession, 7).dialing_since is None  # the engine's claim ended with the assignment
 
@@ -91,7 +91,7 @@ def test_a_callback_reaches_the_ready_agent_and_shows_in_its_getcalls(staffed):
     r = alice.do("getcalls", as_json=True)
     assert [(c["CallId"], c["CallState"], c["CallStatus"]) for c in r.entities] == [(user_leg.id, 4, 2)]
     assert agent_state(live) == "wrapping"
-    assert alice.do("goready").code == agents.Wrapping.code
+    assert alice.do("goready").code == agent_errors.Wrapping.code
 
     r = alice.call("dispose", user_leg.id, resultcode="CALLBACK")
     assert r.ok and r.one["CallStatus"] == 3

@@ -19,7 +19,8 @@ from helpers.server import REPO, start_server
 from lxml import etree
 from sqlalchemy import insert, select, update
 
-from services.calldata import report
+from services.calldata import render
+from services.calldata.error_document import error_document
 from services.core import calldetails, ledger
 from storage.models import Base, Call
 
@@ -412,7 +413,7 @@ def test_hostile_xml_is_refused(live, schema, secret_file, listener, name):
     (request_doc("8005551234", start="13/01/2026 00:00:00"), "does not validate"),
     (request_doc("<ClientCode></ClientCode>"), "does not validate"),
     (request_doc('<ClientCode status="yes">8005551234</ClientCode>'), "does not validate"),
-    (report.error_document("partner1", "127.0.0.1", "ERROR", "x"), "response document"),
+    (error_document("partner1", "127.0.0.1", "ERROR", "x"), "response document"),
 ])
 def test_bad_requests_get_the_error_document(live, schema, body, needle):
     before = db_fingerprint(live)
@@ -451,14 +452,14 @@ def test_only_post(live):
 
 
 def test_a_call_that_fails_validation_stops_the_stream(live, monkeypatch):
-    real = report._call_element
+    real = render.call_element
 
     def broken(*args, **kwargs):
         element = real(*args, **kwargs)
         element.find("Result").text = "Exploded"
         return element
 
-    monkeypatch.setattr(report, "_call_element", broken)
+    monkeypatch.setattr(render, "call_element", broken)
     r = post(live, request_doc("8005551234"))
     assert r.status_code == 200  # the headers had gone before the first call was written
     assert b"Exploded" not in r.content and b"</Callbutton>" not in r.content
@@ -566,8 +567,8 @@ def test_report_address_only_when_something_is_known():
     assert calldetails.report_address({"FirstName": " ", "City": ""}) is None
     assert calldetails.report_address("1 Main St") is None
     assert calldetails.report_address({"first_name": "Ann", "zip": "75201"}) == \
-        report.ReportAddress(first_name="Ann", zip="75201")
-    assert calldetails.report_address(ADDRESS) == report.ReportAddress(
+        calldetails.ReportAddress(first_name="Ann", zip="75201")
+    assert calldetails.report_address(ADDRESS) == calldetails.ReportAddress(
         first_name="Mr. John", middle_initial="Q", last_name="Public Jr.", street_address="1 Main St",
         secondary_address="Apt 2", city="Chicago", state="IL", zip="06001", zip4="")
 

@@ -1,7 +1,7 @@
 """Reading credentials from a request (services/http/auth.py), in-process."""
 import base64
 
-from services.http.auth import basic_credentials, bearer_token, challenge, cookie_token
+from services.http.auth import basic_credentials, bearer_token, challenge
 
 
 def basic(raw: bytes) -> dict:
@@ -19,13 +19,10 @@ def test_basic_credentials():
         assert basic_credentials(environ) is None
 
 
-def test_bearer_and_cookie_tokens():
+def test_bearer_tokens():
     assert bearer_token({"HTTP_AUTHORIZATION": "Bearer  tok-1 "}) == "tok-1"
     assert bearer_token({"HTTP_AUTHORIZATION": "Basic tok-1"}) is None
     assert bearer_token({"HTTP_AUTHORIZATION": "Bearer " + "x" * 5000}) is None
-    assert cookie_token({"HTTP_COOKIE": "a=1; TokenKey=abc"}) == "abc"
-    assert cookie_token({"HTTP_COOKIE": "a=1"}) is None
-    assert cookie_token({"HTTP_COOKIE": "session=s", }, name="session") == "s"
 
 
 def test_challenge():

@@ -10,6 +10,8 @@ from helpers.console import signed_in
 
 XSS = "<script>alert(1)</script>"
 
+live = b.live  # the fixture: a module-scoped Buzzeasy server
+
 
 def make(live, phone, company="1", queue="1", password=b.COMPANY_PASSWORD, **fields):
     answer = rest(live, "RequestCallWhenAvailable", {"name": "Console " + XSS, "phoneNo": phone,
