@@ -298,17 +298,18 @@ def end_interrupted(session: Session, call: Call, at: datetime) -> None:
                                    at=at, result=INTERRUPTED))
 
 
-_ACTIVE_RECORDING = (select(Recording.id, Recording.reference).select_from(Call)
-                     .outerjoin(Recording, Recording.call_id == Call.id)
-                     .where(Call.extension == bindparam("extension"), Call.state == "answered")
-                     .order_by(Call.answered_at.desc(), Call.id.desc()).limit(1))
+_CALLS, _RECORDINGS = Call.__table__, Recording.__table__  # Core columns: no ORM step on the hot path
+_ACTIVE_RECORDING = (select(_RECORDINGS.c.id, _RECORDINGS.c.reference).select_from(_CALLS)
+                     .outerjoin(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id)
+                     .where(_CALLS.c.extension == bindparam("extension"), _CALLS.c.state == "answered")
+                     .order_by(_CALLS.c.answered_at.desc(), _CALLS.c.id.desc()).limit(1))
 
 
 def active_recording_on_extension(session: Session, extension: str) -> Optional[tuple[int, str]]:
     """The (id, reference number) of the recording of the call in progress (answered, not
     ended) on an extension, the newest if several; None without such a call or when it has
     no recording: two columns of one prepared SELECT (AddLink's hot path)."""
-    row = session.execute(_ACTIVE_RECORDING, {"extension": extension}).first()
+    row = session.connection().execute(_ACTIVE_RECORDING, {"extension": extension}).first()
     return None if row is None or row.id is None else (row.id, row.reference)
 
 

@@ -54,24 +54,27 @@ def parse_bool(value: Optional[str], name: str) -> bool:
     raise InvalidInput(f"{name} must be true or false")
 
 
-# AddLink's hot path runs these on every request: built once (plain column selects and
-# INSERT ... RETURNING, no ORM objects or flushes), only their parameters vary.
-_EXTENSION_BY_HOST = (select(Workstation.extension)
-                      .where(func.lower(Workstation.host) == bindparam("host")).limit(1))
-_EXTENSION_BY_ADDRESS = select(Workstation.extension).where(Workstation.address == bindparam("address")).limit(1)
+# AddLink's hot path runs these on every request: built once from the tables' columns
+# (Core statements: no ORM compile or loading step; INSERT ... RETURNING, no flush), only
+# their parameters vary. Run on the session's connection, they cost half an ORM select.
+_STATIONS = Workstation.__table__
+_EXTENSION_BY_HOST = (select(_STATIONS.c.extension)
+                      .where(func.lower(_STATIONS.c.host) == bindparam("host")).limit(1))
+_EXTENSION_BY_ADDRESS = select(_STATIONS.c.extension).where(_STATIONS.c.address == bindparam("address")).limit(1)
 _INSERT_LINK = insert(ActivityLink.__table__).returning(ActivityLink.__table__.c.id)
 
 
 def workstation_extension(session: Session, host: Optional[str], client_address: Optional[str]) -> Optional[str]:
     """The extension of the workstation named by host (a host name or an IP address), or,
     without host, of the workstation at the request's client address."""
+    connection = session.connection()
     if host:
-        station = session.execute(_EXTENSION_BY_HOST, {"host": host.strip().lower()}).first()
+        station = connection.execute(_EXTENSION_BY_HOST, {"host": host.strip().lower()}).first()
         if station is None and _is_ip(host):
-            station = session.execute(_EXTENSION_BY_ADDRESS, {"address": host.strip()}).first()
+            station = connection.execute(_EXTENSION_BY_ADDRESS, {"address": host.strip()}).first()
         return station.extension if station else None
     if client_address:
-        station = session.execute(_EXTENSION_BY_ADDRESS, {"address": client_address}).first()
+        station = connection.execute(_EXTENSION_BY_ADDRESS, {"address": client_address}).first()
         return station.extension if station else None
     return None
 
@@ -96,12 +99,13 @@ def add_link(session: Session, request: AddLinkRequest,
                 requested_at=now, state="pending", recording_id=None, linked_at=None, linked_by=None)
     recording = (ledger.active_recording_on_extension(session, extension)
                  if request.active_call and extension else None)
+    connection = session.connection()
     if recording is None:
-        session.execute(_INSERT_LINK, link)
+        connection.execute(_INSERT_LINK, link)
         return (LinkOutcome.NO_ACTIVE_CALL if request.active_call else LinkOutcome.PENDING), None
     recording_id, reference = recording
-    link_id = session.execute(_INSERT_LINK, {**link, "state": "linked", "recording_id": recording_id,
-                                             "linked_at": now, "linked_by": "AddLink"}).scalar_one()
+    link_id = connection.execute(_INSERT_LINK, {**link, "state": "linked", "recording_id": recording_id,
+                                                "linked_at": now, "linked_by": "AddLink"}).scalar_one()
     events.publish(session, events.LinkMade(link_id=link_id))
     return LinkOutcome.LINKED, reference
 
