@@ -304,6 +304,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="also save the figures to this file (bench/run.py reads it)")
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.data_dir)
@@ -347,6 +348,8 @@ def main() -> None:
           f"request's argon2 password check (64 MB, transient)")
     print("peak during = VmHWM after resetting it (/proc/PID/clear_refs) just before the report; "
           "process peak = ru_maxrss (workers) / lifetime VmHWM (server), start-up included")
+    if args.json:
+        args.json.write_text(json.dumps({"report": info["report"], "calls": info["calls"], "results": results}))
 
 
 if __name__ == "__main__":
