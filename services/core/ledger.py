@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional, Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import Call, Campaign, Recording
@@ -298,19 +298,15 @@ def end_interrupted(session: Session, call: Call, at: datetime) -> None:
                                    at=at, result=INTERRUPTED))
 
 
-_CALLS, _RECORDINGS = Call.__table__, Recording.__table__  # Core columns: no ORM step on the hot path
-_ACTIVE_RECORDING = (select(_RECORDINGS.c.id, _RECORDINGS.c.reference).select_from(_CALLS)
-                     .outerjoin(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id)
-                     .where(_CALLS.c.extension == bindparam("extension"), _CALLS.c.state == "answered")
-                     .order_by(_CALLS.c.answered_at.desc(), _CALLS.c.id.desc()).limit(1))
+_CALLS = Call.__table__  # Core columns: no ORM step on AddLink's hot path
 
 
-def active_recording_on_extension(session: Session, extension: str) -> Optional[tuple[int, str]]:
-    """The (id, reference number) of the recording of the call in progress (answered, not
-    ended) on an extension, the newest if several; None without such a call or when it has
-    no recording: two columns of one prepared SELECT (AddLink's hot path)."""
-    row = session.connection().execute(_ACTIVE_RECORDING, {"extension": extension}).first()
-    return None if row is None or row.id is None else (row.id, row.reference)
+def answered_call_on(extension):
+    """The id of the call in progress (answered, not ended) on `extension` (a column or a
+    value), the newest if several: a scalar subquery, so AddLink finds a workstation and its
+    active call's recording in one SELECT."""
+    return (select(_CALLS.c.id).where(_CALLS.c.extension == extension, _CALLS.c.state == "answered")
+            .order_by(_CALLS.c.answered_at.desc(), _CALLS.c.id.desc()).limit(1).scalar_subquery())
 
 
 def recording_by_reference(session: Session, reference: str) -> Optional[Recording]:
