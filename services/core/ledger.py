@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Optional, Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from storage.models import Call, Campaign, Recording
 
@@ -310,4 +310,7 @@ def answered_call_on(extension):
 
 
 def recording_by_reference(session: Session, reference: str) -> Optional[Recording]:
-    return session.scalar(select(Recording).where(Recording.reference == reference))
+    """With its call loaded in the same SELECT: every caller checks who may listen (the
+    call's extension) or describes the call."""
+    return session.scalar(select(Recording).options(joinedload(Recording.call))
+                          .where(Recording.reference == reference))
