@@ -18,6 +18,8 @@ Peak RSS: ru_maxrss of the worker processes; VmHWM of the server process (read f
 from __future__ import annotations
 
 import argparse
+import base64
+import http.client
 import json
 import os
 import resource
@@ -263,19 +265,28 @@ def run_http(data_dir: Path) -> dict:
         first_byte = None
         count = size = 0
         tail = last = b""
-        with requests.post(base + "/cb/main/jsp/xml/xml.jsp", data=request_body(), auth=PARTNER,
-                           stream=True, timeout=600) as response:
-            if response.status_code != 200:
-                raise SystemExit(f"HTTP {response.status_code}: {response.text[:500]}")
-            for chunk in response.iter_content(chunk_size=256 * 1024):
-                if first_byte is None:
-                    first_byte = time.perf_counter() - started
-                    streaming.set()
+        # http.client, not requests: its read(1) returns the first byte as it comes (requests'
+        # iter_content(n) waits for n bytes), and read(n) then goes on through the chunks.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        try:
+            connection.request("POST", "/cb/main/jsp/xml/xml.jsp", body=request_body(),
+                               headers={"Content-Type": "text/xml", "Authorization": "Basic " + base64.b64encode(
+                                   f"{PARTNER[0]}:{PARTNER[1]}".encode()).decode()})
+            response = connection.getresponse()
+            if response.status != 200:
+                raise SystemExit(f"HTTP {response.status}: {response.read(500)!r}")
+            chunk = response.read(1)
+            first_byte = time.perf_counter() - started
+            streaming.set()
+            while chunk:
                 size += len(chunk)
                 data = tail + chunk
                 count += data.count(b"</Call>")
                 tail = data[-6:]  # shorter than the needle: no match is counted twice
                 last = (last + chunk)[-64:]
+                chunk = response.read(256 * 1024)
+        finally:
+            connection.close()
         elapsed = time.perf_counter() - started
         done.set()
         sampler.join()
