@@ -396,7 +396,8 @@ def main() -> int:
         baselines = [load for load in every if load.baseline is None and any(c.baseline == load.name for c in chosen)]
         header = (f"Callsuite bench: {machine_line()}; wrk {args.threads} threads, {args.connections} "
                   f"connections, {args.seconds} s per row; waitress threads 8 (default settings); "
-                  f"baselines run before and after, ratios to their mean")
+                  f"baselines run before and after, ratios to their mean; load average "
+                  f"{os.getloadavg()[0]:.1f} at the start")
         print(header, flush=True)
         answers = {load.name: probe(load, bases[load.server]) for load in baselines + chosen}
         figures: dict[str, dict] = {}
