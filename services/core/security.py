@@ -33,9 +33,12 @@ class _VerifiedCache:
     stream of Range requests does not pay argon2 (~0.2 s, 64 MB) on every request. Keyed by
     a digest of the hash and the password: a changed password misses the cache.
 
-    Requests that miss together (a client's parallel connections, each time the entry
-    expires) share one argon2 check: the first runs it, the others wait for its answer
-    instead of each running their own (8 at once took seconds on 2 cores)."""
+    Requests that miss together (a client's parallel connections) share one argon2 check:
+    the first runs it, the others wait for its answer instead of each running their own (8
+    at once took seconds on 2 cores). An entry in use is checked again in the background in
+    its last quarter minute, so a steady client never waits for argon2 when it expires."""
+
+    REFRESH_FRACTION = 0.25  # of the ttl: how long before expiry a hit re-checks in the background
 
     def __init__(self, ttl_s: float = 60.0, size: int = 1024) -> None:
         self.ttl_s, self.size = ttl_s, size
@@ -49,6 +52,10 @@ class _VerifiedCache:
         with self._lock:
             expiry = self._entries.get(key)
             if expiry is not None and expiry > now:
+                if expiry - now < self.ttl_s * self.REFRESH_FRACTION and key not in self._checking:
+                    refresh = self._checking[key] = _Check()
+                    threading.Thread(target=self._verify, args=(key, refresh, password_hash, password),
+                                     name="password-cache-refresh", daemon=True).start()
                 return True
             running = self._checking.get(key)
             if running is None:
@@ -60,19 +67,23 @@ class _VerifiedCache:
             if running.done.wait(timeout=60):
                 return running.matched
             return verify_password(password_hash, password)  # the first check hung: do our own
+        self._verify(key, running, password_hash, password)
+        return running.matched
+
+    def _verify(self, key: bytes, running: "_Check", password_hash: str, password: str) -> None:
         try:
             running.matched = verify_password(password_hash, password)
         finally:
             with self._lock:
                 del self._checking[key]
                 if running.matched:
+                    now = time.monotonic()
                     if len(self._entries) >= self.size:
                         self._entries = {k: v for k, v in self._entries.items() if v > now}
                         if len(self._entries) >= self.size:
                             self._entries.clear()
-                    self._entries[key] = time.monotonic() + self.ttl_s
+                    self._entries[key] = now + self.ttl_s
             running.done.set()
-        return running.matched
 
 
 class _Check:
