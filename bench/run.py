@@ -13,7 +13,9 @@ hello-world (and the recording itself through `wsgi.file_wrapper`, whole and its
 of the SOAP rows). Loads each with `wrk` (keep-alive, `--latency`), POST bodies and
 per-request unique ids from a small Lua script. The baselines are run before and after the
 Callsuite rows; a ratio is to their mean. wrk and the servers share the machine's cores,
-so the figures are end to end. Everything started is stopped at the end (process groups),
+so the figures are end to end. "CPU µs/req" is the server process's CPU time (all threads,
+/proc/PID/stat) over the row divided by its requests, and "CPU ×" the baseline's over the
+row's: on a busy machine these move far less than requests/s. Everything started is stopped at the end (process groups),
 whatever happens.
 
 Then, one after the other in their own processes: bench_calldata.py (the 100,000-call
@@ -161,13 +163,21 @@ end""")
     return "\n".join(lines) + "\n"
 
 
-def run_wrk(load: Load, base: str, args, work: Path, prefix: str) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, all its threads (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(load: Load, base: str, args, work: Path, prefix: str, server_pid: int) -> dict:
     script = work / f"{prefix}.lua"
     script.write_text(lua_script(load, prefix))
     url = base + "/"  # names the server only: the path comes from the script (wrk.path or request())
+    cpu_before = cpu_seconds(server_pid)
     result = subprocess.run(["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s",
                              "--latency", "--timeout", "10s", "-s", str(script), url],
                             capture_output=True, text=True, timeout=args.seconds + 60)
+    cpu = cpu_seconds(server_pid) - cpu_before
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
         raise RuntimeError(f"wrk gave no figures for {load.name}:\n{result.stdout}\n{result.stderr}")
@@ -175,7 +185,8 @@ def run_wrk(load: Load, base: str, args, work: Path, prefix: str) -> dict:
     seconds = figures["duration_us"] / 1e6
     return {"requests_per_s": figures["requests"] / seconds, "p50_ms": figures["p50_us"] / 1000,
             "p99_ms": figures["p99_us"] / 1000, "requests": figures["requests"],
-            "errors": figures["non_2xx_3xx"] + figures["socket_errors"]}
+            "errors": figures["non_2xx_3xx"] + figures["socket_errors"],
+            "cpu_us": cpu * 1e6 / max(1, figures["requests"])}
 
 
 def probe(load: Load, base: str) -> str:
@@ -333,14 +344,17 @@ def loads(demo: dict) -> list[Load]:
 # -- the table ---------------------------------------------------------------------------
 
 def table(rows: list[dict]) -> str:
-    head = ("operation", "req/s", "p50 ms", "p99 ms", "× baseline", "errors", "baseline", "answer (probe)")
+    head = ("operation", "req/s", "p50 ms", "p99 ms", "× baseline", "CPU µs/req", "CPU ×", "errors", "baseline",
+            "answer (probe)")
     body = []
     for row in rows:
         ratio = f"{row['ratio']:.2f}×" if row.get("ratio") is not None else "—"
+        cpu_ratio = f"{row['cpu_ratio']:.2f}×" if row.get("cpu_ratio") is not None else "—"
         body.append((row["name"], f"{row['requests_per_s']:.0f}", f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}",
-                     ratio, str(row["errors"]), row["baseline"] or "(baseline)", row["answer"]))
+                     ratio, f"{row['cpu_us']:.0f}", cpu_ratio, str(row["errors"]), row["baseline"] or "(baseline)",
+                     row["answer"]))
     widths = [max(len(str(r[i])) for r in (head, *body)) for i in range(len(head))]
-    right = {1, 2, 3, 4, 5}
+    right = {1, 2, 3, 4, 5, 6, 7}
 
     def fmt(r):
         return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
@@ -387,6 +401,7 @@ def main() -> int:
         processes.append(start([sys.executable, str(REPO / "bench" / "baselines.py"), "spyne",
                                 "--port", str(ports["spyne"])], logs["spyne"]))
         bases = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        pids = {name: process.pid for name, process in zip(ports, processes, strict=True)}
         for process, name in zip(processes, ports, strict=True):
             wait_ready(process, bases[name] + "/", logs[name])
         demo = prepare(bases["callsuite"], audio)
@@ -406,7 +421,7 @@ def main() -> int:
         def measure(load: Load) -> dict:
             nonlocal runs
             runs += 1
-            result = run_wrk(load, bases[load.server], args, work, f"r{runs}x")
+            result = run_wrk(load, bases[load.server], args, work, f"r{runs}x", pids[load.server])
             print(f"  {load.name}: {result['requests_per_s']:.0f} req/s, p99 {result['p99_ms']:.1f} ms",
                   file=sys.stderr, flush=True)
             return result
@@ -421,11 +436,12 @@ def main() -> int:
                 "requests_per_s": (a["requests_per_s"] + b["requests_per_s"]) / 2,
                 "p50_ms": (a["p50_ms"] + b["p50_ms"]) / 2, "p99_ms": (a["p99_ms"] + b["p99_ms"]) / 2,
                 "requests": a["requests"] + b["requests"], "errors": a["errors"] + b["errors"],
-                "runs": [a, b]}
+                "cpu_us": (a["cpu_us"] + b["cpu_us"]) / 2, "runs": [a, b]}
         for load in baselines + chosen:
             row = {"name": load.name, "baseline": load.baseline, "answer": answers[load.name], **figures[load.name]}
             if load.baseline is not None:
                 row["ratio"] = row["requests_per_s"] / figures[load.baseline]["requests_per_s"]
+                row["cpu_ratio"] = figures[load.baseline]["cpu_us"] / max(row["cpu_us"], 1e-9)
             rows.append(row)
         print(table(rows), flush=True)
     finally:
