@@ -1,11 +1,12 @@
 """The baselines bench/run.py measures Callsuite against, each served by the same waitress
 settings as `callsuite serve` (services.http.app.create_http_server, default Settings):
 
-    python bench/baselines.py wsgi  --port 8101 --file F   # plain WSGI: /hello and /file (64 KiB of F)
+    python bench/baselines.py wsgi  --port 8101 --file F   # plain WSGI: /hello, /file (64 KiB of F), /full (F)
     python bench/baselines.py spyne --port 8102   # a stock Spyne Soap11 echo service
 
 `wsgi`: GET /hello answers "hello"; GET /file answers the first 64 KiB of a file through
-wsgi.file_wrapper with 206 Partial Content, the least a Range download can cost.
+wsgi.file_wrapper with 206 Partial Content, the least a Range download can cost; GET /full
+the whole file through wsgi.file_wrapper (the least a full download can cost).
 `spyne`: POST / a Soap11 `echo(text)` from spyne's own classes, lxml-validated input as
 Callsuite's SOAP endpoints use, and nothing else.
 """
@@ -29,6 +30,11 @@ def plain_wsgi(file_path: Path):
     hello = b"hello"
 
     def app(environ, start_response):
+        if environ["PATH_INFO"] == "/full":
+            size = file_path.stat().st_size
+            start_response("200 OK", [("Content-Type", "audio/mpeg"), ("Content-Length", str(size)),
+                                      ("Accept-Ranges", "bytes")])
+            return environ["wsgi.file_wrapper"](open(file_path, "rb"), 64 * 1024)
         if environ["PATH_INFO"] == "/file":
             size = file_path.stat().st_size
             handle = open(file_path, "rb")

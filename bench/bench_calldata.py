@@ -18,6 +18,8 @@ Peak RSS: ru_maxrss of the worker processes; VmHWM of the server process (read f
 from __future__ import annotations
 
 import argparse
+import base64
+import http.client
 import json
 import os
 import resource
@@ -264,19 +266,28 @@ def run_http(data_dir: Path) -> dict:
         first_byte = None
         count = size = 0
         tail = last = b""
-        with requests.post(base + "/cb/main/jsp/xml/xml.jsp", data=request_body(), auth=PARTNER,
-                           stream=True, timeout=600) as response:
-            if response.status_code != 200:
-                raise SystemExit(f"HTTP {response.status_code}: {response.text[:500]}")
-            for chunk in response.iter_content(chunk_size=256 * 1024):
-                if first_byte is None:
-                    first_byte = time.perf_counter() - started
-                    streaming.set()
+        # http.client, not requests: its read(1) returns the first byte as it comes (requests'
+        # iter_content(n) waits for n bytes), and read(n) then goes on through the chunks.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        try:
+            connection.request("POST", "/cb/main/jsp/xml/xml.jsp", body=request_body(),
+                               headers={"Content-Type": "text/xml", "Authorization": "Basic " + base64.b64encode(
+                                   f"{PARTNER[0]}:{PARTNER[1]}".encode()).decode()})
+            response = connection.getresponse()
+            if response.status != 200:
+                raise SystemExit(f"HTTP {response.status}: {response.read(500)!r}")
+            chunk = response.read(1)
+            first_byte = time.perf_counter() - started
+            streaming.set()
+            while chunk:
                 size += len(chunk)
                 data = tail + chunk
                 count += data.count(b"</Call>")
                 tail = data[-6:]  # shorter than the needle: no match is counted twice
                 last = (last + chunk)[-64:]
+                chunk = response.read(256 * 1024)
+        finally:
+            connection.close()
         elapsed = time.perf_counter() - started
         done.set()
         sampler.join()
@@ -305,6 +316,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="also save the figures to this file (bench/run.py reads it)")
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.data_dir)
@@ -348,6 +360,8 @@ def main() -> None:
           f"request's argon2 password check (64 MB, transient)")
     print("peak during = VmHWM after resetting it (/proc/PID/clear_refs) just before the report; "
           "process peak = ru_maxrss (workers) / lifetime VmHWM (server), start-up included")
+    if args.json:
+        args.json.write_text(json.dumps({"report": info["report"], "calls": info["calls"], "results": results}))
 
 
 if __name__ == "__main__":

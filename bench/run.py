@@ -1,17 +1,28 @@
 """One benchmark command, one table: requests/s, p50 and p99 of each service's hot
-operations at fixed concurrency, each as a ratio to a baseline measured in the same run.
+operations at fixed concurrency, each as a ratio to a baseline measured in the same run,
+then the figures of the other benchmarks.
 
     python bench/run.py [--seconds 5] [--connections 8] [--threads 2] [--json FILE]
+                        [--only TEXT] [--skip-others]
 
 Starts `callsuite serve` in a subprocess (fresh temporary data folder, SQLite, simulated
 switch, `callsuite provision demo/site.json` first, default settings: access log on) and
 two baselines on the same waitress settings (bench/baselines.py): a plain-WSGI
-hello-world (and a 64 KiB `wsgi.file_wrapper` answer, the baseline of the MP3 Range row)
-and a stock Spyne Soap11 echo service (the baseline of the SOAP rows). Loads each with
-`wrk` (keep-alive, `--latency`), POST bodies and per-request unique ids from a small Lua
-script. The baselines are run before and after the Callsuite rows; a ratio is to their
-mean. wrk and the servers share the machine's cores, so the figures are end to end.
-Everything started is stopped at the end (process groups), whatever happens.
+hello-world (and the recording itself through `wsgi.file_wrapper`, whole and its first
+64 KiB: the baselines of the MP3 rows) and a stock Spyne Soap11 echo service (the baseline
+of the SOAP rows). Loads each with `wrk` (keep-alive, `--latency`), POST bodies and
+per-request unique ids from a small Lua script. The baselines are run before and after the
+Callsuite rows; a ratio is to their mean. wrk and the servers share the machine's cores,
+so the figures are end to end. "CPU µs/req" is the server process's CPU time (all threads,
+/proc/PID/stat) over the row divided by its requests, and "CPU ×" the baseline's over the
+row's: on a busy machine these move far less than requests/s. Everything started is stopped at the end (process groups),
+whatever happens.
+
+Then, one after the other in their own processes: bench_calldata.py (the 100,000-call
+Callbutton report streamed over HTTP vs built in memory with lxml: calls/s, first byte,
+server RSS), bench_telephony.py (concurrent recorded calls the simulated switch keeps in
+real time) and bench_events.py (1,000 event subscribers: latency, RSS). `--skip-others`
+leaves them out.
 """
 from __future__ import annotations
 
@@ -32,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Optional
+from urllib.parse import quote
 
 import requests
 
@@ -51,6 +63,9 @@ SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 ADDLINK_BODY = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{env}"><s:Body>'
                 '<AddLink xmlns="urn:callsuite:recording:1"><id>{{n}}</id><host>WS-ALICE</host>'
                 '<activeCall>true</activeCall></AddLink></s:Body></s:Envelope>')
+INFO_BODY = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="' + SOAP11 + '"><s:Body>'
+             '<GetRecordingInfo xmlns="urn:callsuite:recording:1"><refNum>{ref}</refNum></GetRecordingInfo>'
+             '</s:Body></s:Envelope>')
 ECHO_BODY = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="' + SOAP11 + '"><s:Body>'
              '<echo xmlns="urn:bench:echo"><text>hello</text></echo></s:Body></s:Envelope>')
 WRK_INSTALL = ("wrk is not installed. Install it, then run again:\n"
@@ -148,13 +163,21 @@ end""")
     return "\n".join(lines) + "\n"
 
 
-def run_wrk(load: Load, base: str, args, work: Path, prefix: str) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, all its threads (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(load: Load, base: str, args, work: Path, prefix: str, server_pid: int) -> dict:
     script = work / f"{prefix}.lua"
     script.write_text(lua_script(load, prefix))
     url = base + "/"  # names the server only: the path comes from the script (wrk.path or request())
+    cpu_before = cpu_seconds(server_pid)
     result = subprocess.run(["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s",
                              "--latency", "--timeout", "10s", "-s", str(script), url],
                             capture_output=True, text=True, timeout=args.seconds + 60)
+    cpu = cpu_seconds(server_pid) - cpu_before
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
         raise RuntimeError(f"wrk gave no figures for {load.name}:\n{result.stdout}\n{result.stderr}")
@@ -162,7 +185,8 @@ def run_wrk(load: Load, base: str, args, work: Path, prefix: str) -> dict:
     seconds = figures["duration_us"] / 1e6
     return {"requests_per_s": figures["requests"] / seconds, "p50_ms": figures["p50_us"] / 1000,
             "p99_ms": figures["p99_us"] / 1000, "requests": figures["requests"],
-            "errors": figures["non_2xx_3xx"] + figures["socket_errors"]}
+            "errors": figures["non_2xx_3xx"] + figures["socket_errors"],
+            "cpu_us": cpu * 1e6 / max(1, figures["requests"])}
 
 
 def probe(load: Load, base: str) -> str:
@@ -213,7 +237,7 @@ def wait_ready(process: subprocess.Popen, url: str, log: Path) -> None:
 
 # -- demo data the loads need ------------------------------------------------------------
 
-def prepare(base: str) -> dict:
+def prepare(base: str, audio: bytes) -> dict:
     """A live recorded call on alice's extension (AddLink links to it), a finished call with
     its MP3 (for Range), alice's agent token, and the demo queue's EWT raised so the
     callback engine leaves the benchmark's requests waiting instead of dialling them."""
@@ -231,7 +255,6 @@ def prepare(base: str) -> dict:
     for kind, at in (("call.started", started), ("call.answered", started + timedelta(seconds=1)),
                      ("call.ended", started + timedelta(seconds=41))):
         event(kind, "bench-recorded", at, "202")
-    audio = tone_mp3(40.0)  # 32 kbit/s: 160 KB, enough for a 64 KiB range
     r = requests.put(base + "/cti/v1/calls/bench-recorded/recording", data=audio, timeout=30,
                      headers={**cti, "Content-Type": "audio/mpeg"})
     r.raise_for_status()
@@ -249,7 +272,8 @@ def prepare(base: str) -> dict:
         "serviceQueue": "1", "ewt": "60", "company": "1", "password": COMPANY_PASSWORD})
     if r.json() is not True:
         raise RuntimeError(f"UpdateEWTRecord: {r.text}")
-    return {"reference": reference, "token": token, "audio_bytes": len(audio)}
+    return {"reference": reference, "token": token, "audio_bytes": len(audio),
+            "recorded_at": (started + timedelta(seconds=10)).strftime("%Y-%m-%d %H:%M:%S")}
 
 
 def loads(demo: dict) -> list[Load]:
@@ -265,11 +289,14 @@ def loads(demo: dict) -> list[Load]:
         Load("plain WSGI hello-world", None, "wsgi", "/hello"),
         Load("plain WSGI file_wrapper 64 KiB", None, "wsgi", "/file", expect=206,
              answer=lambda r: f"{len(r.content)} bytes"),
+        Load("plain WSGI file_wrapper full file", None, "wsgi", "/full", answer=lambda r: f"{len(r.content)} bytes"),
         Load("stock Spyne Soap11 echo", None, "spyne", "/", "POST", ECHO_BODY,
              {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"echo"'}, answer=xml_text("echoResult")),
         Load("GET /health", "plain WSGI hello-world", "callsuite", "/health", answer=short_json),
         Load("AddLink GET (seed URL)", "plain WSGI hello-world", "callsuite",
              "/bluebutler/service/AddLink/id=G{n}?host=WS-ALICE&activeCall=true"),
+        Load("AddLink GET JSONP (callback=)", "plain WSGI hello-world", "callsuite",
+             "/bluebutler/service/AddLink/id=J{n}?host=WS-ALICE&activeCall=true&callback=cb"),
         Load("AddLink GET /rest/recording", "plain WSGI hello-world", "callsuite",
              "/rest/recording/AddLink?id=R{n}&host=WS-ALICE&activeCall=true"),
         Load("AddLink SOAP 1.1", "stock Spyne Soap11 echo", "callsuite", "/soap/recording", "POST",
@@ -278,6 +305,16 @@ def loads(demo: dict) -> list[Load]:
         Load("AddLink SOAP 1.2", "stock Spyne Soap11 echo", "callsuite", "/soap/recording", "POST",
              ADDLINK_BODY.format(env=SOAP12), {"Content-Type": 'application/soap+xml; charset=utf-8'},
              answer=xml_text("AddLinkResult")),
+        Load("GetRecordingInfo SOAP 1.1 (Basic auth)", "stock Spyne Soap11 echo", "callsuite", "/soap/recording",
+             "POST", INFO_BODY.format(ref=demo["reference"]),
+             {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"GetRecordingInfo"',
+              "Authorization": basic(*BMS)}, answer=xml_text("ReferenceNumber")),
+        Load("MP3 full file (Basic auth)", "plain WSGI file_wrapper full file", "callsuite",
+             f"/bluebutler/service/MP3/{demo['reference']}", headers={"Authorization": basic(*BMS)},
+             answer=lambda r: f"{len(r.content)} bytes"),
+        Load("RetrieveRecFile JSONP (Recall)", "plain WSGI hello-world", "callsuite",
+             "/RecallIPInterfaceWS/JSONP/Recording.aspx/RetrieveRecFile?sExtension=202&sPhoneNumber=3125550100"
+             f"&dtCallDateTime=%22{quote(demo['recorded_at'])}%22&bDeletionProtected=false&format=json&callback=cb"),
         Load("MP3 Range 64 KiB (Basic auth)", "plain WSGI file_wrapper 64 KiB", "callsuite",
              f"/bluebutler/service/MP3/{demo['reference']}", headers={"Authorization": basic(*BMS),
                                                                        "Range": "bytes=0-65535"},
@@ -307,14 +344,17 @@ def loads(demo: dict) -> list[Load]:
 # -- the table ---------------------------------------------------------------------------
 
 def table(rows: list[dict]) -> str:
-    head = ("operation", "req/s", "p50 ms", "p99 ms", "× baseline", "errors", "baseline", "answer (probe)")
+    head = ("operation", "req/s", "p50 ms", "p99 ms", "× baseline", "CPU µs/req", "CPU ×", "errors", "baseline",
+            "answer (probe)")
     body = []
     for row in rows:
         ratio = f"{row['ratio']:.2f}×" if row.get("ratio") is not None else "—"
+        cpu_ratio = f"{row['cpu_ratio']:.2f}×" if row.get("cpu_ratio") is not None else "—"
         body.append((row["name"], f"{row['requests_per_s']:.0f}", f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}",
-                     ratio, str(row["errors"]), row["baseline"] or "(baseline)", row["answer"]))
+                     ratio, f"{row['cpu_us']:.0f}", cpu_ratio, str(row["errors"]), row["baseline"] or "(baseline)",
+                     row["answer"]))
     widths = [max(len(str(r[i])) for r in (head, *body)) for i in range(len(head))]
-    right = {1, 2, 3, 4, 5}
+    right = {1, 2, 3, 4, 5, 6, 7}
 
     def fmt(r):
         return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
@@ -329,6 +369,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--json", type=Path, help="also save the figures to this file")
     parser.add_argument("--only", help="run only the rows whose name contains this (and their baselines)")
+    parser.add_argument("--skip-others", action="store_true",
+                        help="only the wrk table, not the streaming, recording-capacity and fan-out benchmarks")
+    parser.add_argument("--calldata-calls", type=int, default=1_000_000, help="bench_calldata: calls in the ledger")
+    parser.add_argument("--calldata-report", type=int, default=100_000, help="bench_calldata: calls in the report")
+    parser.add_argument("--telephony-budget-s", type=float, default=60.0, help="bench_telephony: ramp budget")
+    parser.add_argument("--events-subscribers", type=int, default=1000, help="bench_events: subscribers")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print(WRK_INSTALL, file=sys.stderr)
@@ -336,6 +382,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="callsuite-bench-"))
     processes: list[subprocess.Popen] = []
+    header, rows = "", []
     try:
         data_dir = work / "data"
         env = {**os.environ, "CALLSUITE_CTI_TOKEN": CTI_TOKEN, "PYTHONPATH": str(REPO)}
@@ -343,8 +390,9 @@ def main() -> int:
         subprocess.run([*cli, "provision", "--data-dir", str(data_dir), str(REPO / "demo" / "site.json")],
                        cwd=REPO, env=env, check=True, capture_output=True)
         ports = {name: free_port() for name in ("callsuite", "wsgi", "spyne")}
+        audio = tone_mp3(40.0)  # 32 kbit/s: 160 KB, enough for a 64 KiB range
         baseline_file = work / "file.bin"
-        baseline_file.write_bytes(os.urandom(256 * 1024))
+        baseline_file.write_bytes(audio)  # the baselines send the very recording Callsuite sends
         logs = {name: work / f"{name}.log" for name in ports}
         processes.append(start([*cli, "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1",
                                 "--port", str(ports["callsuite"])], logs["callsuite"], env))
@@ -353,16 +401,18 @@ def main() -> int:
         processes.append(start([sys.executable, str(REPO / "bench" / "baselines.py"), "spyne",
                                 "--port", str(ports["spyne"])], logs["spyne"]))
         bases = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        pids = {name: process.pid for name, process in zip(ports, processes, strict=True)}
         for process, name in zip(processes, ports, strict=True):
             wait_ready(process, bases[name] + "/", logs[name])
-        demo = prepare(bases["callsuite"])
+        demo = prepare(bases["callsuite"], audio)
 
         every = loads(demo)
         chosen = [load for load in every if load.baseline is not None and (not args.only or args.only in load.name)]
         baselines = [load for load in every if load.baseline is None and any(c.baseline == load.name for c in chosen)]
         header = (f"Callsuite bench: {machine_line()}; wrk {args.threads} threads, {args.connections} "
                   f"connections, {args.seconds} s per row; waitress threads 8 (default settings); "
-                  f"baselines run before and after, ratios to their mean")
+                  f"baselines run before and after, ratios to their mean; load average "
+                  f"{os.getloadavg()[0]:.1f} at the start")
         print(header, flush=True)
         answers = {load.name: probe(load, bases[load.server]) for load in baselines + chosen}
         figures: dict[str, dict] = {}
@@ -371,7 +421,7 @@ def main() -> int:
         def measure(load: Load) -> dict:
             nonlocal runs
             runs += 1
-            result = run_wrk(load, bases[load.server], args, work, f"r{runs}x")
+            result = run_wrk(load, bases[load.server], args, work, f"r{runs}x", pids[load.server])
             print(f"  {load.name}: {result['requests_per_s']:.0f} req/s, p99 {result['p99_ms']:.1f} ms",
                   file=sys.stderr, flush=True)
             return result
@@ -386,24 +436,70 @@ def main() -> int:
                 "requests_per_s": (a["requests_per_s"] + b["requests_per_s"]) / 2,
                 "p50_ms": (a["p50_ms"] + b["p50_ms"]) / 2, "p99_ms": (a["p99_ms"] + b["p99_ms"]) / 2,
                 "requests": a["requests"] + b["requests"], "errors": a["errors"] + b["errors"],
-                "runs": [a, b]}
-        rows = []
+                "cpu_us": (a["cpu_us"] + b["cpu_us"]) / 2, "runs": [a, b]}
         for load in baselines + chosen:
             row = {"name": load.name, "baseline": load.baseline, "answer": answers[load.name], **figures[load.name]}
             if load.baseline is not None:
                 row["ratio"] = row["requests_per_s"] / figures[load.baseline]["requests_per_s"]
+                row["cpu_ratio"] = figures[load.baseline]["cpu_us"] / max(row["cpu_us"], 1e-9)
             rows.append(row)
-        print(table(rows))
-        if args.json:
-            args.json.write_text(json.dumps({"machine": machine_line(), "header": header,
-                                             "command": " ".join(["python", "bench/run.py", *sys.argv[1:]]),
-                                             "seconds": args.seconds, "connections": args.connections,
-                                             "threads": args.threads, "rows": rows}, indent=2))
-        return 0
+        print(table(rows), flush=True)
     finally:
         for process in processes:
             stop(process)
         shutil.rmtree(work, ignore_errors=True)
+    others = {} if args.skip_others else other_benchmarks(args)  # after the servers above have stopped
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine_line(), "header": header,
+                                         "command": " ".join(["python", "bench/run.py", *sys.argv[1:]]),
+                                         "seconds": args.seconds, "connections": args.connections,
+                                         "threads": args.threads, "rows": rows, "others": others}, indent=2))
+    return 0
+
+
+# -- the other benchmarks, one after the other, each in its own process -------------------
+
+def run_script(name: str, *options: str, timeout: int = 3600) -> str:
+    result = subprocess.run([sys.executable, str(REPO / "bench" / name), *options], cwd=REPO,
+                            capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}"})
+    if result.returncode != 0:
+        raise RuntimeError(f"{name} failed ({result.returncode}):\n{result.stdout}\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def other_benchmarks(args) -> dict:
+    """The streaming report (bench_calldata), recording capacity of the simulated switch
+    (bench_telephony) and event fan-out (bench_events): their own output, and the report's
+    figures against its targets (calls/s vs the same document built in memory with lxml,
+    first byte, server RSS while streaming)."""
+    figures: dict = {}
+    with tempfile.TemporaryDirectory(prefix="callsuite-bench-others-") as scratch:
+        saved = Path(scratch) / "calldata.json"
+        print(f"\n## Streaming report (bench/bench_calldata.py --calls {args.calldata_calls} "
+              f"--report {args.calldata_report})", flush=True)
+        output = run_script("bench_calldata.py", "--calls", str(args.calldata_calls),
+                            "--report", str(args.calldata_report), "--json", str(saved))
+        print(output.rstrip())
+        calldata = json.loads(saved.read_text())
+        by_mode = {r["mode"]: r for r in calldata["results"]}
+        http, memory = by_mode["http"], by_mode["in-memory"]
+        ratio = (http["calls"] / http["seconds"]) / (memory["calls"] / memory["seconds"])
+        growth_mb = (http["stream_peak_kb"] - http["baseline_kb"]) / 1024
+        memory_growth_mb = (memory["run_peak_kb"] - memory["baseline_kb"]) / 1024
+        print(f"report over HTTP: {ratio:.2f}× the in-memory lxml build (target ≥ 1.0), first byte "
+              f"{http['first_byte_s'] * 1000:.0f} ms (target < 200 ms), server RSS +{growth_mb:.0f} MB while "
+              f"streaming {http['calls']:,} calls (the in-memory build grew by {memory_growth_mb:.0f} MB)")
+        figures["calldata"] = {**calldata, "ratio_to_in_memory": ratio, "stream_growth_mb": growth_mb}
+    print(f"\n## Recording capacity (bench/bench_telephony.py --budget-s {args.telephony_budget_s:g})", flush=True)
+    output = run_script("bench_telephony.py", "--budget-s", str(args.telephony_budget_s))
+    print(output.rstrip())
+    figures["telephony"] = output
+    print(f"\n## Event fan-out (bench/bench_events.py --subscribers {args.events_subscribers})", flush=True)
+    output = run_script("bench_events.py", "--subscribers", str(args.events_subscribers))
+    print(output.rstrip())
+    figures["events"] = output
+    return figures
 
 
 if __name__ == "__main__":

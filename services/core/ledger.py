@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional, Sequence
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 
 from storage.models import Call, Campaign, Recording
 
@@ -287,19 +287,19 @@ def end_interrupted(session: Session, call: Call, at: datetime) -> None:
                                    at=at, result=INTERRUPTED))
 
 
-_ACTIVE_RECORDING = (select(Recording.id, Recording.reference).select_from(Call)
-                     .outerjoin(Recording, Recording.call_id == Call.id)
-                     .where(Call.extension == bindparam("extension"), Call.state == "answered")
-                     .order_by(Call.answered_at.desc(), Call.id.desc()).limit(1))
+_CALLS = Call.__table__  # Core columns: no ORM step on AddLink's hot path
 
 
-def active_recording_on_extension(session: Session, extension: str) -> Optional[tuple[int, str]]:
-    """The (id, reference number) of the recording of the call in progress (answered, not
-    ended) on an extension, the newest if several; None without such a call or when it has
-    no recording: two columns of one prepared SELECT (AddLink's hot path)."""
-    row = session.execute(_ACTIVE_RECORDING, {"extension": extension}).first()
-    return None if row is None or row.id is None else (row.id, row.reference)
+def answered_call_on(extension):
+    """The id of the call in progress (answered, not ended) on `extension` (a column or a
+    value), the newest if several: a scalar subquery, so AddLink finds a workstation and its
+    active call's recording in one SELECT."""
+    return (select(_CALLS.c.id).where(_CALLS.c.extension == extension, _CALLS.c.state == "answered")
+            .order_by(_CALLS.c.answered_at.desc(), _CALLS.c.id.desc()).limit(1).scalar_subquery())
 
 
 def recording_by_reference(session: Session, reference: str) -> Optional[Recording]:
-    return session.scalar(select(Recording).where(Recording.reference == reference))
+    """With its call loaded in the same SELECT: every caller checks who may listen (the
+    call's extension) or describes the call."""
+    return session.scalar(select(Recording).options(joinedload(Recording.call))
+                          .where(Recording.reference == reference))

@@ -54,25 +54,35 @@ def parse_bool(value: Optional[str], name: str) -> bool:
     raise InvalidInput(f"{name} must be true or false")
 
 
-# AddLink's hot path runs these on every request: built once (plain column selects and
-# INSERT ... RETURNING, no ORM objects or flushes), only their parameters vary.
-_EXTENSION_BY_HOST = (select(Workstation.extension)
-                      .where(func.lower(Workstation.host) == bindparam("host")).limit(1))
-_EXTENSION_BY_ADDRESS = select(Workstation.extension).where(Workstation.address == bindparam("address")).limit(1)
+# AddLink's hot path runs two statements: one SELECT of the workstation's extension and its
+# active call's recording, one INSERT ... RETURNING. Built once from the tables' columns
+# (Core statements: no ORM compile or loading step, no flush), only their parameters vary.
+_STATIONS, _RECORDINGS = Workstation.__table__, Recording.__table__
+
+
+def _station_lookup(where):
+    return (select(_STATIONS.c.extension, _RECORDINGS.c.id.label("recording_id"), _RECORDINGS.c.reference)
+            .select_from(_STATIONS.outerjoin(
+                _RECORDINGS, _RECORDINGS.c.call_id == ledger.answered_call_on(_STATIONS.c.extension)))
+            .where(where).limit(1))
+
+
+_STATION_BY_HOST = _station_lookup(func.lower(_STATIONS.c.host) == bindparam("host"))
+_STATION_BY_ADDRESS = _station_lookup(_STATIONS.c.address == bindparam("address"))
 _INSERT_LINK = insert(ActivityLink.__table__).returning(ActivityLink.__table__.c.id)
 
 
-def workstation_extension(session: Session, host: Optional[str], client_address: Optional[str]) -> Optional[str]:
-    """The extension of the workstation named by host (a host name or an IP address), or,
-    without host, of the workstation at the request's client address."""
+def _workstation(connection, host: Optional[str], client_address: Optional[str]):
+    """(extension, recording_id, reference) of the workstation named by host (a host name or
+    an IP address), or, without host, of the workstation at the request's client address;
+    recording_id and reference are None without a recorded call in progress there."""
     if host:
-        station = session.execute(_EXTENSION_BY_HOST, {"host": host.strip().lower()}).first()
+        station = connection.execute(_STATION_BY_HOST, {"host": host.strip().lower()}).first()
         if station is None and _is_ip(host):
-            station = session.execute(_EXTENSION_BY_ADDRESS, {"address": host.strip()}).first()
-        return station.extension if station else None
+            station = connection.execute(_STATION_BY_ADDRESS, {"address": host.strip()}).first()
+        return station
     if client_address:
-        station = session.execute(_EXTENSION_BY_ADDRESS, {"address": client_address}).first()
-        return station.extension if station else None
+        return connection.execute(_STATION_BY_ADDRESS, {"address": client_address}).first()
     return None
 
 
@@ -88,22 +98,21 @@ def add_link(session: Session, request: AddLinkRequest,
              now: Optional[datetime] = None) -> tuple[LinkOutcome, Optional[str]]:
     """The outcome and, when linked, the recording's reference number."""
     now = now or datetime.now(timezone.utc)
-    extension = workstation_extension(session, request.host, request.client_address)
+    connection = session.connection()
+    station = _workstation(connection, request.host, request.client_address)
+    extension = station.extension if station is not None else None
     link = dict(activity_id=request.activity_id, bms_type=request.bms_type,
                 data1=request.data[0], data2=request.data[1], data3=request.data[2],
                 data4=request.data[3], data5=request.data[4],
                 host=request.host or request.client_address, extension=extension,
                 requested_at=now, state="pending", recording_id=None, linked_at=None, linked_by=None)
-    recording = (ledger.active_recording_on_extension(session, extension)
-                 if request.active_call and extension else None)
-    if recording is None:
-        session.execute(_INSERT_LINK, link)
+    if not (request.active_call and extension and station.recording_id is not None):
+        connection.execute(_INSERT_LINK, link)
         return (LinkOutcome.NO_ACTIVE_CALL if request.active_call else LinkOutcome.PENDING), None
-    recording_id, reference = recording
-    link_id = session.execute(_INSERT_LINK, {**link, "state": "linked", "recording_id": recording_id,
-                                             "linked_at": now, "linked_by": "AddLink"}).scalar_one()
+    link_id = connection.execute(_INSERT_LINK, {**link, "state": "linked", "recording_id": station.recording_id,
+                                                "linked_at": now, "linked_by": "AddLink"}).scalar_one()
     events.publish(session, events.LinkMade(link_id=link_id))
-    return LinkOutcome.LINKED, reference
+    return LinkOutcome.LINKED, station.reference
 
 
 def link_recording(session: Session, activity_id: str, reference: str, *, linked_by: str,

@@ -36,6 +36,7 @@ class Metrics:
                                 ["route", "binding", "method", "status"], registry=self.registry)
         self.latency = Histogram("callsuite_http_request_duration_seconds", "Time to answer (first byte to last)",
                                  ["route", "binding"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self._children: dict[tuple, tuple] = {}
         if gauges is not None:
             self.registry.register(_StateCollector(gauges))
 
@@ -43,8 +44,12 @@ class Metrics:
         # The route's rule, not the path: label values stay few however many ids are asked for.
         route = environ.get("callsuite.route", "unmatched")
         binding = environ.get("callsuite.binding", "http")
-        self.requests.labels(route, binding, environ.get("REQUEST_METHOD", "-"), status).inc()
-        self.latency.labels(route, binding).observe(seconds)
+        key = (route, binding, environ.get("REQUEST_METHOD", "-"), status)
+        children = self._children.get(key)
+        if children is None:  # labels() takes a lock and builds the key each time: once per label set
+            children = self._children.setdefault(key, (self.requests.labels(*key), self.latency.labels(route, binding)))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def route(self, allowed: Callable[[Optional[str]], bool]) -> Route:
         def scrape(request: Request) -> Response:

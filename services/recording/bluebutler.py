@@ -74,7 +74,8 @@ class BlueButler:
     def mp3(self, request: Request, reference: str) -> Response:
         try:
             user = listener(self.system, request.environ)
-            with self.system.database.session() as session:
+            # A read transaction: a download never queues behind writers (SQLite's writer lock).
+            with self.system.database.read_session() as session:
                 recording = recordings.recording_for_listener(session, user, reference)
                 path = self.system.store.path_of(recording.file_path)
                 modified = recording.available_at

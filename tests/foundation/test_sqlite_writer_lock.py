@@ -1,0 +1,121 @@
+"""SQLite's writers queue on a lock in the process (woken as soon as it is free, not by
+SQLite's sleeping busy handler), with the same timeout as SQLite's, and a thread that
+would wait for itself is told at once."""
+import threading
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from storage.database import Database, NestedWriteTransaction, writer_lock_for
+
+INSERT = text("INSERT INTO notes (body) VALUES (:body)")
+COUNT = text("SELECT count(*) FROM notes")
+
+
+@pytest.fixture
+def database(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'lock.db'}")
+    with database.session() as session:
+        session.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+    yield database
+    database.dispose()
+
+
+def count(database) -> int:
+    with database.read_session() as session:
+        return session.execute(COUNT).scalar_one()
+
+
+def test_writers_of_many_threads_all_commit(database):
+    failures = []
+
+    def write(worker: int) -> None:
+        try:
+            for n in range(40):
+                with database.session() as session:
+                    session.execute(INSERT, {"body": f"{worker}-{n}"})
+        except Exception as exc:  # reported below: a thread's exception is otherwise lost
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert count(database) == 8 * 40
+
+
+def test_a_nested_write_session_in_one_thread_is_refused_at_once(database):
+    with database.session() as outer:
+        outer.execute(INSERT, {"body": "outer"})
+        with pytest.raises(NestedWriteTransaction):
+            with database.session() as inner:
+                inner.execute(INSERT, {"body": "inner"})
+        # A read beside it is fine: readers take no write lock.
+        with database.read_session() as reader:
+            assert reader.execute(COUNT).scalar_one() == 0
+    assert count(database) == 1
+    with database.session() as session:  # the lock was given back
+        session.execute(INSERT, {"body": "after"})
+    assert count(database) == 2
+
+
+def test_a_writer_waiting_longer_than_the_timeout_gets_database_is_locked(database, tmp_path):
+    writer_lock_for(str(tmp_path / "lock.db")).timeout_s = 0.2
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with database.session() as session:
+            session.execute(INSERT, {"body": "holder"})
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        with pytest.raises(OperationalError, match="database is locked"):
+            with database.session() as session:
+                session.execute(INSERT, {"body": "waiter"})
+    finally:
+        release.set()
+        holder.join()
+    with database.session() as session:
+        session.execute(INSERT, {"body": "later"})
+    assert count(database) == 2
+
+
+def test_a_failed_write_session_gives_the_lock_back(database):
+    with pytest.raises(LookupError):
+        with database.session() as session:
+            session.execute(INSERT, {"body": "rolled back"})
+            raise LookupError("the unit of work failed")
+    done = threading.Event()
+
+    def write_elsewhere() -> None:
+        with database.session() as session:
+            session.execute(INSERT, {"body": "other thread"})
+        done.set()
+
+    thread = threading.Thread(target=write_elsewhere)
+    thread.start()
+    thread.join(30)
+    assert done.is_set()
+    assert count(database) == 1
+
+
+def test_two_database_objects_on_one_file_share_the_lock(database, tmp_path):
+    other = Database(f"sqlite:///{tmp_path / 'lock.db'}")
+    try:
+        with database.session() as session:
+            session.execute(INSERT, {"body": "first"})
+            with pytest.raises(NestedWriteTransaction):
+                with other.session() as second:
+                    second.execute(INSERT, {"body": "second"})
+        with other.session() as second:
+            second.execute(INSERT, {"body": "second"})
+    finally:
+        other.dispose()
+    assert count(database) == 2
