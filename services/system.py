@@ -20,7 +20,7 @@ from services.core.calldetails import address_allowed
 from services.core.errors import CallsuiteError
 from services.core.throttle import SigninThrottle
 from services.events.server import EventsServer
-from services.http.app import build_wsgi, create_http_server, health_route
+from services.http.app import build_wsgi, create_http_server, health_route, openapi_route
 from services.http.metrics import Metrics
 from services.http.routing import Route
 from services.info import edge as info_edge
@@ -184,6 +184,7 @@ class System:
         routes += agent_edge.routes(self)
         routes += callback_edge.routes(self)
         routes += info_edge.routes(self)
+        routes.append(openapi_route(list(routes)))
         return routes
 
     def wsgi_app(self):

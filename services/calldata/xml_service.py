@@ -54,6 +54,7 @@ from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthoriz
 from services.core.throttle import TooManyAttempts
 from services.http.auth import basic_credentials, challenge, retry_after
 from services.http.media import send_mp3
+from services.http.openapi import MP3, XML, Operation, Param, text
 from services.http.routing import Route
 from services.http.wsgi import BodyTooLarge, base_url, read_body
 from storage.recordings import RecordingStoreError
@@ -73,6 +74,25 @@ _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 _FALLBACK = report.error_document("", "", ERROR, "Internal error")
 
 
+_XML_DOCUMENT = {"type": "string", "description": "a document of xsd/callbutton.xsd"}
+CALL_DETAILS = Operation(
+    "The partner call-detail report: a GetCallDetails XML request, answered in XML (seed 002)", tag="Callbutton",
+    body={"application/xml": _XML_DOCUMENT, XML: _XML_DOCUMENT},
+    responses={200: {XML: _XML_DOCUMENT}, 401: {XML: _XML_DOCUMENT}, 413: text(), 429: {XML: _XML_DOCUMENT}},
+    security=("partner",),
+    description="Request and answers are validated against xsd/callbutton.xsd (request element GetCallDetails; "
+                "answers GetCallDetailsResponse, or GetCallDetailResponse with status UNAUTHORIZED or ERROR, "
+                "which is answered 200 as the seed has it).")
+_AUDIO = {MP3: {"type": "string", "format": "binary"}}
+RECORDING = Operation(
+    "VoiceDirectory: a call's recording for the partner that may read its client code", tag="Callbutton",
+    params=(Param("id", required=True, description="the call id of the report"),
+            Param("Range", "header")),
+    responses={200: _AUDIO, 206: _AUDIO, 304: {}, 401: text(), 403: text(), 404: text(), 416: text(),
+               429: text()},
+    security=("partner",))
+
+
 def _credentials(request: Request) -> tuple[Optional[str], Optional[str]]:
     return basic_credentials(request.environ) or (None, None)
 
@@ -85,8 +105,8 @@ class CallbuttonXmlService:
 
     def routes(self) -> list[Route]:
         return [
-            Route(XML_PATH, self.call_details, methods=("POST",)),
-            Route(RECORDING_PATH, self.recording),
+            Route(XML_PATH, self.call_details, methods=("POST",), api=(CALL_DETAILS,)),
+            Route(RECORDING_PATH, self.recording, api=(RECORDING,)),
         ]
 
     # -- the XML service -------------------------------------------------------------------
