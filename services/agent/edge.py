@@ -57,9 +57,13 @@ _QUERY = {"login": (Param("campaign", required=True, schema={"type": "integer"})
 _CALL_METHODS = ("hangup", "dispose", "hold", "retrieve", "stoprecord", "startrecord")
 
 
+_USER_ID = {"type": "string", "minLength": 1, "pattern": "^[^/]+$", "examples": ["7"]}  # the demo's alice
+
+
 def _method(summary: str, path: str, method: str = "") -> Operation:
     return Operation(f"{summary} (seed 004)", path=BASE + path, tag="Agent API", responses=_ANSWERS,
-                     params=(*_QUERY.get(method, ()), _ACCEPT), security=("agentToken",))
+                     params=(*_QUERY.get(method, ()), _ACCEPT), security=("agentToken",),
+                     path_params={"user_id": _USER_ID})
 
 
 API_TOKEN = Operation(

@@ -37,7 +37,8 @@ def csrf_for(secret: str, purpose: str) -> str:
 
 def csrf_ok(request: Request, secret: Optional[str], purpose: str) -> bool:
     sent = request.form.get("csrf", "")
-    return bool(secret) and bool(sent) and hmac.compare_digest(sent, csrf_for(secret, purpose))
+    # As bytes: compare_digest refuses str with non-ASCII characters (a 500 for a forged field).
+    return bool(secret) and bool(sent) and hmac.compare_digest(sent.encode(), csrf_for(secret, purpose).encode())
 
 
 class Viewer:

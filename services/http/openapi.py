@@ -167,8 +167,13 @@ def document(routes: Iterable, *, title: str = "Callsuite", version: str = "1") 
             names = re.findall(r"{(\w+)}", path)
             parameters = [_parameter(Param(name, "path", path_params.get(name, STRING), True)) for name in names]
             parameters += [_parameter(p) for p in op.params]
+            responses = dict(op.responses)
+            if names:
+                # The router answers a path value its converter refuses (a letter for an
+                # <int:>, a control character in a <path:>) with a plain 404.
+                responses[404] = {**responses.get(404, {}), TEXT: STRING}
             entry: Schema = {"summary": op.summary, "operationId": _operation_id(method, path),
-                             "parameters": parameters, "responses": _responses(op.responses)}
+                             "parameters": parameters, "responses": _responses(responses)}
             if op.description:
                 entry["description"] = op.description
             if op.tag:

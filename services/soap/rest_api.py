@@ -10,7 +10,7 @@ from spyne.model.binary import ByteArray
 from spyne.model.complex import Array, ComplexModelBase
 from spyne.model.primitive import Boolean, Date, DateTime, Decimal, Double, Float, Integer, Time
 
-from services.http.openapi import CALLBACK, JS, JSON, Operation, Param, Schema, array, nullable, obj
+from services.http.openapi import CALLBACK, JS, JSON, TEXT, Operation, Param, Schema, array, nullable, obj
 
 FAULT = obj({"faultcode": {"type": "string"}, "faultstring": {"type": "string"}}, ["faultcode", "faultstring"])
 
@@ -67,8 +67,12 @@ def rest_operations(service_classes, prefix: str, *, tag: str, refusals: dict[st
             params.append(Param("callback", schema=CALLBACK, description="answer as JSONP: callback(<json>);"))
             results = list(method.out_message._type_info.values())
             result = nullable(schema_of(results[0])) if results else {"type": "null"}
+            # 400: a fault, or (plain text) a callback name that is not an identifier path; 429
+            # after too many failed sign-ins, whatever carries the credentials.
             responses: dict[int, dict[str, Schema]] = {200: {JSON: result, JS: {"type": "string"}},
-                                                       400: {JSON: FAULT, JS: {"type": "string"}}}
+                                                       400: {JSON: FAULT, JS: {"type": "string"},
+                                                             TEXT: {"type": "string"}},
+                                                       429: {JSON: FAULT, JS: {"type": "string"}}}
             for status in refusals.get(name, ()):
                 responses[status] = {JSON: FAULT, JS: {"type": "string"}}
             out.append(Operation(summary=f"{name} (the SOAP operation over GET; JSON or JSONP)", method="GET",
