@@ -15,7 +15,7 @@ from services.callback import edge as callback_edge
 from services.calldata import edge as calldata_edge
 from services.config import Settings
 from services.console import edge as console_edge
-from services.core import events, ledger, stats
+from services.core import audit, events, ledger, stats
 from services.core.calldetails import address_allowed
 from services.core.errors import CallsuiteError
 from services.core.throttle import SigninThrottle
@@ -71,6 +71,7 @@ class System:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.events = events.EventBus()
+        self.audit = audit.AuditLog().register(self.events)  # audit entries, in the actions' transactions
         self.database = Database(settings.effective_database_url, hooks=self.events)
         self.instance_id = uuid.uuid4().hex  # tells this process's notifications from others'
         self._listener = None
@@ -165,7 +166,7 @@ class System:
             control = DriverCallControl(self.switch, self.sink.source)
         return AgentDesk(self.database, control, default_region=self.settings.default_region,
                          answer_after_s=self.settings.agent_answer_after_s, token_ttl=self.settings.agent_token_ttl,
-                         throttle=self.throttle)
+                         throttle=self.throttle, audit=self.audit)
 
     @property
     def ready(self) -> bool:

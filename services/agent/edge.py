@@ -19,6 +19,7 @@ from services.contracts import contracts_root
 from services.core import agents
 from services.core.agents import AgentDesk, Disposition
 from services.core.errors import CallsuiteError
+from services.http.auth import signed_in
 from services.http.errors import UNKNOWN, kind_of
 from services.http.openapi import JSON, Operation, Param, obj
 from services.http.routing import Route
@@ -149,7 +150,9 @@ class AgentApi:
         return self._answer(request, wire.Answer(True, 0, "OK", data))
 
     def _actor(self, request: Request):
-        return self.desk.actor(token_key(request.environ))
+        actor = self.desk.actor(token_key(request.environ))
+        signed_in(request.environ, actor.username)
+        return actor
 
     # --- tokens ------------------------------------------------------------------------
 

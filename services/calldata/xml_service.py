@@ -49,10 +49,10 @@ from typing import Iterator, Optional
 
 from werkzeug.wrappers import Request, Response
 
-from services.core import calldetails
+from services.core import calldetails, ledger, recordings
 from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthorized
 from services.core.throttle import TooManyAttempts
-from services.http.auth import basic_credentials, challenge, retry_after
+from services.http.auth import basic_credentials, challenge, retry_after, signed_in
 from services.http.media import send_mp3
 from services.http.openapi import MP3, XML, Operation, Param, text
 from services.http.routing import Route
@@ -191,11 +191,14 @@ class CallbuttonXmlService:
             return Response("", status=401, headers=challenge(REALM))
         try:
             partner = authenticate_partner(self.system, username, password, client_ip)
-            with self.system.database.read_session() as session:
+            signed_in(request.environ, f"partner:{partner.username}")
+            with self.system.database.session() as session:
                 found = calldetails.recording_for_partner(session, partner, request.args.get("id", ""))
-            path = self.system.store.path_of(found.file_path)
-            if not path.is_file():
-                raise NotFound("the recording file is missing")
+                path = self.system.store.path_of(found.file_path)
+                if not path.is_file():
+                    raise NotFound("the recording file is missing")
+                recordings.note_listening(session, ledger.recording_by_reference(session, found.reference),
+                                          download="HTTP_RANGE" not in request.environ)
         except Unauthorized:
             return Response("", status=401, headers=challenge(REALM))
         except TooManyAttempts as exc:

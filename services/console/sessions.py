@@ -18,6 +18,7 @@ from sqlalchemy import delete
 from werkzeug.wrappers import Request, Response
 
 from services.core.security import hash_token
+from services.http.auth import signed_in
 from storage.models import AuthToken, Company, User
 
 SESSION_COOKIE = "callsuite_console"
@@ -86,6 +87,7 @@ class Sessions:
             if user is None:
                 return None
             company = session.get(Company, user.company_id) if user.company_id is not None else None
+            signed_in(request.environ, user.username)
             return Viewer(user, token, self._zone(company.timezone if company else None))
 
     def _zone(self, name: Optional[str]) -> ZoneInfo:

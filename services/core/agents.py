@@ -14,6 +14,7 @@ transaction: the switch's event sink writes the ledger in its own.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional, Protocol, Sequence
@@ -733,13 +734,15 @@ class AgentDesk:
     acts on the switch outside any, writes the outcome in a second one."""
 
     def __init__(self, database, control: Optional[CallControl], *, default_region: str,
-                 answer_after_s: Optional[float], token_ttl: timedelta = TOKEN_TTL, throttle=None) -> None:
+                 answer_after_s: Optional[float], token_ttl: timedelta = TOKEN_TTL, throttle=None,
+                 audit=None) -> None:
         self.database = database
         self.control = control
         self.default_region = default_region
         self.answer_after_s = answer_after_s
         self.token_ttl = token_ttl
         self.throttle = throttle  # the server's sign-in throttle (check/failed/succeeded), if any
+        self.audit = audit  # the server's AuditLog: what the switch reports for the call is the actor's
 
     def sign_in(self, username: Optional[str], password: Optional[str], address: str) -> tuple[str, int, datetime]:
         """A token for a user's name and password: (token, user id, expiry). Failed
@@ -807,7 +810,8 @@ class AgentDesk:
         with self.database.session() as session:
             ref = check(session, session.get(User, actor.id), user_id, call_id, self.source, *args)
         if action is not None:
-            action(self._switch(), ref)
+            with self.audit.claim(ref.id) if self.audit is not None else nullcontext():
+                action(self._switch(), ref)
         return ref
 
     def hold(self, actor: User, user_id: int, call_id: int) -> CallView:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Call, Recording, User
 
-from . import crm, ledger
+from . import crm, events, ledger
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .phone import to_e164
 from .security import verify_password_cached
@@ -51,6 +51,12 @@ def recording_for_listener(session: Session, user: User, reference: str) -> Reco
     return recording
 
 
+def note_listening(session: Session, recording: Recording, *, download: bool) -> None:
+    """The audio is being sent to someone: announce it (the audit log records who)."""
+    kind = events.RecordingDownloaded if download else events.RecordingPlayed
+    events.publish(session, kind(call_id=recording.call_id, recording_id=recording.id))
+
+
 def play_by_phone(database, store, switch, reference: str, phone: str, default_region: str) -> PlaybackOutcome:
     """PLAYING when a playback channel was taken and the call placed."""
     if switch is None:
@@ -64,7 +70,12 @@ def play_by_phone(database, store, switch, reference: str, phone: str, default_r
         if recording is None or recording.state != "available" or not recording.file_path:
             return PlaybackOutcome.FAILED
         path = store.path_of(recording.file_path)
-    return switch.play(number, path)
+        call_id, recording_id = recording.call_id, recording.id
+    outcome = switch.play(number, path)
+    if outcome is PlaybackOutcome.PLAYING:
+        with database.session() as session:
+            events.publish(session, events.RecordingPlayed(call_id=call_id, recording_id=recording_id, medium="phone"))
+    return outcome
 
 
 # --- Recall (seed 003) ------------------------------------------------------------------
@@ -92,7 +103,8 @@ def retrieve_rec_file(session: Session, store, *, extension: str, when: datetime
         if wanted and not any(_digits(n).endswith(wanted) or (wanted.endswith(_digits(n)) and _digits(n))
                               for n in (call.ani, call.did, call.target)):
             continue
-        if protect:
+        if protect and not recording.deletion_protected:
             recording.deletion_protected = True
+            events.publish(session, events.RecordingProtected(call_id=call.id, recording_id=recording.id))
         return crm.audio_file(crm.company_for_call(session, call), recording, store)
     return ""

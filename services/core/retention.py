@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from storage.models import Recording
 
+from . import events
+
 
 @dataclass
 class PurgeReport:
@@ -59,6 +61,7 @@ def purge_expired(database, store, *, retention_days: int, dry_run: bool = False
                 recording.state = "purged"
                 recording.purged_at = datetime.now(timezone.utc)
                 recording.file_path = None
+                events.publish(session, events.RecordingDeleted(call_id=recording.call_id, recording_id=recording.id))
                 session.flush()
                 session.commit()
                 store.delete(path)

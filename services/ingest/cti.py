@@ -14,7 +14,7 @@ from services.core import ledger
 from services.core.errors import CallsuiteError
 from services.core.security import constant_time_equals
 from services.core.throttle import TooManyAttempts
-from services.http.auth import bearer_token
+from services.http.auth import bearer_token, signed_in
 from services.http.errors import http_status
 from services.http.jsonp import json_answer
 from services.http.openapi import ERROR_OBJECT, JSON, MP3, Operation, obj, text
@@ -78,6 +78,7 @@ class CtiIngest:
             return _error(503, "CTI ingest is disabled: set cti_token in the configuration")
         given = bearer_token(request.environ)
         if given is not None and constant_time_equals(given, token):
+            signed_in(request.environ, "cti")
             return None
         # Only wrong tokens are counted and checked: a PBX with the right one never waits.
         throttle, database, address = self.system.throttle, self.system.database, request.remote_addr

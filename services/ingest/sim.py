@@ -8,6 +8,7 @@ POST /sim/v1/calls/{id}/hangup
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -128,8 +129,13 @@ class SimulatedSwitchApi:
         switch = self.system.switch
         operation = {"pause": switch.pause_recording, "resume": switch.resume_recording,
                      "hangup": switch.hangup}[action]
+        with self.system.database.read_session() as session:
+            known = ledger.find_call(session, "sim", call_id)
+            ledger_id = known.id if known is not None else None
         try:
-            operation(call_id)
+            # A pause or resume is reported from the switch's thread: credit it to this request.
+            with self.system.audit.claim(ledger_id) if ledger_id is not None else nullcontext():
+                operation(call_id)
         except UnknownCall:
             return _reply(404, {"error": f"unknown call {call_id!r}"})
         except InvalidCallState as exc:

@@ -108,8 +108,10 @@ class BlueButler:
                 recording = recordings.recording_for_listener(session, user, reference)
                 path = self.system.store.path_of(recording.file_path)
                 modified = recording.available_at
-            if not path.is_file():
-                raise NotFound("the recording file is missing")
+                if not path.is_file():
+                    raise NotFound("the recording file is missing")  # rolls the audit entry back too
+                # A player asks for ranges; a request for the whole file is a download.
+                recordings.note_listening(session, recording, download="HTTP_RANGE" not in request.environ)
         except (Unauthorized, TooManyAttempts) as exc:
             return refusal(exc)
         except Forbidden:
