@@ -8,12 +8,13 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import requests
+from helpers.agent import AgentClient
 from helpers.audio import tone_mp3
 from helpers.console import signed_in
 from helpers.server import REPO, cli_database_options, start_server
 from sqlalchemy import select
 
-from storage.models import AuditEntry
+from storage.models import AuditEntry, Call
 
 BMS = ("bms", "demo-bms-pw")
 
@@ -27,6 +28,16 @@ def audit_json(data_dir, *flags):
     result = callsuite("audit", *cli_database_options(data_dir), "--json", *flags)
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def answered(live, call_id: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with live.db.read_session() as session:
+            if session.get(Call, call_id).state == "answered":
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"call {call_id} not answered")
 
 
 def cti_call(live, call_id, *, at, extension="201", end=True):
@@ -44,7 +55,7 @@ def cti_call(live, call_id, *, at, extension="201", end=True):
 
 def test_every_access_to_a_recording_is_audited_and_read_back_with_the_cli(tmp_path):
     data = tmp_path / "data"
-    live = start_server(data, retention_days=30)
+    live = start_server(data, retention_days=30, agent_answer_after_s=0.0)
     try:
         ref = live.recorded_call("201").reference
         mp3 = live.url(f"/bluebutler/service/MP3/{ref}")
@@ -93,6 +104,14 @@ def test_every_access_to_a_recording_is_audited_and_read_back_with_the_cli(tmp_p
         assert requests.post(live.url(f"/sim/v1/calls/{sim['call_id']}/pause"),
                              headers={"X-Request-Id": "sim-pause"}).status_code == 200
 
+        # Paused and resumed by an agent through the agent API (seed 004).
+        agent = AgentClient(live, "alice", 7)
+        assert agent.do("login", campaign="3").one["AgentStateName"] == "logged_in"
+        dialled = agent.get("/dial/user/7/phone/%2B442079460333").one["CallId"]
+        answered(live, dialled)
+        assert agent.call("stoprecord", dialled).one["RecordingState"] == 2
+        assert agent.call("startrecord", dialled).ok
+
         # An old recording for the purge.
         old_ref = cti_call(live, "old-1", at=datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc), extension="301")
     finally:
@@ -118,10 +137,16 @@ def test_every_access_to_a_recording_is_audited_and_read_back_with_the_cli(tmp_p
     assert mine[2]["detail"] == "activity ACT-77"
 
     everything = audit_json(data, "--since", "1h")
-    paused = [e for e in everything if e["action"] == "paused"]
+    paused = [e for e in everything if e["action"] == "paused" and e["user"] != "alice"]
     assert [(e["user"], e["surface"], e["request_id"]) for e in paused] == [
         ("cti", "POST /cti/v1/events", paused[0]["request_id"]),
         (None, "POST /sim/v1/calls/<call_id>/<any(pause,resume,hangup):action>", "sim-pause")]
+    by_agent = [(e["action"], e["user"], e["surface"]) for e in everything if e["call_id"] == dialled]
+    assert by_agent == [
+        ("paused", "alice", "GET /webservices/services/telephony/<any(hangup,dispose,hold,retrieve,stoprecord,"
+                            "startrecord):method>/user/<user_id>/call/<call_id>"),
+        ("resumed", "alice", "GET /webservices/services/telephony/<any(hangup,dispose,hold,retrieve,stoprecord,"
+                             "startrecord):method>/user/<user_id>/call/<call_id>")]
     [deleted] = [e for e in everything if e["action"] == "deleted"]
     assert (deleted["recording"], deleted["user"], deleted["address"], deleted["surface"], deleted["binding"]) == (
         old_ref, "operator", "local", "callsuite purge", "cli")
