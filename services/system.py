@@ -15,7 +15,7 @@ from services.callback import edge as callback_edge
 from services.calldata import edge as calldata_edge
 from services.config import Settings
 from services.console import edge as console_edge
-from services.core import audit, events, ledger, stats
+from services.core import audit, events, ledger, security, stats
 from services.core.calldetails import address_allowed
 from services.core.errors import CallsuiteError
 from services.core.throttle import SigninThrottle
@@ -201,6 +201,8 @@ class System:
             channels = self.switch.channels()
             free = sum(1 for channel in channels if channel.state == "idle")
             yield "callsuite_playback_channels_free", "Idle playback channels", "", {"": free}
+        yield ("callsuite_password_verifications", "argon2 password verifications run by this process", "",
+               {"": security.password_verifications.value})
         yield ("callsuite_event_subscribers", "Open callback event streams and waiting long polls (this process)", "",
                {"": len(self.events_server.feed)})
 
