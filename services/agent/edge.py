@@ -150,7 +150,7 @@ class AgentApi:
         return self._answer(request, wire.Answer(True, 0, "OK", data))
 
     def _actor(self, request: Request):
-        actor = self.desk.actor(token_key(request.environ))
+        actor = self.desk.actor(token_key(request.environ), request.remote_addr or "")
         signed_in(request.environ, actor.username)
         return actor
 
@@ -289,7 +289,7 @@ def _token_refusals_as_401(app):
 
         body = b"".join(app(environ, capture))
         status, headers = captured["status"], list(captured["headers"])
-        if not status.startswith("200"):
+        if not status.startswith(("200", "429")):  # 429: too many wrong tokens, with its Retry-After
             if any(code in body for code in _fault_codes(UNAUTHORIZED_FAULT)):
                 status = "401 Unauthorized"
                 headers.append(("WWW-Authenticate", CHALLENGE))

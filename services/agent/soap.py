@@ -79,7 +79,7 @@ def _token_fault(exc: Exception) -> Fault:
 
 # Every operation but GetToken (the sign-in) acts as the agent whose token it carries.
 def _actor(ctx, key):
-    actor = _desk(ctx).actor(key)
+    actor = _desk(ctx).actor(key, environ_of(ctx).get("REMOTE_ADDR") or "")
     signed_in(environ_of(ctx), actor.username)
     return actor
 

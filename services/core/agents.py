@@ -777,9 +777,19 @@ class AgentDesk:
     def source(self) -> str:
         return self.control.source if self.control is not None else "sim"
 
-    def actor(self, token: Optional[str]) -> User:
-        with self.database.read_session() as session:
-            return user_for_token(session, token)
+    def actor(self, token: Optional[str], address: Optional[str] = None) -> User:
+        """The user of a token. A wrong token counts as a failed sign-in of its address (as
+        CTI's): after too many, TooManyAttempts. Only wrong ones are counted and checked,
+        so an agent with a valid token never waits."""
+        try:
+            with self.database.read_session() as session:
+                return user_for_token(session, token)
+        except TokenInvalid:
+            if self.throttle is not None and address is not None:
+                with self.database.session() as session:
+                    self.throttle.check(session, surface="agent-token", account="", address=address)
+                    self.throttle.failed(session, surface="agent-token", account="", address=address)
+            raise
 
     def run(self, operation, actor: User, *args, **kwargs):
         """An operation that needs no switch (a listing, a session change), in one transaction."""
