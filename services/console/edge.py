@@ -81,6 +81,7 @@ API = {
     "calls": page("The calls, newest first", *_SEARCH),
     "call_page": page("A call's details and options"),
     "call_options": page("Save a call's options", form={"reviewed": _S, "sales_status": _S, "journal": _S}),
+    "protect": page("Protect a call's recording from retention deletion", form={}),
     "recording": Operation("A recording for the console's player", tag="Console", security=("console",),
                            params=(Param("Range", "header"),),
                            responses={200: _AUDIO, 206: _AUDIO, 304: {}, 401: {TEXT: _S}, 403: {TEXT: _S},
@@ -132,6 +133,7 @@ class Console:
             Route("/console/calls", self.calls, api=(API["calls"],)),
             Route("/console/calls/<int:call_id>", self.call_page, api=(API["call_page"],)),
             Route("/console/calls/<int:call_id>", self.call_options, methods=("POST",), api=(API["call_options"],)),
+            Route("/console/calls/<int:call_id>/protect", self.protect, methods=("POST",), api=(API["protect"],)),
             Route("/console/recordings/<reference>.mp3", self.recording, api=(API["recording"],)),
             Route("/console/static/<any({}):name>".format(",".join(STATIC_FILES)), self.static,
                   api=(API["static"],)),
@@ -329,6 +331,24 @@ class Console:
             return self._call_refused(viewer, request, exc)
         log.info("console: %s set the options of call %s", viewer.username, call_id)
         return _redirect(f"/console/calls/{call_id}?saved=1")
+
+    def protect(self, request: Request, call_id: int) -> Response:
+        """Whoever may listen to a call may protect its recording from retention deletion."""
+        viewer = self.sessions.viewer(request)
+        if viewer is None:
+            return _redirect("/console/signin")
+        if not csrf_ok(request, viewer.token, "session"):
+            return _refused(403, "CSRF token missing or wrong")
+        try:
+            with self.system.database.session() as session:
+                call = calloptions.call_for_editor(session, session.get(User, viewer.id), call_id)
+                if call.recording is None or call.recording.state != "available":
+                    raise NotFound("the call has no recording")
+                recordings.protect_from_deletion(session, call.recording)
+        except (Forbidden, NotFound) as exc:
+            return self._call_refused(viewer, request, exc)
+        log.info("console: %s protected the recording of call %s", viewer.username, call_id)
+        return _redirect(f"/console/calls/{call_id}")
 
     def _call_page(self, viewer: Viewer, request: Request, call_id: int, *, notice: Optional[str] = None,
                    error: Optional[str] = None, form: Optional[dict[str, str]] = None, status: int = 200) -> Response:

@@ -57,6 +57,15 @@ def note_listening(session: Session, recording: Recording, *, download: bool) ->
     events.publish(session, kind(call_id=recording.call_id, recording_id=recording.id))
 
 
+def protect_from_deletion(session: Session, recording: Recording) -> bool:
+    """Protect a recording from retention deletion; False if it already was."""
+    if recording.deletion_protected:
+        return False
+    recording.deletion_protected = True
+    events.publish(session, events.RecordingProtected(call_id=recording.call_id, recording_id=recording.id))
+    return True
+
+
 def play_by_phone(database, store, switch, reference: str, phone: str, default_region: str) -> PlaybackOutcome:
     """PLAYING when a playback channel was taken and the call placed."""
     if switch is None:
@@ -103,8 +112,7 @@ def retrieve_rec_file(session: Session, store, *, extension: str, when: datetime
         if wanted and not any(_digits(n).endswith(wanted) or (wanted.endswith(_digits(n)) and _digits(n))
                               for n in (call.ani, call.did, call.target)):
             continue
-        if protect and not recording.deletion_protected:
-            recording.deletion_protected = True
-            events.publish(session, events.RecordingProtected(call_id=call.id, recording_id=recording.id))
+        if protect:
+            protect_from_deletion(session, recording)
         return crm.audio_file(crm.company_for_call(session, call), recording, store)
     return ""

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import requests
 from helpers.agent import AgentClient
 from helpers.audio import tone_mp3
-from helpers.console import signed_in
+from helpers.console import csrf_of, signed_in
 from helpers.server import REPO, cli_database_options, start_server
 from sqlalchemy import select
 
@@ -86,7 +86,15 @@ def test_every_access_to_a_recording_is_audited_and_read_back_with_the_cli(tmp_p
         console, _ = signed_in(live, "alice", "demo-alice-pw")
         assert console.get(live.url(f"/console/recordings/{ref}.mp3"), headers={"Range": "bytes=0-9"}).status_code == 206
 
-        # Protected by Recall's CRM (an allowed network: no credentials).
+        # Protected in the console (another recording), and by Recall's CRM (an allowed network).
+        other = live.recorded_call("202").reference
+        supervisor, _ = signed_in(live, "bms", "demo-bms-pw")
+        other_call = requests.get(live.url("/rest/recording/GetRecordingInfo"), params={"refNum": other},
+                                  auth=BMS).json()["CallId"]
+        page = supervisor.get(live.url(f"/console/calls/{other_call}"))
+        assert 'id="protect"' in page.text
+        r = supervisor.post(live.url(f"/console/calls/{other_call}/protect"), data={"csrf": csrf_of(page.text)})
+        assert r.status_code == 200 and "Protected from deletion." in r.text
         started = datetime.now(timezone.utc) - timedelta(minutes=3)
         r = requests.get(live.url("/RecallIPInterfaceWS/JSONP/Recording.aspx/RetrieveRecFile"), params={
             "sExtension": "201", "bDeletionProtected": "true", "format": "json",
@@ -147,6 +155,8 @@ def test_every_access_to_a_recording_is_audited_and_read_back_with_the_cli(tmp_p
                             "startrecord):method>/user/<user_id>/call/<call_id>"),
         ("resumed", "alice", "GET /webservices/services/telephony/<any(hangup,dispose,hold,retrieve,stoprecord,"
                              "startrecord):method>/user/<user_id>/call/<call_id>")]
+    assert [(e["action"], e["user"], e["surface"]) for e in everything if e["recording"] == other] == [
+        ("protected", "bms", "POST /console/calls/<int:call_id>/protect")]
     [deleted] = [e for e in everything if e["action"] == "deleted"]
     assert (deleted["recording"], deleted["user"], deleted["address"], deleted["surface"], deleted["binding"]) == (
         old_ref, "operator", "local", "callsuite purge", "cli")
