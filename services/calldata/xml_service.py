@@ -197,8 +197,9 @@ class CallbuttonXmlService:
                 path = self.system.store.path_of(found.file_path)
                 if not path.is_file():
                     raise NotFound("the recording file is missing")
-                recordings.note_listening(session, ledger.recording_by_reference(session, found.reference),
-                                          download="HTTP_RANGE" not in request.environ)
+                if request.method == "GET":  # a HEAD sends no audio
+                    recordings.note_listening(session, ledger.recording_by_reference(session, found.reference),
+                                              download="HTTP_RANGE" not in request.environ)
         except Unauthorized:
             return Response("", status=401, headers=challenge(REALM))
         except TooManyAttempts as exc:

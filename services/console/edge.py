@@ -382,7 +382,8 @@ class Console:
                 recording = recordings.recording_for_listener(session, session.get(User, viewer.id), reference)
                 path = self.system.store.path_of(recording.file_path)
                 modified = recording.available_at
-                recordings.note_listening(session, recording, download=False)  # the page's player
+                if request.method == "GET":  # the page's player (a HEAD sends no audio)
+                    recordings.note_listening(session, recording, download=False)
         except Forbidden:
             return _refused(403, "you may not listen to that recording")
         except NotFound:

@@ -110,8 +110,9 @@ class BlueButler:
                 modified = recording.available_at
                 if not path.is_file():
                     raise NotFound("the recording file is missing")  # rolls the audit entry back too
-                # A player asks for ranges; a request for the whole file is a download.
-                recordings.note_listening(session, recording, download="HTTP_RANGE" not in request.environ)
+                if request.method == "GET":  # a HEAD sends no audio
+                    # A player asks for ranges; a request for the whole file is a download.
+                    recordings.note_listening(session, recording, download="HTTP_RANGE" not in request.environ)
         except (Unauthorized, TooManyAttempts) as exc:
             return refusal(exc)
         except Forbidden:
