@@ -1,4 +1,4 @@
-"""`callsuite` command line: serve, provision, purge, migrate, check, outbox (CONTRACTS §9)."""
+"""`callsuite` command line: serve, provision, purge, migrate, check, outbox, audit (CONTRACTS §9)."""
 from __future__ import annotations
 
 import argparse
@@ -59,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     which = retry.add_mutually_exclusive_group(required=True)
     which.add_argument("id", nargs="?", type=int, help="the entry's id (from outbox list)")
     which.add_argument("--all-failed", action="store_true", help="every dead letter")
+
+    audit = commands.add_parser("audit", help="who played, downloaded, linked, paused, protected or deleted "
+                                              "which recording, from where (oldest first)")
+    _common(audit)
+    audit.add_argument("--since", help="an ISO 8601 date-time (UTC unless it names a zone), or a time ago: "
+                                       "30m, 12h, 7d")
+    audit.add_argument("--recording", metavar="REF", help="only this recording (its reference number)")
+    audit.add_argument("--json", action="store_true", help="one JSON object a line")
+    audit.add_argument("--limit", type=int, default=1000, help="at most this many (the newest), default 1000")
     return parser
 
 
@@ -82,7 +91,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # Alembic announces each of its plugins at INFO; only the migrations it runs matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     commands = {"serve": serve, "provision": provision, "purge": purge, "migrate": migrate, "check": check,
-                "outbox": outbox}
+                "outbox": outbox, "audit": audit}
     return commands[args.command](settings, args)
 
 
@@ -147,15 +156,32 @@ def provision(settings: Settings, args) -> int:
     return 0
 
 
+def _audited_database(settings: Settings, command: str):
+    """The database with the audit log's subscribers, and what the command's actions are
+    credited to: the operating-system user, on this machine."""
+    import getpass
+
+    from services.core import audit, events
+    from storage.database import Database
+
+    bus = events.EventBus()
+    audit.AuditLog().register(bus)
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = None
+    origin = audit.Origin(user=user, address="local", surface=f"callsuite {command}", binding="cli")
+    return Database(settings.effective_database_url, hooks=bus), audit.acting(lambda: origin)
+
+
 def purge(settings: Settings, args) -> int:
     from services.core.retention import purge_expired
-    from storage.database import Database
     from storage.recordings import RecordingStore
 
-    database = Database(settings.effective_database_url)
+    database, acting = _audited_database(settings, "purge")
     database.migrate()
     try:
-        with database.session() as session:
+        with acting, database.session() as session:
             report = purge_expired(session, RecordingStore(settings.recordings_dir),
                                    retention_days=settings.retention_days, dry_run=args.dry_run)
     finally:
@@ -193,6 +219,53 @@ def outbox(settings: Settings, args) -> int:
         return 1
     finally:
         database.dispose()
+    return 0
+
+
+def parse_since(text: str):
+    """`2026-12-01T09:00` (UTC unless zoned), `2026-12-01`, or a time ago: `90s`, `30m`, `12h`, `7d`."""
+    import re
+    from datetime import datetime, timedelta, timezone
+
+    ago = re.fullmatch(r"\s*(\d{1,9})\s*([smhdw])\s*", text or "")
+    if ago:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[ago.group(2)]
+        return datetime.now(timezone.utc) - timedelta(**{unit: int(ago.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--since {text!r}: give an ISO 8601 date-time or a time ago such as 30m, 12h, 7d") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def audit(settings: Settings, args) -> int:
+    from services.core.audit import entries
+    from storage.database import Database
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        print(f"callsuite: {exc}", file=sys.stderr)
+        return 2
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    database.migrate()
+    try:
+        with database.read_session() as session:
+            rows = entries(session, since=since, reference=args.recording, limit=max(1, args.limit))
+            found = [{"at": row.at.isoformat(timespec="seconds"), "action": row.action, "recording": row.reference,
+                      "call_id": row.call_id, "user": row.user, "address": row.address, "surface": row.surface,
+                      "binding": row.binding, "request_id": row.request_id, "detail": row.detail} for row in rows]
+    finally:
+        database.dispose()
+    if args.json:
+        for entry in found:
+            print(json.dumps(entry))
+        return 0
+    print("at\taction\trecording\tuser\taddress\tsurface\tbinding\trequest id\tdetail")
+    for entry in found:
+        print("\t".join("" if entry[key] is None else str(entry[key]) for key in
+                        ("at", "action", "recording", "user", "address", "surface", "binding", "request_id", "detail")))
     return 0
 
 

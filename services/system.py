@@ -15,13 +15,13 @@ from services.callback import edge as callback_edge
 from services.calldata import edge as calldata_edge
 from services.config import Settings
 from services.console import edge as console_edge
-from services.core import events, ledger, stats
+from services.core import audit, events, ledger, security, stats
 from services.core.calldetails import address_allowed
 from services.core.callfacts import facts_of
 from services.core.errors import CallsuiteError
 from services.core.throttle import SigninThrottle
 from services.events.server import EventsServer
-from services.http.app import build_wsgi, create_http_server, health_route
+from services.http.app import build_wsgi, create_http_server, health_route, openapi_route
 from services.http.metrics import Metrics
 from services.http.routing import Route
 from services.info import edge as info_edge
@@ -70,6 +70,7 @@ class System:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.events = events.EventBus()
+        self.audit = audit.AuditLog().register(self.events)  # audit entries, in the actions' transactions
         self.database = Database(settings.effective_database_url, hooks=self.events)
         self.instance_id = uuid.uuid4().hex  # tells this process's notifications from others'
         self._listener = None
@@ -166,7 +167,7 @@ class System:
             control = DriverCallControl(self.switch, self.sink.source)
         return AgentDesk(self.database, control, default_region=self.settings.default_region,
                          answer_after_s=self.settings.agent_answer_after_s, token_ttl=self.settings.agent_token_ttl,
-                         throttle=self.throttle)
+                         throttle=self.throttle, audit=self.audit)
 
     @property
     def ready(self) -> bool:
@@ -185,6 +186,7 @@ class System:
         routes += agent_edge.routes(self)
         routes += callback_edge.routes(self)
         routes += info_edge.routes(self)
+        routes.append(openapi_route(list(routes)))
         return routes
 
     def wsgi_app(self):
@@ -203,6 +205,8 @@ class System:
             if taken is not None:  # the pool every process shares
                 free = max(0, len(channels) - taken)
             yield "callsuite_playback_channels_free", "Idle playback channels", "", {"": free}
+        yield ("callsuite_password_verifications", "argon2 password verifications run by this process", "",
+               {"": security.password_verifications.value})
         yield ("callsuite_event_subscribers", "Open callback event streams and waiting long polls (this process)", "",
                {"": len(self.events_server.feed)})
 

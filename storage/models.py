@@ -425,3 +425,26 @@ class SigninFailure(Base):
     account: Mapped[str] = mapped_column(String(200))  # the username tried (may not exist)
     address: Mapped[str] = mapped_column(String(64))  # the client's address
     at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who played, downloaded, linked, paused, resumed, protected or deleted a recording,
+    from where (services/core/audit.py). Written in the transaction of the action itself."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_audit_entries_at", "at"),
+        Index("ix_audit_entries_reference_at", "reference", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(32))  # played, downloaded, played_by_phone, linked, paused, ...
+    recording_id: Mapped[Optional[int]] = mapped_column(Integer)  # no foreign key: the log outlives what it names
+    reference: Mapped[Optional[str]] = mapped_column(String(64))
+    call_id: Mapped[Optional[int]] = mapped_column(Integer)
+    user: Mapped[Optional[str]] = mapped_column(String(200))  # who signed in; None: nobody (AddLink is open)
+    address: Mapped[Optional[str]] = mapped_column(String(64))  # the client's address, or "local" for the CLI
+    surface: Mapped[Optional[str]] = mapped_column(String(200))  # the route (or command) that acted
+    binding: Mapped[Optional[str]] = mapped_column(String(16))  # http, rest, jsonp, soap11, soap12, cli, switch
+    request_id: Mapped[Optional[str]] = mapped_column(String(64))
+    detail: Mapped[Optional[str]] = mapped_column(String(1000))  # e.g. the BMS activity id of a link

@@ -20,7 +20,9 @@ from services.core import agent_errors, agents
 from services.core.agent_desk import AgentDesk
 from services.core.agents import Disposition
 from services.core.errors import CallsuiteError
+from services.http.auth import signed_in
 from services.http.errors import UNKNOWN, kind_of
+from services.http.openapi import JSON, Operation, Param, obj
 from services.http.routing import Route
 from services.soap.access import token_key
 from services.soap.contracts import AuthoredContract
@@ -35,6 +37,44 @@ BASE = "/webservices/services/telephony"
 CHANGING = frozenset({"goready", "login", "logout", "connectcalls", "dial", "hangup", "dispose", "hold", "retrieve",
                       "stoprecord", "startrecord", "changelead", "createnewlead"})
 CHALLENGE = 'TokenKey realm="Callsuite agent API"'
+
+
+# --- the OpenAPI description: every method answers a CallActionResponse ------------------
+_ANSWER = {"application/xml": {"type": "string", "description": "CallActionResponse of xsd/agent.xsd"},
+           JSON: obj({"Success": {"type": "boolean"}, "Data": {}, "ResponseCode": {"type": "integer"},
+                      "ResponseDetail": {"type": "string"}}, ["Success", "Data", "ResponseCode", "ResponseDetail"])}
+_ANSWERS = {status: _ANSWER for status in (200, 400, 401, 403, 404, 409, 429, 503)}
+_ACCEPT = Param("Accept", "header", schema={"type": "string", "enum": ["application/json", "application/xml"]},
+                description="application/json: answer in JSON (default XML)")
+_USER_METHODS = {"getcalls": "the agent's calls", "goready": "make the agent ready", "campaigns": "campaigns",
+                 "users": "users", "resultcodes": "result codes", "acdqueues": "ACD queues",
+                 "login": "log the agent in to a campaign", "logout": "log the agent out",
+                 "connectcalls": "bridge two calls and dispose both"}
+_QUERY = {"login": (Param("campaign", required=True, schema={"type": "integer"}),),
+          "dispose": (Param("resultcode", required=True),),
+          "dial": (Param("leadid", schema={"type": "integer"}),),
+          "connectcalls": tuple(Param(f"{name}{n}", required=name in ("call", "resultcode"),
+                                      schema={"type": "integer"} if name in ("call", "numsales") else {"type": "string"})
+                                for n in (1, 2) for name in ("call", "resultcode", "notes", "numsales"))}
+_CALL_METHODS = ("hangup", "dispose", "hold", "retrieve", "stoprecord", "startrecord")
+
+
+_USER_ID = {"type": "string", "minLength": 1, "pattern": "^[^/]+$", "examples": ["7"]}  # the demo's alice
+
+
+def _method(summary: str, path: str, method: str = "") -> Operation:
+    return Operation(f"{summary} (seed 004)", path=BASE + path, tag="Agent API", responses=_ANSWERS,
+                     params=(*_QUERY.get(method, ()), _ACCEPT), security=("agentToken",),
+                     path_params={"user_id": _USER_ID})
+
+
+API_TOKEN = Operation(
+    "A token for a user's name and password (form or JSON)", tag="Agent API",
+    body={"application/x-www-form-urlencoded": obj({"username": {"type": "string"}, "password": {"type": "string"}}),
+          JSON: obj({"username": {"type": "string"}, "password": {"type": "string"}})},
+    responses=_ANSWERS, params=(_ACCEPT,))
+API_USER = tuple(_method(summary, f"/{name}/user/<user_id>", name) for name, summary in _USER_METHODS.items())
+API_CALL = tuple(_method(f"{name} a call", f"/{name}/user/<user_id>/call/<call_id>", name) for name in _CALL_METHODS)
 
 
 def _int(value: Optional[str], name: str, *, required: bool = True) -> Optional[int]:
@@ -63,15 +103,21 @@ class AgentApi:
         user = BASE + "/<any({}):method>/user/<user_id>"
         call = BASE + "/<any({}):method>/user/<user_id>/call/<call_id>"
         return [
-            Route("/webservices/services/token", self.token, methods=("POST",)),
-            Route(user.format("getcalls,goready,campaigns,users,resultcodes,acdqueues,login,logout,connectcalls"),
-                  self.on_user),
-            Route(BASE + "/dial/user/<user_id>/phone/<phone>", self.dial),
-            Route(call.format("hangup,dispose,hold,retrieve,stoprecord,startrecord"), self.on_call),
-            Route(BASE + "/leadphones/user/<user_id>/lead/<lead_id>", self.lead_phones),
-            Route(BASE + "/changelead/user/<user_id>/call/<call_id>/leadphone/<lead_phone_id>", self.change_lead),
-            Route(BASE + "/createnewlead/user/<user_id>/call/<call_id>/phone/<phone>", self.create_new_lead),
-            Route(BASE + "/<path:anything_else>", self.unknown),
+            Route("/webservices/services/token", self.token, methods=("POST",), api=(API_TOKEN,)),
+            Route(user.format(",".join(_USER_METHODS)), self.on_user, api=API_USER),
+            Route(BASE + "/dial/user/<user_id>/phone/<phone>", self.dial,
+                  api=(_method("dial a number", "/dial/user/<user_id>/phone/<phone>", "dial"),)),
+            Route(call.format(",".join(_CALL_METHODS)), self.on_call, api=API_CALL),
+            Route(BASE + "/leadphones/user/<user_id>/lead/<lead_id>", self.lead_phones,
+                  api=(_method("a lead's phones", "/leadphones/user/<user_id>/lead/<lead_id>"),)),
+            Route(BASE + "/changelead/user/<user_id>/call/<call_id>/leadphone/<lead_phone_id>", self.change_lead,
+                  api=(_method("move a call to another lead phone",
+                               "/changelead/user/<user_id>/call/<call_id>/leadphone/<lead_phone_id>"),)),
+            Route(BASE + "/createnewlead/user/<user_id>/call/<call_id>/phone/<phone>", self.create_new_lead,
+                  api=(_method("a new lead for a call", "/createnewlead/user/<user_id>/call/<call_id>/phone/<phone>"),)),
+            Route(BASE + "/<path:anything_else>", self.unknown,
+                  api=(Operation("any other method: 404 with a CallActionResponse", tag="Agent API",
+                                 responses=_ANSWERS, params=(_ACCEPT,)),)),
         ]
 
     # --- answering ---------------------------------------------------------------------
@@ -105,7 +151,9 @@ class AgentApi:
         return self._answer(request, wire.Answer(True, 0, "OK", data))
 
     def _actor(self, request: Request):
-        return self.desk.actor(token_key(request.environ))
+        actor = self.desk.actor(token_key(request.environ), request.remote_addr or "")
+        signed_in(request.environ, actor.username)
+        return actor
 
     # --- tokens ------------------------------------------------------------------------
 
@@ -242,7 +290,7 @@ def _token_refusals_as_401(app):
 
         body = b"".join(app(environ, capture))
         status, headers = captured["status"], list(captured["headers"])
-        if not status.startswith("200"):
+        if not status.startswith(("200", "429")):  # 429: too many wrong tokens, with its Retry-After
             if any(code in body for code in _fault_codes(UNAUTHORIZED_FAULT)):
                 status = "401 Unauthorized"
                 headers.append(("WWW-Authenticate", CHALLENGE))
@@ -256,7 +304,8 @@ def _token_refusals_as_401(app):
 def routes(system) -> list[Route]:
     soap = build_soap(system)
     return [
-        Route("/soap/agent", wsgi=_token_refusals_as_401(soap.soap_endpoint)),
-        Route("/rest/agent/<path:operation>", wsgi=_token_refusals_as_401(soap.rest_endpoint), mount_depth=2),
+        Route("/soap/agent", wsgi=_token_refusals_as_401(soap.soap_endpoint), soap=True),
+        Route("/rest/agent/<path:operation>", wsgi=_token_refusals_as_401(soap.rest_endpoint), mount_depth=2,
+              api=soap.rest_api("/rest/agent", "agent")),
         *AgentApi(system).routes(),
     ]

@@ -18,7 +18,8 @@ from services.contracts import contracts_root
 from services.core import agent_errors, agents
 from services.core.agents import Disposition
 from services.core.errors import CallsuiteError, Forbidden, Unauthorized
-from services.soap.access import OPEN, caller, token
+from services.http.auth import signed_in
+from services.soap.access import OPEN, caller, environ_of, token
 from services.soap.faults import soap_operation
 from services.soap.types import optional, required
 
@@ -77,7 +78,13 @@ def _token_fault(exc: Exception) -> Fault:
 
 
 # Every operation but GetToken (the sign-in) acts as the agent whose token it carries.
-TOKEN = token(lambda ctx, key: _desk(ctx).actor(key), _token_fault)
+def _actor(ctx, key):
+    actor = _desk(ctx).actor(key, environ_of(ctx).get("REMOTE_ADDR") or "")
+    signed_in(environ_of(ctx), actor.username)
+    return actor
+
+
+TOKEN = token(_actor, _token_fault)
 
 
 def _run(ctx, kind: str, list_of: Optional[str], work: Callable[[Any, Any], Any]):

@@ -20,8 +20,9 @@ def build_soap(system) -> SoapService:
 def routes(system) -> list[Route]:
     soap = build_soap(system)
     return [
-        Route("/RequestCallbackService/Service.svc", wsgi=soap.soap_endpoint),
-        Route("/soap/callback", wsgi=soap.soap_endpoint),
-        Route("/rest/callback/<path:operation>", wsgi=soap.rest_endpoint, mount_depth=2),
+        Route("/RequestCallbackService/Service.svc", wsgi=soap.soap_endpoint, soap=True),
+        Route("/soap/callback", wsgi=soap.soap_endpoint, soap=True),
+        Route("/rest/callback/<path:operation>", wsgi=soap.rest_endpoint, mount_depth=2,
+              api=soap.rest_api("/rest/callback", "callback")),
         *CallbackRest(system).routes(),
     ]

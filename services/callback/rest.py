@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 from services.core import callbacks
 from services.core.errors import InvalidInput
 from services.http.jsonp import json_answer
+from services.http.openapi import JSON, Operation, array, obj, text
 from services.http.routing import Route
 
 from . import wire
@@ -83,6 +84,33 @@ def _new_request(args: Mapping[str, Any]) -> callbacks.NewRequest:
                                 _str(args, "region"), {f: _str(args, f) for f in callbacks.FIELDS})
 
 
+# The OpenAPI description of the six operations (numbers may also arrive as strings).
+_NUMBER = {"type": ["integer", "string"]}
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+_DATE = {"type": "string", "description": "yyyy-MM-dd HH:mm:ss, the company's zone", "example": "2026-12-02 09:30:00"}
+_COMPANY = {"company": _NUMBER, "password": _TEXT_OR_NULL}
+_NEW_REQUEST = {**_COMPANY, "name": _TEXT_OR_NULL, "phoneNo": _TEXT_OR_NULL, "serviceQueue": _NUMBER,
+                "region": _TEXT_OR_NULL, **{f: _TEXT_OR_NULL for f in callbacks.FIELDS}}
+_RESPONSE_MESSAGE = obj({"ConfirmationCode": {"type": "string"}, "ResultCode": {"type": "integer"}},
+                        ["ConfirmationCode", "ResultCode"])
+_SLOTS = array(obj({"TimeSlotID": {"type": "integer"}, "TimeFrom": {"type": "string"}, "TimeTo": {"type": "string"},
+                    "Available": {"type": "boolean"}}, ["TimeSlotID", "TimeFrom", "TimeTo"]))
+_REST_OPERATIONS = {
+    "RequestCallWhenAvailable": (_NEW_REQUEST, _RESPONSE_MESSAGE),
+    "RequestCallSchedule": ({**_NEW_REQUEST, "timeslot": _NUMBER, "date": _DATE}, _RESPONSE_MESSAGE),
+    "GetAvailableTimes": ({**_COMPANY, "serviceQueue": _NUMBER, "requestedDate": _DATE}, _SLOTS),
+    "GetNextThreeTimeSlots": ({**_COMPANY, "serviceQueue": _NUMBER, "time": _DATE, "requestedDate": _DATE}, _SLOTS),
+    "UpdateEWTRecord": ({**_COMPANY, "serviceQueue": _NUMBER, "ewt": _NUMBER}, {"type": "boolean"}),
+    "GetEWTByServiceID": ({"companyID": _NUMBER, "company": _NUMBER, "password": _TEXT_OR_NULL,
+                           "serviceQueueID": _NUMBER, "serviceQueue": _NUMBER}, {"type": "integer"}),
+}
+API = tuple(Operation(f"{name} (seed 001's REST binding: one JSON object in, the bare answer out)",
+                      path=f"{PREFIX}/{name}", tag="Buzzeasy", body={JSON: obj(fields)}, body_required=False,
+                      responses={200: {JSON: answer}, 400: text(), 401: {JSON: {"type": "string"}}, 413: text()},
+                      description="The company's password is a field of the body.")
+            for name, (fields, answer) in _REST_OPERATIONS.items())
+
+
 class CallbackRest:
     def __init__(self, system) -> None:
         self.system = system
@@ -96,7 +124,7 @@ class CallbackRest:
         }
 
     def routes(self) -> list[Route]:
-        return [Route(PREFIX + "/<operation>", self.handle, methods=("POST",))]
+        return [Route(PREFIX + "/<operation>", self.handle, methods=("POST",), api=API)]
 
     def handle(self, request: Request, operation: str) -> Response:
         handler = self.operations.get(operation)

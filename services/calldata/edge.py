@@ -21,7 +21,8 @@ def build_soap(system) -> SoapService:
 def routes(system) -> list[Route]:
     soap = build_soap(system)
     return [
-        Route("/soap/calldata", wsgi=soap.soap_endpoint),
-        Route("/rest/calldata/<path:operation>", wsgi=soap.rest_endpoint, mount_depth=2),
+        Route("/soap/calldata", wsgi=soap.soap_endpoint, soap=True),
+        Route("/rest/calldata/<path:operation>", wsgi=soap.rest_endpoint, mount_depth=2,
+              api=soap.rest_api("/rest/calldata", "calldata")),
         *CallbuttonXmlService(system).routes(),
     ]

@@ -49,11 +49,12 @@ from typing import Iterator, Optional
 
 from werkzeug.wrappers import Request, Response
 
-from services.core import calldetails
+from services.core import calldetails, ledger, recordings
 from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthorized
 from services.core.throttle import TooManyAttempts
-from services.http.auth import basic_credentials, challenge, retry_after
+from services.http.auth import basic_credentials, challenge, retry_after, signed_in
 from services.http.media import send_mp3
+from services.http.openapi import MP3, XML, Operation, Param, text
 from services.http.routing import Route
 from services.http.wsgi import BodyTooLarge, base_url, read_body
 from storage.recordings import RecordingStoreError
@@ -76,6 +77,25 @@ _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 _FALLBACK = error_document("", "", ERROR, "Internal error")
 
 
+_XML_DOCUMENT = {"type": "string", "description": "a document of xsd/callbutton.xsd"}
+CALL_DETAILS = Operation(
+    "The partner call-detail report: a GetCallDetails XML request, answered in XML (seed 002)", tag="Callbutton",
+    body={"application/xml": _XML_DOCUMENT, XML: _XML_DOCUMENT},
+    responses={200: {XML: _XML_DOCUMENT}, 401: {XML: _XML_DOCUMENT}, 413: text(), 429: {XML: _XML_DOCUMENT}},
+    security=("partner",),
+    description="Request and answers are validated against xsd/callbutton.xsd (request element GetCallDetails; "
+                "answers GetCallDetailsResponse, or GetCallDetailResponse with status UNAUTHORIZED or ERROR, "
+                "which is answered 200 as the seed has it).")
+_AUDIO = {MP3: {"type": "string", "format": "binary"}}
+RECORDING = Operation(
+    "VoiceDirectory: a call's recording for the partner that may read its client code", tag="Callbutton",
+    params=(Param("id", required=True, description="the call id of the report"),
+            Param("Range", "header")),
+    responses={200: _AUDIO, 206: _AUDIO, 304: {}, 401: text(), 403: text(), 404: text(), 416: text(),
+               429: text()},
+    security=("partner",))
+
+
 def _credentials(request: Request) -> tuple[Optional[str], Optional[str]]:
     return basic_credentials(request.environ) or (None, None)
 
@@ -88,8 +108,8 @@ class CallbuttonXmlService:
 
     def routes(self) -> list[Route]:
         return [
-            Route(XML_PATH, self.call_details, methods=("POST",)),
-            Route(RECORDING_PATH, self.recording),
+            Route(XML_PATH, self.call_details, methods=("POST",), api=(CALL_DETAILS,)),
+            Route(RECORDING_PATH, self.recording, api=(RECORDING,)),
         ]
 
     # -- the XML service -------------------------------------------------------------------
@@ -174,11 +194,15 @@ class CallbuttonXmlService:
             return Response("", status=401, headers=challenge(REALM))
         try:
             partner = authenticate_partner(self.system, username, password, client_ip)
-            with self.system.database.read_session() as session:
+            signed_in(request.environ, f"partner:{partner.username}")
+            with self.system.database.session() as session:
                 found = calldetails.recording_for_partner(session, partner, request.args.get("id", ""))
-            path = self.system.store.path_of(found.file_path)
-            if not path.is_file():
-                raise NotFound("the recording file is missing")
+                path = self.system.store.path_of(found.file_path)
+                if not path.is_file():
+                    raise NotFound("the recording file is missing")
+                if request.method == "GET":  # a HEAD sends no audio
+                    recordings.note_listening(session, ledger.recording_by_reference(session, found.reference),
+                                              download="HTTP_RANGE" not in request.environ)
         except Unauthorized:
             return Response("", status=401, headers=challenge(REALM))
         except TooManyAttempts as exc:

@@ -21,6 +21,7 @@ from services.http.routing import Route
 from storage.models import Campaign, ResultCode, User
 
 from .edge import SECURITY_HEADERS, Console, _redirect, _refused, _templates
+from .edge import page as page_doc
 from .sessions import csrf_for, csrf_ok
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,14 @@ class WebAgent:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/console/agent", self.page),
-            Route("/console/agent/live", self.live),
-            Route("/console/agent/<any(login,logout,ready,dial):action>", self.act, methods=("POST",)),
+            Route("/console/agent", self.page, api=(page_doc("The web agent"),)),
+            Route("/console/agent/live", self.live, api=(page_doc("The web agent's live fragment"),)),
+            Route("/console/agent/<any(login,logout,ready,dial):action>", self.act, methods=("POST",),
+                  api=(page_doc("The web agent: log in or out, go ready, dial",
+                            form={"campaign": {"type": "string"}, "phone": {"type": "string"}}),)),
             Route("/console/agent/calls/<int:call_id>/<any({}):action>".format(",".join(CALL_ACTIONS)),
-                  self.act_on_call, methods=("POST",)),
+                  self.act_on_call, methods=("POST",),
+                  api=(page_doc("The web agent: act on a call", form={"resultcode": {"type": "string"}}),)),
         ]
 
     # --- pages -----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 from services.http.routing import Route
 
 from .edge import SECURITY_HEADERS, _refused, _templates
+from .edge import page as page_doc
 
 _HOST_NAME = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
 
@@ -25,7 +26,8 @@ class CallbackDemo:
         self.system = system
 
     def routes(self) -> list[Route]:
-        return [Route("/console/callbacks/demo", self.page)]
+        return [Route("/console/callbacks/demo", self.page, api=(page_doc("The customer-facing callback demo page",
+                                                                          security=()),))]
 
     def page(self, request: Request) -> Response:
         # The hub is on this host (as the browser named it) at the events server's port.

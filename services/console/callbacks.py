@@ -12,10 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Request, Response
 
+from services.http.openapi import Param
 from services.http.routing import Route
 from storage.models import CallbackRequest, ServiceQueue
 
 from .agent import PAGE_HEADERS  # the console's CSP for a page with one static script
+from .edge import page as page_doc
 from .sessions import csrf_for
 from .views import local_time
 
@@ -28,7 +30,9 @@ class CallbacksPage:
 
     def routes(self) -> list[Route]:
         from .callback_demo import CallbackDemo  # the customer-facing demo lives in its own module
-        return [Route("/console/callbacks", self.page), Route("/console/callbacks/live", self.live),
+        state = Param("state")
+        return [Route("/console/callbacks", self.page, api=(page_doc("Recent callback requests", state),)),
+                Route("/console/callbacks/live", self.live, api=(page_doc("The callback list fragment", state),)),
                 *CallbackDemo(self.console.system).routes()]
 
     def page(self, request: Request) -> Response:

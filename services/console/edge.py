@@ -30,6 +30,7 @@ from services.core.errors import CallsuiteError, Conflict, Forbidden, InvalidInp
 from services.core.security import new_token
 from services.core.throttle import TooManyAttempts
 from services.http.media import send_mp3
+from services.http.openapi import HTML, MP3, TEXT, Operation, Param, obj
 from services.http.routing import Route
 from services.http.wsgi import parse_id
 from storage.models import ActivityLink, User
@@ -53,6 +54,40 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
+}
+
+# --- the OpenAPI description: HTML pages for people, behind a session cookie -----------
+_PAGE_ANSWER = {HTML: {"type": "string"}, TEXT: {"type": "string"}}
+_PAGE_ANSWERS = {**{status: _PAGE_ANSWER for status in (200, 400, 401, 403, 404, 409, 413, 429)}, 303: {}}
+_FORM = "application/x-www-form-urlencoded"
+_CSRF = {"csrf": {"type": "string"}}
+
+
+def page(summary: str, *params: Param, form: Optional[dict] = None, security: tuple = ("console",)) -> Operation:
+    """A console page or form post: HTML, a redirect (303) to the sign-in page without a session."""
+    return Operation(summary, tag="Console", params=params, responses=_PAGE_ANSWERS, security=security,
+                     body=None if form is None else {_FORM: obj({**_CSRF, **form})}, body_required=False)
+
+
+_SEARCH = (Param("phone"), Param("date"), Param("activity"), Param("page", schema={"type": "integer", "minimum": 1}))
+_AUDIO = {MP3: {"type": "string", "format": "binary"}}
+_S = {"type": "string"}
+API = {
+    "home": page("Pending activity links and recent calls", *_SEARCH, Param("play"), Param("linked")),
+    "signin_form": page("The sign-in page", security=()),
+    "signin": page("Sign in (username, password)", form={"username": _S, "password": _S}, security=()),
+    "signout": page("Sign out", form={}),
+    "link": page("Link a pending activity to a recording", form={"link": _S, "reference": _S}),
+    "calls": page("The calls, newest first", *_SEARCH),
+    "call_page": page("A call's details and options"),
+    "call_options": page("Save a call's options", form={"reviewed": _S, "sales_status": _S, "journal": _S}),
+    "protect": page("Protect a call's recording from retention deletion", form={}),
+    "recording": Operation("A recording for the console's player", tag="Console", security=("console",),
+                           params=(Param("Range", "header"),),
+                           responses={200: _AUDIO, 206: _AUDIO, 304: {}, 401: {TEXT: _S}, 403: {TEXT: _S},
+                                      404: {TEXT: _S}, 416: {TEXT: _S}}),
+    "static": Operation("The console's style sheet and scripts", tag="Console",
+                        responses={200: {"text/css": _S, "text/javascript": _S}, 304: {}}),
 }
 
 _templates = Environment(loader=FileSystemLoader(HERE / "templates"),
@@ -90,16 +125,18 @@ class Console:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/console/", self.home),
-            Route("/console/signin", self.signin_form),
-            Route("/console/signin", self.signin, methods=("POST",)),
-            Route("/console/signout", self.signout, methods=("POST",)),
-            Route("/console/link", self.link, methods=("POST",)),
-            Route("/console/calls", self.calls),
-            Route("/console/calls/<int:call_id>", self.call_page),
-            Route("/console/calls/<int:call_id>", self.call_options, methods=("POST",)),
-            Route("/console/recordings/<reference>.mp3", self.recording),
-            Route("/console/static/<any({}):name>".format(",".join(STATIC_FILES)), self.static),
+            Route("/console/", self.home, api=(API["home"],)),
+            Route("/console/signin", self.signin_form, api=(API["signin_form"],)),
+            Route("/console/signin", self.signin, methods=("POST",), api=(API["signin"],)),
+            Route("/console/signout", self.signout, methods=("POST",), api=(API["signout"],)),
+            Route("/console/link", self.link, methods=("POST",), api=(API["link"],)),
+            Route("/console/calls", self.calls, api=(API["calls"],)),
+            Route("/console/calls/<int:call_id>", self.call_page, api=(API["call_page"],)),
+            Route("/console/calls/<int:call_id>", self.call_options, methods=("POST",), api=(API["call_options"],)),
+            Route("/console/calls/<int:call_id>/protect", self.protect, methods=("POST",), api=(API["protect"],)),
+            Route("/console/recordings/<reference>.mp3", self.recording, api=(API["recording"],)),
+            Route("/console/static/<any({}):name>".format(",".join(STATIC_FILES)), self.static,
+                  api=(API["static"],)),
         ]
 
     # --- sign in / out ----------------------------------------------------------------
@@ -295,6 +332,24 @@ class Console:
         log.info("console: %s set the options of call %s", viewer.username, call_id)
         return _redirect(f"/console/calls/{call_id}?saved=1")
 
+    def protect(self, request: Request, call_id: int) -> Response:
+        """Whoever may listen to a call may protect its recording from retention deletion."""
+        viewer = self.sessions.viewer(request)
+        if viewer is None:
+            return _redirect("/console/signin")
+        if not csrf_ok(request, viewer.token, "session"):
+            return _refused(403, "CSRF token missing or wrong")
+        try:
+            with self.system.database.session() as session:
+                call = calloptions.call_for_editor(session, session.get(User, viewer.id), call_id)
+                if call.recording is None or call.recording.state != "available":
+                    raise NotFound("the call has no recording")
+                recordings.protect_from_deletion(session, call.recording)
+        except (Forbidden, NotFound) as exc:
+            return self._call_refused(viewer, request, exc)
+        log.info("console: %s protected the recording of call %s", viewer.username, call_id)
+        return _redirect(f"/console/calls/{call_id}")
+
     def _call_page(self, viewer: Viewer, request: Request, call_id: int, *, notice: Optional[str] = None,
                    error: Optional[str] = None, form: Optional[dict[str, str]] = None, status: int = 200) -> Response:
         try:
@@ -327,6 +382,8 @@ class Console:
                 recording = recordings.recording_for_listener(session, session.get(User, viewer.id), reference)
                 path = self.system.store.path_of(recording.file_path)
                 modified = recording.available_at
+                if request.method == "GET":  # the page's player (a HEAD sends no audio)
+                    recordings.note_listening(session, recording, download=False)
         except Forbidden:
             return _refused(403, "you may not listen to that recording")
         except NotFound:

@@ -18,6 +18,7 @@ from sqlalchemy import delete
 from werkzeug.wrappers import Request, Response
 
 from services.core.security import hash_token
+from services.http.auth import signed_in
 from storage.models import AuthToken, Company, User
 
 SESSION_COOKIE = "callsuite_console"
@@ -37,7 +38,8 @@ def csrf_for(secret: str, purpose: str) -> str:
 
 def csrf_ok(request: Request, secret: Optional[str], purpose: str) -> bool:
     sent = request.form.get("csrf", "")
-    return bool(secret) and bool(sent) and hmac.compare_digest(sent, csrf_for(secret, purpose))
+    # As bytes: compare_digest refuses str with non-ASCII characters (a 500 for a forged field).
+    return bool(secret) and bool(sent) and hmac.compare_digest(sent.encode(), csrf_for(secret, purpose).encode())
 
 
 class Viewer:
@@ -85,6 +87,7 @@ class Sessions:
             if user is None:
                 return None
             company = session.get(Company, user.company_id) if user.company_id is not None else None
+            signed_in(request.environ, user.username)
             return Viewer(user, token, self._zone(company.timezone if company else None))
 
     def _zone(self, name: Optional[str]) -> ZoneInfo:

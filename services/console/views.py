@@ -64,6 +64,7 @@ def call_details(call: Call, zone: ZoneInfo) -> dict[str, Any]:
             "reference": recording.reference if recording else "",
             "recording_state": recording.state if recording else "",
             "playable": recording is not None and recording.state == "available" and bool(recording.file_path),
+            "protected": bool(recording and recording.deletion_protected),
             "reviewed": bool(call.reviewed), "sales_status": call.sales_status or "",
             "journal": call.journal or ""}
 

@@ -2,12 +2,13 @@
 each as its transactions around the switch action (agents.py holds the rules)."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Optional, Protocol
 
 from storage.models import User
 
-from .agent_errors import BadInput, SignInFailed, SwitchDown, SwitchRefused
+from .agent_errors import BadInput, SignInFailed, SwitchDown, SwitchRefused, TokenInvalid
 from .agents import (
     TOKEN_TTL,
     AgentView,
@@ -66,13 +67,15 @@ class AgentDesk:
     acts on the switch outside any, writes the outcome in a second one."""
 
     def __init__(self, database, control: Optional[CallControl], *, default_region: str,
-                 answer_after_s: Optional[float], token_ttl: timedelta = TOKEN_TTL, throttle=None) -> None:
+                 answer_after_s: Optional[float], token_ttl: timedelta = TOKEN_TTL, throttle=None,
+                 audit=None) -> None:
         self.database = database
         self.control = control
         self.default_region = default_region
         self.answer_after_s = answer_after_s
         self.token_ttl = token_ttl
         self.throttle = throttle  # the server's sign-in throttle (check/failed/succeeded), if any
+        self.audit = audit  # the server's AuditLog: what the switch reports for the call is the actor's
 
     def sign_in(self, username: Optional[str], password: Optional[str], address: str) -> tuple[str, int, datetime]:
         """A token for a user's name and password: (token, user id, expiry). Failed
@@ -107,9 +110,19 @@ class AgentDesk:
     def source(self) -> str:
         return self.control.source if self.control is not None else "sim"
 
-    def actor(self, token: Optional[str]) -> User:
-        with self.database.read_session() as session:
-            return user_for_token(session, token)
+    def actor(self, token: Optional[str], address: Optional[str] = None) -> User:
+        """The user of a token. A wrong token counts as a failed sign-in of its address (as
+        CTI's): after too many, TooManyAttempts. Only wrong ones are counted and checked,
+        so an agent with a valid token never waits."""
+        try:
+            with self.database.read_session() as session:
+                return user_for_token(session, token)
+        except TokenInvalid:
+            if self.throttle is not None and address is not None:
+                with self.database.session() as session:
+                    self.throttle.check(session, surface="agent-token", account="", address=address)
+                    self.throttle.failed(session, surface="agent-token", account="", address=address)
+            raise
 
     def run(self, operation, actor: User, *args, **kwargs):
         """An operation that needs no switch (a listing, a session change), in one transaction."""
@@ -140,7 +153,8 @@ class AgentDesk:
         with self.database.session() as session:
             ref = check(session, session.get(User, actor.id), user_id, call_id, self.source, *args)
         if action is not None:
-            action(self._switch(), ref)
+            with self.audit.claim(ref.id) if self.audit is not None else nullcontext():
+                action(self._switch(), ref)
         return ref
 
     def hold(self, actor: User, user_id: int, call_id: int) -> CallView:

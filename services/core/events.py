@@ -62,6 +62,34 @@ class LinkMade:
 
 
 @dataclass(frozen=True)
+class RecordingPlayed:
+    """Someone listened: streamed over HTTP (`medium` "http") or played down a phone line ("phone")."""
+    call_id: int
+    recording_id: int
+    medium: str = "http"
+
+
+@dataclass(frozen=True)
+class RecordingDownloaded:
+    call_id: int
+    recording_id: int
+
+
+@dataclass(frozen=True)
+class RecordingProtected:
+    """Marked protected from retention deletion (Recall's bDeletionProtected)."""
+    call_id: int
+    recording_id: int
+
+
+@dataclass(frozen=True)
+class RecordingDeleted:
+    """Its audio was deleted (retention purge)."""
+    call_id: int
+    recording_id: int
+
+
+@dataclass(frozen=True)
 class CallbackStatusChanged:
     request_id: int
     confirmation_code: str
@@ -71,7 +99,7 @@ class CallbackStatusChanged:
 
 EVENT_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
     CallStarted, CallAnswered, CallEnded, RecordingReady, RecordingPaused, RecordingResumed, LinkMade,
-    CallbackStatusChanged)}
+    CallbackStatusChanged, RecordingPlayed, RecordingDownloaded, RecordingProtected, RecordingDeleted)}
 
 InTransactionHandler = Callable[[Session, Any], None]
 OnCommitHandler = Callable[[Any], None]

@@ -72,7 +72,7 @@ _STATION_BY_ADDRESS = _station_lookup(_STATIONS.c.address == bindparam("address"
 _INSERT_LINK = insert(ActivityLink.__table__).returning(ActivityLink.__table__.c.id)
 
 
-def _workstation(connection, host: Optional[str], client_address: Optional[str]):
+def workstation(connection, host: Optional[str], client_address: Optional[str]):
     """(extension, recording_id, reference) of the workstation named by host (a host name or
     an IP address), or, without host, of the workstation at the request's client address;
     recording_id and reference are None without a recorded call in progress there."""
@@ -99,7 +99,7 @@ def add_link(session: Session, request: AddLinkRequest,
     """The outcome and, when linked, the recording's reference number."""
     now = now or datetime.now(timezone.utc)
     connection = session.connection()
-    station = _workstation(connection, request.host, request.client_address)
+    station = workstation(connection, request.host, request.client_address)
     extension = station.extension if station is not None else None
     link = dict(activity_id=request.activity_id, bms_type=request.bms_type,
                 data1=request.data[0], data2=request.data[1], data3=request.data[2],

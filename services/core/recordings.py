@@ -1,6 +1,7 @@
 """Recordings as the APIs see them: who may listen, playing by phone, Recall's lookup."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Optional
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Call, Recording, User
 
-from . import crm, ledger
+from . import crm, events, ledger
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .phone import to_e164
 from .security import verify_password_cached
@@ -53,12 +54,35 @@ def recording_for_listener(session: Session, user: User, reference: str) -> Reco
     return recording
 
 
-def playback_audio(session: Session, store, user: User, reference: str) -> Path:
+def note_listening(session: Session, recording: Recording, *, download: bool) -> None:
+    """The audio is being sent to someone: announce it (the audit log records who)."""
+    kind = events.RecordingDownloaded if download else events.RecordingPlayed
+    events.publish(session, kind(call_id=recording.call_id, recording_id=recording.id))
+
+
+def protect_from_deletion(session: Session, recording: Recording) -> bool:
+    """Protect a recording from retention deletion; False if it already was."""
+    if recording.deletion_protected:
+        return False
+    recording.deletion_protected = True
+    events.publish(session, events.RecordingProtected(call_id=recording.call_id, recording_id=recording.id))
+    return True
+
+
+@dataclass(frozen=True)
+class PlaybackAudio:
+    path: Path
+    call_id: int
+    recording_id: int
+
+
+def playback_audio(session: Session, store, user: User, reference: str) -> PlaybackAudio:
     """The audio file Play by Phone plays to the user: the recording must be one they may hear."""
-    return store.path_of(recording_for_listener(session, user, reference).file_path)
+    recording = recording_for_listener(session, user, reference)
+    return PlaybackAudio(store.path_of(recording.file_path), recording.call_id, recording.id)
 
 
-def play_by_phone(switch, audio: Path, phone: str, default_region: str) -> PlaybackOutcome:
+def play_by_phone(switch, audio: PlaybackAudio, phone: str, default_region: str) -> PlaybackOutcome:
     """PLAYING when a playback channel was taken and the call placed. No session: the caller
     has read `audio` (playback_audio) in a transaction that has ended, as the switch's call
     is written to the ledger by the switch's own thread."""
@@ -68,7 +92,13 @@ def play_by_phone(switch, audio: Path, phone: str, default_region: str) -> Playb
         number = to_e164(phone, default_region)
     except InvalidInput:
         return PlaybackOutcome.FAILED
-    return switch.play(number, audio)
+    return switch.play(number, audio.path)
+
+
+def note_played_by_phone(session: Session, audio: PlaybackAudio) -> None:
+    """A Play by Phone call was placed: announce it (the audit log records who asked)."""
+    events.publish(session, events.RecordingPlayed(call_id=audio.call_id, recording_id=audio.recording_id,
+                                                   medium="phone"))
 
 
 # --- Recall (seed 003) ------------------------------------------------------------------
@@ -97,6 +127,6 @@ def retrieve_rec_file(session: Session, store, *, extension: str, when: datetime
                               for n in (call.ani, call.did, call.target)):
             continue
         if protect:
-            recording.deletion_protected = True
+            protect_from_deletion(session, recording)
         return crm.audio_file(crm.company_for_call(session, call), recording, store)
     return ""

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from storage.models import Recording
 
+from . import events
+
 
 @dataclass
 class PurgeReport:
@@ -60,5 +62,6 @@ def purge_expired(session: Session, store, *, retention_days: int, dry_run: bool
             recording.state = "purged"
             recording.purged_at = datetime.now(timezone.utc)
             recording.file_path = None
+            events.publish(session, events.RecordingDeleted(call_id=recording.call_id, recording_id=recording.id))
             session.commit()
             store.delete(path)

@@ -19,9 +19,28 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+class _Counter:
+    def __init__(self) -> None:
+        self._value, self._lock = 0, threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self._value += 1
+
+    @property
+    def value(self) -> int:
+        return self._value
+
+
+# argon2 verifications run by this process (a metric: every failed sign-in, of a known
+# account or not, costs one, which is what keeps the two indistinguishable).
+password_verifications = _Counter()
+
+
 def verify_password(password_hash: str | None, password: str | None) -> bool:
     if password is None:
         return False
+    password_verifications.add()
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):

@@ -8,6 +8,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import create_server
 from werkzeug.wrappers import Response
 
+from . import openapi
 from .jsonp import json_answer
 from .middleware import ServerMiddleware
 from .routing import Route, Router
@@ -24,7 +25,26 @@ def health_route(health: Callable[[], tuple[dict, bool]]) -> Route:
     def answer(request) -> Response:
         body, ok = health()
         return json_answer(body, None, 200 if ok else 503)
-    return Route("/health", answer)
+    return Route("/health", answer, api=(openapi.Operation(
+        "The server's state: 200 once ready, 503 before or when the database is unavailable", tag="Operations",
+        responses={code: openapi.json_body(openapi.obj({"status": openapi.STRING, "database": openapi.STRING,
+                                                        "switch": openapi.STRING}, ["status", "database"]))
+                   for code in (200, 503)}),))
+
+
+def openapi_route(routes: Iterable[Route]) -> Route:
+    """GET /openapi.json: the description of `routes` and of itself, built once."""
+    describe = openapi.Operation("This OpenAPI description", tag="Operations",
+                                 responses={200: openapi.json_body({"type": "object"})})
+    built: dict = {}
+
+    def answer(request) -> Response:
+        if "document" not in built:
+            built["document"] = openapi.document([*routes, route])
+        return json_answer(built["document"], None)
+
+    route = Route("/openapi.json", answer, api=(describe,))
+    return route
 
 
 def server_options(settings) -> dict:

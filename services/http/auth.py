@@ -58,6 +58,14 @@ def retry_after(seconds: int) -> list[tuple[str, str]]:
 LISTENER_SURFACE = "basic"  # MP3, PlayByPhone and the recording service share one account and limit
 
 
+USER = "callsuite.user"  # environ: who the request acts for (the audit log's user)
+
+
+def signed_in(environ: dict, who: str) -> None:
+    """Remember who this request acts for (the audit log credits its actions to them)."""
+    environ[USER] = who
+
+
 def client_address(environ: dict) -> str:
     return environ.get("REMOTE_ADDR") or ""
 
@@ -72,9 +80,11 @@ def listener(system, environ: dict):
     username, password = credentials
     if len(username) > MAX_CREDENTIAL or len(password) > MAX_CREDENTIAL:
         raise Unauthorized("credentials too long")
-    return system.throttle.authenticate(
+    user = system.throttle.authenticate(
         system.database, LISTENER_SURFACE, username, client_address(environ),
         lambda: recordings.authenticate(system.database, username, password))
+    signed_in(environ, user.username)
+    return user
 
 
 def listener_unless_from(system, environ: dict, networks) -> object:

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from werkzeug.wrappers import Request, Response
 
+from .openapi import Operation, text
 from .routing import Route
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -57,4 +58,6 @@ class Metrics:
                 return Response("metrics are answered only to metrics_allowed_networks\n", status=403,
                                 content_type="text/plain; charset=utf-8")
             return Response(generate_latest(self.registry), content_type=CONTENT_TYPE)
-        return Route("/metrics", scrape)
+        return Route("/metrics", scrape, api=(Operation(
+            "Prometheus metrics (only to metrics_allowed_networks)", tag="Operations",
+            responses={200: text(), 403: text()}),))

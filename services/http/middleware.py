@@ -7,6 +7,9 @@ import time
 import uuid
 from typing import Callable, Optional
 
+from services.core import audit
+
+from .auth import USER
 from .wsgi import BodyTooLarge, plain_response
 
 access_log = logging.getLogger("callsuite.access")
@@ -26,6 +29,13 @@ _SECRET_PARAMS = re.compile(r"(?i)(^|&)(password|pwd|pin|token|tokenkey|access_t
 
 def redact_query(query: str) -> str:
     return _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}{m.group(2)}=***", query)
+
+
+def origin_of(environ: dict) -> audit.Origin:
+    """Who acts in this request, for the audit log."""
+    return audit.Origin(user=environ.get(USER), address=environ.get("REMOTE_ADDR"),
+                        surface=f"{environ.get('REQUEST_METHOD', '-')} {environ.get('callsuite.route', '-')}",
+                        binding=environ.get("callsuite.binding", "http"), request_id=environ.get("callsuite.request_id"))
 
 
 class ServerMiddleware:
@@ -65,7 +75,8 @@ class ServerMiddleware:
             result = plain_response(tracking_start_response, "400 Bad Request", b"bad Host header\n")
             return self._iterate(result, environ, start_response, state, started)
         try:
-            result = self.app(environ, tracking_start_response)
+            with audit.acting(lambda: origin_of(environ)):
+                result = self.app(environ, tracking_start_response)
         except Exception as exc:
             return self._failed(exc, environ, start_response, state, started)
         file_wrapper = environ.get("wsgi.file_wrapper")

@@ -28,6 +28,8 @@ class Route:
     mount_depth: Optional[int] = None
     max_body_bytes: Optional[int] = None  # a larger (or smaller) limit than the server's
     name: str = ""
+    api: tuple = ()  # its OpenAPI description: services/http/openapi.py Operation, one or more
+    soap: bool = False  # a SOAP endpoint: described by its WSDL, not in /openapi.json
 
 
 class Int64Converter(IntegerConverter):

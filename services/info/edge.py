@@ -14,6 +14,7 @@ from werkzeug.wrappers import Request, Response
 from services.contracts import contracts_root
 from services.core import callbacks
 from services.http.jsonp import json_answer
+from services.http.openapi import CALLBACK, JS, JSON, Operation, Param, nullable, obj, text
 from services.http.routing import Route
 from services.soap.contracts import AuthoredContract
 from services.soap.endpoint import SoapService
@@ -23,6 +24,28 @@ from .soap import BuzzMeInfo
 
 PREFIX = "/BuzzMeInfo/InfoService.svc/rest"
 CHALLENGE = ("WWW-Authenticate", 'Buzzeasy realm="BuzzMeInfo"')
+
+
+_STRING = {"type": "string"}
+_FIELDS = {f"field{i}": _STRING for i in range(1, 11)}
+_BY_NUMBER = obj({"CustomerName": _STRING, "UserPhoneNo": _STRING, "serviceQueueName": _STRING,
+                  "Retries": {"type": "integer"}, **_FIELDS, "ConfirmationCode": _STRING, "ScheduledTime": _STRING})
+_BY_PIN = obj({"CustomerName": _STRING, "UserPhoneNo": _STRING, "serviceQueue": {"type": "integer"},
+               "Retries": {"type": "integer"}, **_FIELDS, "ConfirmationCode": _STRING, "TimeCalled": _STRING})
+_COMPANY = (Param("companyId", schema={"type": "integer", "minimum": -2 ** 31, "maximum": 2 ** 31 - 1}),
+            Param("password"), Param("callback", schema=CALLBACK))
+
+
+def _operation(summary: str, key: str, answer: dict) -> Operation:
+    return Operation(summary, params=(Param(key), *_COMPANY), tag="BuzzMeInfo",
+                     responses={200: {JSON: nullable(answer), JS: _STRING}, 400: text(),
+                                401: {JSON: _STRING, JS: _STRING}},
+                     description="The company's password is a query parameter; no matching request: null.")
+
+
+API = {"GetCallDataByNumber": _operation("The open callback request of a presented number", "presentedNumber",
+                                         _BY_NUMBER),
+       "GetCallDataByPin": _operation("The open callback request of a PIN", "pin", _BY_PIN)}
 
 
 def build_soap(system) -> SoapService:
@@ -35,7 +58,7 @@ class InfoRest:
         self.system = system
 
     def routes(self) -> list[Route]:
-        return [Route(prefix + operation, handler)
+        return [Route(prefix + operation, handler, api=(API[operation],))
                 for prefix in (PREFIX + "/", "/rest/info/")
                 for operation, handler in (("GetCallDataByNumber", self.by_number), ("GetCallDataByPin", self.by_pin))]
 
@@ -70,7 +93,7 @@ class InfoRest:
 def routes(system) -> list[Route]:
     soap = build_soap(system)
     return [
-        Route("/BuzzMeInfo/InfoService.svc", wsgi=soap.soap_endpoint),
-        Route("/soap/info", wsgi=soap.soap_endpoint),
+        Route("/BuzzMeInfo/InfoService.svc", wsgi=soap.soap_endpoint, soap=True),
+        Route("/soap/info", wsgi=soap.soap_endpoint, soap=True),
         *InfoRest(system).routes(),
     ]

@@ -14,9 +14,10 @@ from services.core import ledger
 from services.core.errors import CallsuiteError
 from services.core.security import constant_time_equals
 from services.core.throttle import TooManyAttempts
-from services.http.auth import bearer_token
+from services.http.auth import bearer_token, signed_in
 from services.http.errors import http_status
 from services.http.jsonp import json_answer
+from services.http.openapi import ERROR_OBJECT, JSON, MP3, Operation, obj, text
 from services.http.routing import Route
 from services.http.wsgi import INT64_MAX, MAX_JSON_BYTES, BadJson, parse_json
 from storage.recordings import NotMp3, RecordingTooLarge, is_mp3, probe_mp3
@@ -26,6 +27,29 @@ _STRING_FIELDS = {"event", "call_id", "at", "extension", "direction", "ani", "di
                   "info_digits", "index_number", "other_data"}
 _EVENT_FIELDS = _STRING_FIELDS | {"campaign", "caller_address"}
 _CAMPAIGN_ID = re.compile(r"[0-9]{1,19}")
+
+
+_S = {"type": "string"}
+_S_OR_NULL = {"type": ["string", "null"]}
+_ERRORS = {status: {JSON: ERROR_OBJECT} for status in (400, 401, 404, 409, 413, 415, 422, 429, 503)}
+_EVENT = obj({"event": {"type": "string", "enum": ["call.started", "call.answered", "call.ended",
+                                                    "recording.paused", "recording.resumed"]},
+              "call_id": _S, "at": {"type": "string", "format": "date-time"},
+              **{name: _S_OR_NULL for name in ("extension", "ani", "did", "target", "dtmf", "result", "info_digits",
+                                               "index_number", "other_data")},
+              "direction": {"type": ["string", "null"], "enum": ["inbound", "outbound", None]},
+              "campaign": {"type": ["integer", "string", "null"]},
+              "caller_address": {"type": ["object", "null"]}}, ["event", "call_id", "at"])
+_APPLIED = obj({"call_id": _S, "state": _S, "applied": {"type": "boolean"}, "reference": _S_OR_NULL},
+               ["call_id", "state", "applied"])
+POST_EVENT = Operation("CTI ingest: one call or recording event from a PBX", tag="CTI", body={JSON: _EVENT},
+                       responses={200: {JSON: _APPLIED}, 201: {JSON: _APPLIED}, **_ERRORS}, security=("cti",))
+PUT_RECORDING = Operation(
+    "CTI ingest: a call's recording (MP3)", tag="CTI", body={MP3: {"type": "string", "format": "binary"}},
+    responses={201: {JSON: obj({"reference": _S, "duration_s": {"type": ["number", "null"]},
+                                "size_bytes": {"type": ["integer", "null"]}}, ["reference"])},
+               **_ERRORS, 413: {JSON: ERROR_OBJECT, **text()}},
+    security=("cti",))
 
 
 def _error(status: int, message: str) -> Response:
@@ -42,9 +66,10 @@ class CtiIngest:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/cti/v1/events", self.post_event, methods=("POST",), max_body_bytes=MAX_JSON_BYTES),
+            Route("/cti/v1/events", self.post_event, methods=("POST",), max_body_bytes=MAX_JSON_BYTES,
+                  api=(POST_EVENT,)),
             Route("/cti/v1/calls/<call_id>/recording", self.put_recording, methods=("PUT",),
-                  max_body_bytes=self.system.settings.max_recording_bytes),
+                  max_body_bytes=self.system.settings.max_recording_bytes, api=(PUT_RECORDING,)),
         ]
 
     def _authorized(self, request: Request) -> Response | None:
@@ -53,6 +78,7 @@ class CtiIngest:
             return _error(503, "CTI ingest is disabled: set cti_token in the configuration")
         given = bearer_token(request.environ)
         if given is not None and constant_time_equals(given, token):
+            signed_in(request.environ, "cti")
             return None
         # Only wrong tokens are counted and checked: a PBX with the right one never waits.
         throttle, database, address = self.system.throttle, self.system.database, request.remote_addr

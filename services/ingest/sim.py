@@ -8,6 +8,7 @@ POST /sim/v1/calls/{id}/hangup
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -15,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 from services.core import ledger
 from services.core.calldetails import address_allowed
 from services.http.jsonp import json_answer
+from services.http.openapi import ERROR_OBJECT, JSON, Operation, obj, text
 from services.http.routing import Route
 from services.http.wsgi import MAX_JSON_BYTES, parse_json
 from services.telephony.driver import InvalidCallState, TelephonyError, UnknownCall
@@ -35,16 +37,37 @@ def _number(document: dict, name: str, default: float | None) -> float | None:
     return float(value)
 
 
+_S_OR_NULL = {"type": ["string", "null"]}
+_CALL = obj({"call_id": {"type": "string"}, "reference": _S_OR_NULL, "state": _S_OR_NULL,
+             "recording_state": _S_OR_NULL, "duration_s": {"type": ["number", "null"]}, "result": _S_OR_NULL,
+             "switch_state": {"type": "string"}}, ["call_id", "reference", "state"])
+_ERROR = {JSON: ERROR_OBJECT}
+_SECONDS = {"type": ["number", "null"], "minimum": 0}
+START_CALL = Operation(
+    "The simulated switch: start a call that runs in real time and is recorded", tag="Simulated switch",
+    body={JSON: obj({"extension": _S_OR_NULL, "ani": _S_OR_NULL, "did": _S_OR_NULL, "target": _S_OR_NULL,
+                     "direction": {"type": "string", "enum": ["inbound", "outbound"]},
+                     "answer_after_s": _SECONDS, "duration_s": _SECONDS})},
+    body_required=False,
+    responses={201: {JSON: _CALL}, 400: _ERROR, 403: _ERROR, 413: text(), 503: _ERROR},
+    description="Only for clients in sim_allowed_networks (loopback by default).")
+GET_CALL = Operation("The simulated switch: a call's state and recording reference", tag="Simulated switch",
+                     responses={200: {JSON: _CALL}, 403: _ERROR, 404: _ERROR})
+ACT = Operation("The simulated switch: pause or resume a call's recording, or hang up", tag="Simulated switch",
+                responses={200: {JSON: _CALL}, 403: _ERROR, 404: _ERROR, 409: _ERROR})
+
+
 class SimulatedSwitchApi:
     def __init__(self, system) -> None:
         self.system = system
 
     def routes(self) -> list[Route]:
         return [
-            Route("/sim/v1/calls", self._local(self.start_call), methods=("POST",), max_body_bytes=MAX_JSON_BYTES),
-            Route("/sim/v1/calls/<call_id>", self._local(self.get_call)),
+            Route("/sim/v1/calls", self._local(self.start_call), methods=("POST",), max_body_bytes=MAX_JSON_BYTES,
+                  api=(START_CALL,)),
+            Route("/sim/v1/calls/<call_id>", self._local(self.get_call), api=(GET_CALL,)),
             Route("/sim/v1/calls/<call_id>/<any(pause,resume,hangup):action>", self._local(self.act),
-                  methods=("POST",)),
+                  methods=("POST",), api=(ACT,)),
         ]
 
     def _local(self, handler):
@@ -106,8 +129,13 @@ class SimulatedSwitchApi:
         switch = self.system.switch
         operation = {"pause": switch.pause_recording, "resume": switch.resume_recording,
                      "hangup": switch.hangup}[action]
+        with self.system.database.read_session() as session:
+            known = ledger.find_call(session, "sim", call_id)
+            ledger_id = known.id if known is not None else None
         try:
-            operation(call_id)
+            # A pause or resume is reported from the switch's thread: credit it to this request.
+            with self.system.audit.claim(ledger_id) if ledger_id is not None else nullcontext():
+                operation(call_id)
         except UnknownCall:
             return _reply(404, {"error": f"unknown call {call_id!r}"})
         except InvalidCallState as exc:

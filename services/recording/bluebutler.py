@@ -13,12 +13,13 @@ from werkzeug.wrappers import Request, Response
 from services.core import linking, recordings
 from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthorized
 from services.core.throttle import TooManyAttempts
-from services.core.vocabulary import PlaybackOutcome
 from services.http.auth import challenge, listener, retry_after
 from services.http.jsonp import json_answer
 from services.http.media import send_mp3
+from services.http.openapi import CALLBACK, JS, JSON, MP3, TEXT, Operation, Param, obj, text
 from services.http.routing import Route
 
+from . import playback
 from .wire import ERROR, PLAYBACK, link_answer
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,35 @@ def string_answer(request: Request, value: str | None) -> Response:
     return Response(value or "", content_type="text/plain; charset=utf-8")
 
 
+# The seed's plain string, {"d": ...} with format=json, or JSONP with callback=.
+STRING_ANSWER = {TEXT: {"type": "string"}, JSON: obj({"d": {"type": ["string", "null"]}}, ["d"]),
+                 JS: {"type": "string"}}
+STRING_PARAMS = (Param("format", schema={"type": "string", "enum": ["json", "JSON", "text"]},
+                       description="json: answer {\"d\": ...}"),
+                 Param("callback", schema=CALLBACK, description="answer as JSONP"))
+REFUSALS = {401: text(), 429: text()}
+AUDIO = {MP3: {"type": "string", "format": "binary"}}
+
+ADD_LINK = Operation(
+    "AddLink: link a BMS activity to the active call of a workstation (seed 000)", tag="blueButler",
+    params=(Param("type"), *(Param(f"data{i}") for i in range(1, 6)),
+            Param("host", description="the workstation (host name or address); default: the client's address"),
+            Param("activeCall", schema={"type": "string", "enum": ["true", "false", "TRUE", "FALSE"]},
+                  description="link to the call in progress now (default false: stored as pending)"),
+            *STRING_PARAMS),
+    responses={200: STRING_ANSWER, 400: text()},
+    description="Answers the reference number, `No Active Call`, an empty body (pending) or `Error`.")
+MP3_OPERATION = Operation(
+    "MP3: stream or download a recording (Range requests answered 206)", tag="blueButler",
+    params=(Param("Range", "header", description="one byte range, e.g. bytes=0-1023"),),
+    responses={200: AUDIO, 206: AUDIO, 304: {}, 401: text(), 403: text(), 404: text(), 416: text(), 429: text()},
+    security=("listener",))
+PLAY_BY_PHONE = Operation(
+    "PlayByPhone: play a recording down a phone line", tag="blueButler", params=STRING_PARAMS,
+    responses={200: STRING_ANSWER, 400: text(), **REFUSALS}, security=("listener",),
+    description="Answers `TRUE`, `FALSE` or `ERROR: No Playback Channels`.")
+
+
 class BlueButler:
     def __init__(self, system) -> None:
         self.system = system
@@ -49,9 +79,9 @@ class BlueButler:
     def routes(self) -> list[Route]:
         return [
             # path: an activity id may hold "/" (sent as %2F, which werkzeug decodes before routing)
-            Route("/bluebutler/service/AddLink/id=<path:activity_id>", self.add_link),
-            Route("/bluebutler/service/MP3/<reference>", self.mp3),
-            Route("/bluebutler/service/PlayByPhone/<reference>/<phone>", self.play_by_phone),
+            Route("/bluebutler/service/AddLink/id=<path:activity_id>", self.add_link, api=(ADD_LINK,)),
+            Route("/bluebutler/service/MP3/<reference>", self.mp3, api=(MP3_OPERATION,)),
+            Route("/bluebutler/service/PlayByPhone/<reference>/<phone>", self.play_by_phone, api=(PLAY_BY_PHONE,)),
         ]
 
     def add_link(self, request: Request, activity_id: str) -> Response:
@@ -74,13 +104,16 @@ class BlueButler:
     def mp3(self, request: Request, reference: str) -> Response:
         try:
             user = listener(self.system, request.environ)
-            # A read transaction: a download never queues behind writers (SQLite's writer lock).
-            with self.system.database.read_session() as session:
+            # A write transaction: the audit entry of the listening is written with it.
+            with self.system.database.session() as session:
                 recording = recordings.recording_for_listener(session, user, reference)
                 path = self.system.store.path_of(recording.file_path)
                 modified = recording.available_at
-            if not path.is_file():
-                raise NotFound("the recording file is missing")
+                if not path.is_file():
+                    raise NotFound("the recording file is missing")  # rolls the audit entry back too
+                if request.method == "GET":  # a HEAD sends no audio
+                    # A player asks for ranges; a request for the whole file is a download.
+                    recordings.note_listening(session, recording, download="HTTP_RANGE" not in request.environ)
         except (Unauthorized, TooManyAttempts) as exc:
             return refusal(exc)
         except Forbidden:
@@ -94,11 +127,6 @@ class BlueButler:
         # and nobody unauthenticated can make the server dial out.
         try:
             user = listener(self.system, request.environ)
-            with self.system.database.read_session() as session:
-                audio = recordings.playback_audio(session, self.system.store, user, reference)
         except (Unauthorized, TooManyAttempts) as exc:
             return refusal(exc)
-        except (Forbidden, NotFound):
-            return string_answer(request, PLAYBACK[PlaybackOutcome.FAILED])
-        return string_answer(request, PLAYBACK[recordings.play_by_phone(
-            self.system.switch, audio, phone, self.system.settings.default_region)])
+        return string_answer(request, PLAYBACK[playback.play_by_phone(self.system, user, reference, phone)])

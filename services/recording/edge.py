@@ -21,9 +21,10 @@ def build_soap(system) -> SoapService:
 def routes(system) -> list[Route]:
     soap = build_soap(system)
     return [
-        Route("/soap/recording", wsgi=soap.soap_endpoint),
-        Route("/RecallIPInterfaceWS/Recording.asmx", wsgi=soap.soap_endpoint),
-        Route("/rest/recording/<path:operation>", wsgi=soap.rest_endpoint, mount_depth=2),
+        Route("/soap/recording", wsgi=soap.soap_endpoint, soap=True),
+        Route("/RecallIPInterfaceWS/Recording.asmx", wsgi=soap.soap_endpoint, soap=True),
+        Route("/rest/recording/<path:operation>", wsgi=soap.rest_endpoint, mount_depth=2,
+              api=soap.rest_api("/rest/recording", "recording")),
         *BlueButler(system).routes(),
         *Recall(system).routes(),
     ]

@@ -16,6 +16,7 @@ from services.core.errors import Forbidden, InvalidInput, Unauthorized
 from services.core.throttle import TooManyAttempts
 from services.http.auth import challenge, listener_unless_from, retry_after
 from services.http.jsonp import json_answer, valid_callback
+from services.http.openapi import CALLBACK, JS, JSON, TEXT, Operation, Param, obj
 from services.http.routing import Route
 
 from .bluebutler import REALM  # one realm for the recording service's credentials
@@ -28,12 +29,28 @@ def _refused(response: Response, status: int, headers) -> Response:
     return response
 
 
+_MESSAGE = {JSON: obj({"Message": {"type": "string"}}, ["Message"]), JS: {"type": "string"}}
+RETRIEVE_REC_FILE = Operation(
+    "RetrieveRecFile: the recording of the call on an extension at a date-time (seed 003)", tag="Recall",
+    params=(Param("sExtension", required=True), Param("sPhoneNumber"),
+            Param("dtCallDateTime", required=True, example='"2011-10-10 18:52:00"',
+                  description='yyyy-MM-dd HH:mm:ss in the server\'s zone, JSON-quoted or not'),
+            Param("bDeletionProtected", schema={"type": "string", "enum": ["true", "false"]}),
+            Param("format", schema={"type": "string", "enum": ["json"]}),
+            Param("callback", schema=CALLBACK)),
+    responses={200: {JSON: obj({"d": {"type": "string"}}, ["d"]), JS: {"type": "string"}},
+               400: {**_MESSAGE, TEXT: {"type": "string"}}, 401: _MESSAGE, 403: _MESSAGE, 429: _MESSAGE},
+    security=("listener", ""),
+    description="Answered without credentials to clients in recall_allowed_networks.")
+
+
 class Recall:
     def __init__(self, system) -> None:
         self.system = system
 
     def routes(self) -> list[Route]:
-        return [Route("/RecallIPInterfaceWS/JSONP/Recording.aspx/RetrieveRecFile", self.retrieve_rec_file)]
+        return [Route("/RecallIPInterfaceWS/JSONP/Recording.aspx/RetrieveRecFile", self.retrieve_rec_file,
+                      api=(RETRIEVE_REC_FILE,))]
 
     def retrieve_rec_file(self, request: Request) -> Response:
         args = request.args

@@ -7,11 +7,11 @@ from spyne import Boolean, Integer32, ServiceBase, Unicode, rpc
 
 from services.core import ledger, linking, recordings, search
 from services.core.errors import Forbidden, NotFound
-from services.core.vocabulary import PlaybackOutcome
 from services.soap.access import LISTENER, OPEN, caller, listener_or_networks
 from services.soap.faults import soap_operation
 from services.soap.types import optional, required
 
+from . import playback
 from .types import ActivityLink, CallRecord, Gap, RecordingInfo, RecordingSearchResult
 from .wire import PLAYBACK, format_recall_datetime, link_answer, parse_recall_datetime
 
@@ -63,14 +63,7 @@ class RecordingService(ServiceBase):
     @rpc(required(Unicode), required(Unicode), _args=("refNum", "phoneNumber"), _returns=required(Unicode))
     @soap_operation(access=LISTENER)
     def PlayByPhone(ctx, refNum, phoneNumber):
-        system = ctx.udc
-        with system.database.read_session() as session:
-            try:
-                audio = recordings.playback_audio(session, system.store, caller(ctx), refNum)
-            except (Forbidden, NotFound):
-                return PLAYBACK[PlaybackOutcome.FAILED]  # as the seed URL answers
-        return PLAYBACK[recordings.play_by_phone(system.switch, audio, phoneNumber,
-                                                 system.settings.default_region)]
+        return PLAYBACK[playback.play_by_phone(ctx.udc, caller(ctx), refNum, phoneNumber)]
 
     @rpc(required(Unicode), required(Unicode), _args=("activityId", "refNum"), _returns=required(ActivityLink))
     @soap_operation(access=LISTENER)

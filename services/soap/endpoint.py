@@ -158,6 +158,19 @@ class SoapService:
         return {name: getattr(method.function, "access", None)
                 for service in self.services for name, method in service.public_methods.items()}
 
+    def rest_api(self, prefix: str, tag: str) -> tuple:
+        """The OpenAPI operations of the GET/JSON(P) binding mounted at `prefix`."""
+        from .rest_api import rest_operations
+        refusals, security = {}, {}
+        for name, rule in self.access_rules().items():
+            if getattr(rule, "http_credentials", False):
+                refusals[name] = (401, 403, 429)
+                # A rule open to configured networks (Recall's) also answers without credentials.
+                security[name] = ("listener", "") if rule.__name__.startswith("listener_or_") else ("listener",)
+            elif getattr(rule, "token", False):
+                refusals[name], security[name] = (401, 403, 429), ("agentToken",)
+        return rest_operations(self.services, prefix, tag=tag, refusals=refusals, security=security)
+
     # -- WSGI entry points -------------------------------------------------------------
 
     def _refusal(self, environ: dict, status: str, headers: list) -> tuple[str, list]:

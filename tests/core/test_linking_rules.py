@@ -39,13 +39,18 @@ def add(session, activity="A-1", **kw):
     return linking.add_link(session, linking.AddLinkRequest(activity_id=activity, **kw), now=T0)
 
 
+def extension_of(session, host, client_address):
+    station = linking.workstation(session.connection(), host, client_address)
+    return station.extension if station is not None else None
+
+
 def test_the_workstation_is_named_by_host_any_case_by_its_address_or_by_the_client_address(db):
     with db.read_session() as session:
-        assert linking.workstation_extension(session, "DESK-201.Example.COM", None) == "201"
-        assert linking.workstation_extension(session, " 10.0.0.22 ", None) == "202"  # a host that is an address
-        assert linking.workstation_extension(session, None, "10.0.0.21") == "201"
-        assert linking.workstation_extension(session, "desk-999", "10.0.0.21") is None  # a named host wins
-        assert linking.workstation_extension(session, None, None) is None
+        assert extension_of(session, "DESK-201.Example.COM", None) == "201"
+        assert extension_of(session, " 10.0.0.22 ", None) == "202"  # a host that is an address
+        assert extension_of(session, None, "10.0.0.21") == "201"
+        assert extension_of(session, "desk-999", "10.0.0.21") is None  # a named host wins
+        assert extension_of(session, None, None) is None
 
 
 def test_the_active_call_is_the_newest_answered_one_still_in_progress_on_that_extension(db):
