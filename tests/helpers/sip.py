@@ -54,19 +54,20 @@ def clock_wav(path: Path, base_hz: float, step_hz: float, seconds: int = 40, amp
 
 def clock_seconds(samples: np.ndarray, rate: int, base_hz: float, step_hz: float, count: int = 40,
                   min_level: float = 300.0) -> list[Optional[int]]:
-    """For each 0.25 s window: the second of the clock whose tone dominates it, or None
-    (silence, or no clock tone stronger than the rest)."""
+    """For each 0.25 s window: the second of the clock whose tone is strongest in the
+    clock's own band (so a mix of two clocks in other bands reads as either), or None
+    when that band is quiet (no tone of at least `min_level` amplitude)."""
     size = int(rate * WINDOW_S)
     freqs = np.fft.rfftfreq(size, 1 / rate)
+    band = (freqs >= base_hz - step_hz / 2) & (freqs <= base_hz + step_hz * (count - 0.5))
     window = np.hanning(size)
     found: list[Optional[int]] = []
     for start in range(0, len(samples) - size + 1, size):
-        chunk = samples[start:start + size].astype(float)
-        if np.sqrt(np.mean(chunk ** 2)) < min_level:
+        spectrum = np.abs(np.fft.rfft(samples[start:start + size].astype(float) * window))[band]
+        if spectrum.max() < min_level * size / 4:  # a sine of amplitude A peaks at about A * size / 4
             found.append(None)
             continue
-        spectrum = np.abs(np.fft.rfft(chunk * window))
-        peak = freqs[int(np.argmax(spectrum))]
+        peak = freqs[band][int(np.argmax(spectrum))]
         k = round((peak - base_hz) / step_hz)
         found.append(k if 0 <= k < count and abs(peak - (base_hz + step_hz * k)) <= step_hz / 3 else None)
     return found

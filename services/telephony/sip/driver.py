@@ -114,6 +114,7 @@ class _Leg:
     recording_duration_s: Optional[float] = None
     finished: threading.Event = field(default_factory=threading.Event)  # recording handled
     timer: Optional[threading.Timer] = None
+    end_ticket: Optional[int] = None
 
 
 class SipSwitch:
@@ -247,7 +248,7 @@ class SipSwitch:
         leg.state, leg.ended_at, leg.result = state, now, result
         if leg.timer is not None:
             leg.timer.cancel()
-        self._post(leg, "call.ended", now, result=result)
+        leg.end_ticket = self._post(leg, "call.ended", now, result=result)
         if leg.channel is not None:
             self.pool.release(leg.channel)
             leg.channel = None
@@ -538,6 +539,8 @@ class SipSwitch:
             leg = self._legs.get(call_id)
         if leg is None:
             return None
+        if leg.end_ticket is not None:  # whoever sees it ended reads the ledger next
+            self._relay.wait(leg.end_ticket)
         if leg.state not in _LIVE and leg.record and leg.answered_at is not None:
             leg.finished.wait(30)  # an ended call's snapshot carries its recording path
         with self._lock:

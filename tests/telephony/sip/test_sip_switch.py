@@ -124,7 +124,8 @@ def test_play_by_phone_delivers_the_recording_to_the_callee_and_holds_the_channe
     wait_for(lambda: live.system.switch.channels()[0].state == "idle", timeout_s=20, what="the playback to end")
     samples, rate = read_wav(lab.listener.heard())
     assert runs(clock_seconds(samples, rate, *PLAYED_CLOCK)) == [0, 1, 2, 3]
-    assert not list(live.system.switch.config.media_dir.glob("play-*.wav"))  # the converted file is gone
+    media = live.system.switch.config.media_dir
+    wait_for(lambda: not list(media.glob("play-*.wav")), what="the converted file to be removed")
 
 
 def test_a_callback_bridges_customer_and_agent_with_the_seed_status_sequence(live, lab):
