@@ -76,7 +76,7 @@ def clock_seconds(samples: np.ndarray, rate: int, base_hz: float, step_hz: float
 def runs(seconds: list[Optional[int]]) -> list[int]:
     """The clock seconds heard, in order, each once (a second is kept when two windows agree)."""
     heard: list[int] = []
-    for a, b in zip(seconds, seconds[1:]):
+    for a, b in zip(seconds, seconds[1:], strict=False):
         if a is not None and a == b and (not heard or heard[-1] != a):
             heard.append(a)
     return heard

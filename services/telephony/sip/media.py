@@ -171,7 +171,7 @@ def upsample_pcm(samples: array.array) -> bytes:
     out = array.array("h", bytes(4 * n))
     out[0::2] = samples
     if n:
-        halves = array.array("h", ((a + b) >> 1 for a, b in zip(samples, samples[1:])))
+        halves = array.array("h", ((a + b) >> 1 for a, b in zip(samples, samples[1:], strict=False)))
         halves.append(samples[-1])
         out[1::2] = halves
     if sys.byteorder != "little":

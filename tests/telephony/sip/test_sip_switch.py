@@ -47,7 +47,8 @@ def lab(tmp_path_factory):
         pytest.fail(f"the SIP tests need {', '.join(missing)} (Debian packages; .ci/run installs them)")
     lab = SipLab(tmp_path_factory.mktemp("sip-lab"))
     parties = {user(CUSTOMER): "customer-pw", AGENT: "agent-pw", user(LISTENER): "listener-pw",
-               user(b.BUSY): "busy-pw", user(b.NO_ANSWER): "ringing-pw"}
+               user(b.BUSY): "busy-pw", user(b.NO_ANSWER): "ringing-pw", "442079460901": "dies-pw",
+               "442079460902": "crash-pw"}
     try:
         lab.start(parties)
         lab.customer = lab.party(user(CUSTOMER), clock=CUSTOMER_CLOCK)
@@ -187,3 +188,65 @@ def test_a_customer_who_cannot_be_reached_is_retried_then_fails(live, phone, res
     assert (row.state, row.attempts) == ("failed", 2)
     legs = calls_of(live, code)
     assert [(leg.target, leg.result) for leg in legs] == [(phone, result), (phone, result)]
+
+
+def place(switch, number: str) -> str:
+    call_id = switch.place_call(extension=None, number=number, direction="outbound", ani=None, did=None,
+                                answer_after_s=None, duration_s=None, record=True)
+    wait_for(lambda: switch.call(call_id).state != "ringing", timeout_s=10, what="the answer")
+    assert switch.call(call_id).state == "answered"
+    return call_id
+
+
+def test_a_sidecar_that_dies_is_restarted_and_its_calls_end(live, lab):
+    party = lab.party("442079460901", clock=CUSTOMER_CLOCK)
+    switch = live.system.switch
+    call_id = place(switch, "+442079460901")
+    time.sleep(1.5)
+    switch._sidecar.process.kill()  # the sidecar crashes mid-call
+    wait_for(lambda: switch.call(call_id).state == "failed", timeout_s=10, what="the call to end")
+    with live.db.read_session() as session:
+        call = session.scalar(select(Call).where(Call.external_id == call_id))
+        _ = call.recording
+    assert call.state == "ended" and call.result == "Connected"
+    wait_for(lambda: switch.restarts == 1, timeout_s=10, what="the sidecar to restart")
+    wait_for(lambda: calls_of_switch(live, call_id).recording.state == "available", what="what was recorded")
+    party.stop()  # it never heard a BYE: the killed sidecar could not send one
+    # The restarted sidecar carries calls again.
+    again = place(switch, CUSTOMER)
+    switch.hangup(again)
+    assert switch.call(again).result == "Connected"
+
+
+def calls_of_switch(live, switch_id: str) -> Call:
+    with live.db.read_session() as session:
+        call = session.scalar(select(Call).where(Call.external_id == switch_id))
+        _ = call.recording
+        return call
+
+
+def test_a_call_in_progress_when_callsuite_crashes_is_hung_up_and_ended_at_the_next_start(lab, tmp_path):
+    party = lab.party("442079460902", clock=CUSTOMER_CLOCK)
+    first = start_server(tmp_path, **lab.settings)
+    call_id = place(first.system.switch, "+442079460902")
+    sidecar = first.system.switch._sidecar.process
+    # The crash: Callsuite's threads stop where they are; the sidecar, in its own session, lives on.
+    first._stopping.set()
+    first._thread.join(10)
+    for worker in first.system._workers:
+        worker.stop()
+    first.system.switch._stop.set()
+    first.system.switch._sidecar.control.close()
+    assert sidecar.poll() is None and not party.calls_seen("CALL_CLOSED")
+    second = start_server(tmp_path, **lab.settings)
+    try:
+        wait_for(lambda: party.calls_seen("CALL_CLOSED"), timeout_s=10, what="the party to be hung up")
+        assert sidecar.wait(5) is not None  # the old sidecar is gone
+        call = calls_of_switch(second, call_id)
+        assert call.state == "ended" and call.ended_at is not None
+        assert not lab.captures()  # what rtpengine had captured of it is dropped
+        again = place(second.system.switch, "+442079460902")
+        second.system.switch.hangup(again)
+    finally:
+        second.stop()
+        party.stop()
