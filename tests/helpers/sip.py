@@ -117,8 +117,9 @@ class Party:
 
 
 class SipLab:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, rtp_ports: int = 200) -> None:
         self.folder = Path(folder)
+        self.rtp_ports = rtp_ports
         self.folder.mkdir(parents=True, exist_ok=True)
         self.recordings = self.folder / "rtpengine"
         self.recordings.mkdir(exist_ok=True)
@@ -132,12 +133,12 @@ class SipLab:
     def start(self, parties: dict[str, str]) -> "SipLab":
         """`parties`: user name -> password, so kamailio knows them before they register."""
         self.passwords.update(parties)
-        base = random.randrange(20000, 59000, 200)  # rtpengine's ports, away from other labs
+        base = random.randrange(40000, 60000 - self.rtp_ports, 200)  # rtpengine's, away from other labs
         self._spawn("rtpengine", ["rtpengine", "-f", "-E", "--table=-1", "--delete-delay=0",
                                   "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}",
                                   f"--listen-cli=127.0.0.1:{free_port(1)}",
                                   f"--recording-dir={self.recordings}", "--recording-method=pcap",
-                                  "--recording-format=raw", f"--port-min={base}", f"--port-max={base + 199}",
+                                  "--recording-format=raw", f"--port-min={base}", f"--port-max={base + self.rtp_ports - 1}",
                                   "-L", "4", f"--pidfile={self.folder / 'rtpengine.pid'}"])
         self._wait_rtpengine()  # kamailio pings it once at start, and shuns it for a minute if it is not up
         lines = "\n".join(f'    if ($au == "{user}") {{ $var(pw) = "{password}"; }}'
@@ -186,7 +187,8 @@ class SipLab:
         return sorted((self.recordings / "pcaps").glob("*.pcap"))
 
     # -- the parties --------------------------------------------------------------------------
-    def party(self, user: str, *, clock: Optional[tuple[float, float]] = None, answer: str = "auto") -> Party:
+    def party(self, user: str, *, clock: Optional[tuple[float, float]] = None, answer: str = "auto",
+              keep_heard: bool = True) -> Party:
         folder = self.folder / f"party-{user}"
         folder.mkdir(exist_ok=True)
         source = f"aufile,{clock_wav(folder / 'clock.wav', *clock)}" if clock else "aubridge,silence"
@@ -194,8 +196,8 @@ class SipLab:
         (folder / "config").write_text("\n".join([
             "poll_method epoll", f"sip_listen 127.0.0.1:{sip_port}", "audio_player aubridge,heard",
             f"audio_source {source}", "audio_alert aubridge,alert", "ausrc_srate 8000", "auplay_srate 8000",
-            "audio_channels 1", "ringback_disabled yes", "menu_bell no", "module_path /usr/lib/baresip/modules",
-            "module g711.so", "module aufile.so", "module aubridge.so", "module sndfile.so",
+            "audio_channels 1", "call_max_calls 1000", "ringback_disabled yes", "menu_bell no", "module_path /usr/lib/baresip/modules",
+            "module g711.so", "module aufile.so", "module aubridge.so", "module sndfile.so" if keep_heard else "",
             "module_app account.so", "module_app menu.so", "module_app ctrl_tcp.so",
             f"ctrl_tcp_listen 127.0.0.1:{ctrl_port}", f"snd_path {folder}", ""]))
         (folder / "accounts").write_text(f"<sip:{user}@127.0.0.1:{self.sip_port}>;auth_pass={self.passwords[user]};"

@@ -64,6 +64,7 @@ def _config(sip_port: int, ctrl_port: int, rtp_ports: str) -> str:
         "ausrc_srate 8000",
         "auplay_srate 8000",
         "audio_channels 1",
+        "call_max_calls 1000",
         f"rtp_ports {rtp_ports}",
         "rtp_timeout 60",
         "ringback_disabled yes",
