@@ -58,7 +58,7 @@ from ..driver import (
 from .ctrl import ControlError
 from .media import RATE, mix_segment, read_pcap, upsample_pcm
 from .ng import NgClient, NgError
-from .sidecar import Sidecar
+from .sidecar import HOME_AOR, Sidecar
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +258,9 @@ class SipSwitch:
         """Off the event thread: forget the user agent, close rtpengine's capture, then
         turn it into the stored recording."""
         try:
+            # Never delete the current user agent: baresip 1.0's menu then reads the freed one
+            # (a protection fault in menu.so, seen with 25 calls hung up at once).
+            self._sidecar.command("uafind", HOME_AOR, check=False)
             self._sidecar.command("uadel", self._aor(leg), check=False)
         except ControlError:
             pass
@@ -430,6 +433,8 @@ class SipSwitch:
             with self._lock:
                 if leg.state in _LIVE:
                     self._end(leg, "Connected" if leg.state == "answered" else "Abandoned", "ended")
+        if leg.record and leg.answered_at is not None:
+            leg.finished.wait(30)  # as on the simulated switch: the recording is stored when hangup returns
         self._relay_flush()
 
     def _relay_flush(self) -> None:

@@ -27,6 +27,7 @@ from .ctrl import BaresipControl, ControlError
 log = logging.getLogger(__name__)
 
 STATE_FILE = "sidecar.json"
+HOME_AOR = "sip:home@127.0.0.1"  # a user agent that places no call: the current one whenever a leg's is deleted
 
 
 def free_port(span: int = 1, host: str = "127.0.0.1") -> int:
@@ -110,6 +111,7 @@ class Sidecar:
                 raise ControlError(f"baresip exited at start (code {self.process.returncode}); see baresip.log")
             try:
                 self.control = BaresipControl("127.0.0.1", ctrl_port, self.on_event)
+                self.control.command("uanew", f"<{HOME_AOR}>;regint=0")
                 return
             except OSError:
                 if time.monotonic() > deadline:

@@ -30,6 +30,7 @@ AGENT = "201"  # the queue's agent's extension (user 7): auto-answers, plays 180
 AGENT_CLOCK = (1800.0, 40.0)
 LISTENER = "+442079460123"  # answers play-by-phone calls, silent
 PLAYED_CLOCK = (500.0, 50.0)  # the recording played by phone
+THIRD = "+442079460444"  # a second party an agent dials: auto-answers with the agent's clock
 SUCCESS = ["CallingUser", "UserConnected", "CallingAgent", "AgentConnected", "CallAccepted", "CallSucceeded"]
 FAILED_TWICE = ["CallingUser", "CallingUserFailed", "Rescheduled", "CallingUser", "CallingUserFailed", "CallFailed"]
 ENGINE = {"callback_interval_s": 0.1, "callback_retry_delay_s": 0.3, "callback_max_attempts": 2,
@@ -48,12 +49,13 @@ def lab(tmp_path_factory):
     lab = SipLab(tmp_path_factory.mktemp("sip-lab"))
     parties = {user(CUSTOMER): "customer-pw", AGENT: "agent-pw", user(LISTENER): "listener-pw",
                user(b.BUSY): "busy-pw", user(b.NO_ANSWER): "ringing-pw", "442079460901": "dies-pw",
-               "442079460902": "crash-pw"}
+               "442079460902": "crash-pw", user(THIRD): "third-pw"}
     try:
         lab.start(parties)
         lab.customer = lab.party(user(CUSTOMER), clock=CUSTOMER_CLOCK)
         lab.agent = lab.party(AGENT, clock=AGENT_CLOCK)
         lab.listener = lab.party(user(LISTENER))
+        lab.third = lab.party(user(THIRD), clock=AGENT_CLOCK)
         lab.reject_calls(lab.party(user(b.BUSY), answer="manual"))
         lab.party(user(b.NO_ANSWER), answer="manual")  # rings until the caller gives up
         yield lab
@@ -177,6 +179,36 @@ def test_an_agent_dial_with_the_recording_paused_leaves_exactly_the_paused_secon
     assert kept <= heard, (heard, span)
     assert call.recording.duration_s == pytest.approx(talk_s - (span.end_call_s - span.start_call_s), abs=0.5)
     assert not lab.captures()
+    assert agent.call("dispose", call_id, resultcode="NOSALE").ok
+
+
+def test_an_agent_holds_retrieves_and_connects_two_parties_who_then_hear_each_other(live, lab):
+    agent = AgentClient(live, "alice", 7)
+    agent.do("login", campaign="3")
+    first = agent.get(f"/dial/user/7/phone/{quote(CUSTOMER)}").one["CallId"]
+    switch = live.system.switch
+    with live.db.read_session() as session:
+        first_id = session.get(Call, first).external_id
+    wait_for(lambda: switch.call(first_id).state == "answered", timeout_s=10, what="the answer")
+    assert agent.call("hold", first).one["CallState"] == 3 and switch.call(first_id).held
+    assert agent.call("retrieve", first).one["CallState"] == 2 and not switch.call(first_id).held
+    assert agent.call("hold", first).ok  # to consult a second party
+    second = agent.get(f"/dial/user/7/phone/{quote(THIRD)}").one["CallId"]
+    with live.db.read_session() as session:
+        switch_ids = [first_id, session.get(Call, second).external_id]
+    wait_for(lambda: switch.call(switch_ids[1]).state == "answered", timeout_s=10, what="the answer")
+    r = agent.do("connectcalls", call1=str(first), call2=str(second), resultcode1="XFER", resultcode2="SALE")
+    assert [c["CallId"] for c in r.entities] == [first, second]
+    assert switch.call(switch_ids[0]).bridged_with == switch_ids[1]
+    time.sleep(3.5)
+    for switch_id in switch_ids:  # the two parties hang up
+        switch.hangup(switch_id)
+    with live.db.read_session() as session:
+        one, two = session.get(Call, first), session.get(Call, second)
+        _ = one.recording, two.recording
+    # Each leg's recording holds its own party and, once connected, the other one.
+    assert len(runs(clock_seconds(*stored_audio(live, one), *AGENT_CLOCK))) >= 2
+    assert len(runs(clock_seconds(*stored_audio(live, two), *CUSTOMER_CLOCK))) >= 2
 
 
 @pytest.mark.parametrize(("phone", "result"), [(b.BUSY, "Busy"), (b.NO_ANSWER, "No Answer"),
