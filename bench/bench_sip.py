@@ -50,15 +50,15 @@ class Sink:
                 self.ready += 1
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU of a process and its children (kamailio forks its workers)."""
+def cpu_s(pid: int, children: bool = False) -> float:
+    """User + system CPU of a process (and of its children: kamailio forks its workers)."""
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+        if int(stat.parent.name) == pid or (children and int(fields[1]) == pid):
             total += (int(fields[11]) + int(fields[12])) / TICK
     return total
 
@@ -95,11 +95,11 @@ def level(lab: SipLab, switch: SipSwitch, sink: Sink, calls: int, hold_s: float,
         time.sleep(0.1)
     answered = sum(switch.call(i).state == "answered" for i in ids)
     time.sleep(1.0)  # settle
-    before = {name: cpu_s(pid) for name, pid in pids.items()}
+    before = {name: cpu_s(pid, name == "kamailio") for name, pid in pids.items()}
     started = time.monotonic()
     time.sleep(hold_s)
     elapsed = time.monotonic() - started
-    after = {name: cpu_s(pid) for name, pid in pids.items()}
+    after = {name: cpu_s(pid, name == "kamailio") for name, pid in pids.items()}
     gap, p99 = gaps_ms(lab.captures())
     encode_before = cpu_s(os.getpid())
     hung = time.monotonic()
@@ -140,7 +140,7 @@ def main() -> None:
             "party": party.process.pid}
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'calls':>5} {'answered':>8} {'worst gap':>10} {'p99 gap':>8} {'clean':>5} {'callsuite':>9} {'sidecar':>7} "
-          f"{'rtpengine':>9} {'party':>6} {'per call':>8} {'encode s/call-min':>17}")
+          f"{'rtpengine':>9} {'kamailio':>8} {'party':>6} {'per call':>8} {'encode s/call-min':>17}")
     try:
         for calls in levels:
             result = level(lab, switch, sink, calls, args.hold_s, pids)
@@ -148,7 +148,7 @@ def main() -> None:
             clean = result["answered"] == calls and result["worst_gap_ms"] < 60
             print(f"{calls:>5} {result['answered']:>8} {result['worst_gap_ms']:>8.1f}ms {result['p99_gap_ms']:>6.1f}ms "
                   f"{'yes' if clean else 'NO':>5} "
-                  f"{s['callsuite']:>8.1f}% {s['sidecar']:>6.1f}% {s['rtpengine']:>8.1f}% {s['party']:>5.1f}% "
+                  f"{s['callsuite']:>8.1f}% {s['sidecar']:>6.1f}% {s['rtpengine']:>8.1f}% {s['kamailio']:>7.1f}% {s['party']:>5.1f}% "
                   f"{result['per_call']:>7.2f}% {result['encode_s_per_call_minute']:>17.3f}", flush=True)
             if result["answered"] < calls:
                 break  # the switch is past what it can place

@@ -259,7 +259,7 @@ def calls_of_switch(live, switch_id: str) -> Call:
 
 def test_a_call_in_progress_when_callsuite_crashes_is_hung_up_and_ended_at_the_next_start(lab, tmp_path):
     party = lab.party("442079460902", clock=CUSTOMER_CLOCK)
-    first = start_server(tmp_path, **lab.settings)
+    first = start_server(tmp_path, site={}, **lab.settings)  # no site: its password hashing is slow
     call_id = place(first.system.switch, "+442079460902")
     sidecar = first.system.switch._sidecar.process
     # The crash: Callsuite's threads stop where they are; the sidecar, in its own session, lives on.
@@ -270,7 +270,7 @@ def test_a_call_in_progress_when_callsuite_crashes_is_hung_up_and_ended_at_the_n
     first.system.switch._stop.set()
     first.system.switch._sidecar.control.close()
     assert sidecar.poll() is None and not party.calls_seen("CALL_CLOSED")
-    second = start_server(tmp_path, **lab.settings)
+    second = start_server(tmp_path, site={}, **lab.settings)
     try:
         wait_for(lambda: party.calls_seen("CALL_CLOSED"), timeout_s=10, what="the party to be hung up")
         assert sidecar.wait(5) is not None  # the old sidecar is gone
