@@ -282,3 +282,6 @@ def test_a_call_in_progress_when_callsuite_crashes_is_hung_up_and_ended_at_the_n
     finally:
         second.stop()
         party.stop()
+        if first.system._listener is not None:  # what the "crashed" process still held
+            first.system._listener.stop()
+        first.system.database.dispose()
