@@ -268,19 +268,39 @@ class SipSwitch:
             leg.wav.unlink(missing_ok=True)
         try:
             if leg.sip_call_id is not None:
-                try:
-                    self.ng.request("delete", call_id=leg.sip_call_id)  # closes the last pcap segment now
-                except NgError:
-                    pass  # the proxy deleted it already
+                self._forget_in_rtpengine(leg.sip_call_id)
                 if leg.record and leg.answered_at is not None:
                     self._store_recording(leg)
                 self._remove_captures(leg.sip_call_id)
+                # baresip reports the call closed before the proxy has passed its BYE on; a
+                # capture rtpengine finishes after that is swept a little later.
+                sweep = threading.Timer(3.0, self._remove_captures, args=(leg.sip_call_id,))
+                sweep.daemon = True
+                sweep.start()
         except Exception:
             log.exception("cannot store the recording of call %s", leg.call_id)
         finally:
+            leg.finished.set()
             with self._lock:
                 self._write_journal()
-            leg.finished.set()
+
+    def _forget_in_rtpengine(self, sip_call_id: str, timeout_s: float = 2.0) -> None:
+        """Delete the call in rtpengine (closing its last pcap segment) and wait until it
+        is gone, so no capture is still being written when it is read and removed."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.ng.request("delete", call_id=sip_call_id)
+            except NgError:
+                pass  # the proxy deleted it already
+            try:
+                self.ng.query(sip_call_id)
+            except NgError:
+                return  # unknown: gone
+            if time.monotonic() > deadline:
+                log.warning("rtpengine still has call %s after deleting it", sip_call_id)
+                return
+            time.sleep(0.05)
 
     def _captures(self, sip_call_id: str) -> list[Path]:
         folder = self.config.recording_dir / "pcaps"

@@ -148,7 +148,7 @@ def test_a_callback_bridges_customer_and_agent_with_the_seed_status_sequence(liv
     samples, rate = stored_audio(live, calls_of(live, code)[0])
     assert len(runs(clock_seconds(samples, rate, *CUSTOMER_CLOCK))) >= 4
     assert len(runs(clock_seconds(samples, rate, *AGENT_CLOCK))) >= 2
-    assert not lab.captures()  # rtpengine's raw captures are deleted once the MP3 is stored
+    wait_for(lambda: not lab.captures(), timeout_s=10, what="the raw captures to be deleted")  # rtpengine's raw captures are deleted once the MP3 is stored
 
 
 def test_an_agent_dial_with_the_recording_paused_leaves_exactly_the_paused_seconds_out(live, lab):
@@ -178,7 +178,7 @@ def test_an_agent_dial_with_the_recording_paused_leaves_exactly_the_paused_secon
     assert not heard & paused, (heard, span)
     assert kept <= heard, (heard, span)
     assert call.recording.duration_s == pytest.approx(talk_s - (span.end_call_s - span.start_call_s), abs=0.5)
-    assert not lab.captures()
+    wait_for(lambda: not lab.captures(), timeout_s=10, what="the raw captures to be deleted")
     assert agent.call("dispose", call_id, resultcode="NOSALE").ok
 
 
@@ -276,7 +276,7 @@ def test_a_call_in_progress_when_callsuite_crashes_is_hung_up_and_ended_at_the_n
         assert sidecar.wait(5) is not None  # the old sidecar is gone
         call = calls_of_switch(second, call_id)
         assert call.state == "ended" and call.ended_at is not None
-        assert not lab.captures()  # what rtpengine had captured of it is dropped
+        wait_for(lambda: not lab.captures(), timeout_s=10, what="the raw captures to be deleted")  # what rtpengine had captured of it is dropped
         again = place(second.system.switch, "+442079460902")
         second.system.switch.hangup(again)
     finally:
