@@ -96,11 +96,22 @@ class Party:
     control: BaresipControl
     events: list = field(default_factory=list)
 
-    def heard(self) -> Path:
-        """The WAV of what it received in its latest call."""
-        dumps = sorted(self.folder.glob("dump-*-dec.wav"), key=lambda p: p.stat().st_mtime)
-        assert dumps, f"party {self.user} recorded no call"
-        return dumps[-1]
+    def heard(self, timeout_s: float = 10.0) -> Path:
+        """The WAV of what it received in its latest call, once the party has closed it
+        (sndfile completes the header when the call ends on its side, a moment after ours)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            dumps = sorted(self.folder.glob("dump-*-dec.wav"), key=lambda p: p.stat().st_mtime)
+            if dumps:
+                try:
+                    with wave.open(str(dumps[-1]), "rb") as source:
+                        if source.getnframes():
+                            return dumps[-1]
+                except (wave.Error, EOFError):
+                    pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"party {self.user} has no finished recording of a call")
+            time.sleep(0.05)
 
     def calls_seen(self, kind: str) -> list[dict]:
         return [e for e in list(self.events) if e.get("type") == kind]

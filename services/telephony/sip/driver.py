@@ -55,7 +55,7 @@ from ..driver import (
     SwitchUnavailable,
     UnknownCall,
 )
-from .ctrl import ControlError
+from .ctrl import CommandFailed, ControlError
 from .media import RATE, mix_segment, read_pcap, upsample_pcm
 from .ng import NgClient, NgError
 from .sidecar import HOME_AOR, Sidecar
@@ -114,7 +114,7 @@ class _Leg:
     recording_duration_s: Optional[float] = None
     finished: threading.Event = field(default_factory=threading.Event)  # recording handled
     timer: Optional[threading.Timer] = None
-    end_ticket: Optional[int] = None
+    last_ticket: int = 0  # the relay ticket of the last event posted about it
 
 
 class SipSwitch:
@@ -248,7 +248,7 @@ class SipSwitch:
         leg.state, leg.ended_at, leg.result = state, now, result
         if leg.timer is not None:
             leg.timer.cancel()
-        leg.end_ticket = self._post(leg, "call.ended", now, result=result)
+        self._post(leg, "call.ended", now, result=result)
         if leg.channel is not None:
             self.pool.release(leg.channel)
             leg.channel = None
@@ -417,13 +417,22 @@ class SipSwitch:
             raise UnknownCall(f"no call {call_id!r} on this switch")
         return leg
 
-    def _on_leg(self, leg: _Leg, *commands: tuple[str, Optional[str]]) -> None:
-        try:
-            self._sidecar.command("uafind", self._aor(leg))
-            for command, params in commands:
-                self._sidecar.command(command, params)
-        except ControlError as exc:
-            raise SwitchUnavailable(f"the SIP sidecar refused: {exc}") from None
+    def _on_leg(self, leg: _Leg, *commands: tuple[str, Optional[str]], retry_s: float = 0.0) -> None:
+        """Run commands on the leg's user agent. `retry_s`: a re-INVITE (hold, resume) is
+        refused while the previous one is still in its transaction; try again that long."""
+        deadline = time.monotonic() + retry_s
+        while True:
+            try:
+                self._sidecar.command("uafind", self._aor(leg))
+                for command, params in commands:
+                    self._sidecar.command(command, params)
+                return
+            except CommandFailed as exc:
+                if time.monotonic() >= deadline:
+                    raise SwitchUnavailable(f"the SIP sidecar refused: {exc}") from None
+                time.sleep(0.1)
+            except ControlError as exc:
+                raise SwitchUnavailable(f"the SIP sidecar refused: {exc}") from None
 
     def answer(self, call_id: str) -> None:
         self._find(call_id)
@@ -464,14 +473,14 @@ class SipSwitch:
         leg = self._find(call_id)
         if leg.state != "answered" or leg.held:
             raise InvalidCallState(f"call {call_id} is {'on hold' if leg.held else leg.state}; it cannot be held")
-        self._on_leg(leg, ("hold", None))
+        self._on_leg(leg, ("hold", None), retry_s=3.0)
         leg.held = True
 
     def retrieve(self, call_id: str) -> None:
         leg = self._find(call_id)
         if leg.state != "answered" or not leg.held:
             raise InvalidCallState(f"call {call_id} is not on hold")
-        self._on_leg(leg, ("resume", None))
+        self._on_leg(leg, ("resume", None), retry_s=3.0)
         leg.held = False
 
     def bridge(self, call_a: str, call_b: str) -> None:
@@ -483,7 +492,7 @@ class SipSwitch:
                 raise InvalidCallState(f"call {leg.call_id} is {leg.state}; only answered calls can be bridged")
         for leg in (a, b):
             if leg.held:
-                self._on_leg(leg, ("resume", None))
+                self._on_leg(leg, ("resume", None), retry_s=3.0)
                 leg.held = False
         # Each leg's source becomes the other's player: each party hears the other.
         self._on_leg(a, ("ausrc", f"aubridge,{b.call_id}"))
@@ -564,8 +573,8 @@ class SipSwitch:
             leg = self._legs.get(call_id)
         if leg is None:
             return None
-        if leg.end_ticket is not None:  # whoever sees it ended reads the ledger next
-            self._relay.wait(leg.end_ticket)
+        if leg.last_ticket:  # whoever sees it answered or ended reads the ledger next
+            self._relay.wait(leg.last_ticket)
         if leg.state not in _LIVE and leg.record and leg.answered_at is not None:
             leg.finished.wait(30)  # an ended call's snapshot carries its recording path
         with self._lock:
@@ -592,7 +601,7 @@ class SipSwitch:
             return sum(1 for leg in self._legs.values() if leg.state in _LIVE)
 
     def _post(self, leg: _Leg, kind: str, at: datetime, **extra) -> int:
-        self._last_ticket = self._relay.post(SwitchEvent(
+        self._last_ticket = leg.last_ticket = self._relay.post(SwitchEvent(
             kind=kind, call_id=leg.call_id, at=at, extension=leg.extension, direction=leg.direction, ani=leg.ani,
             did=leg.did, target=leg.target, record=leg.record, **extra))
         return self._last_ticket
@@ -612,10 +621,7 @@ class SipSwitch:
         except (OSError, ValueError):
             leftover = []
         for sip_call_id in leftover if isinstance(leftover, list) else []:
-            try:
-                self.ng.request("delete", call_id=str(sip_call_id))
-            except NgError:
-                pass
+            self._forget_in_rtpengine(str(sip_call_id))
             self._remove_captures(str(sip_call_id))
         journal.unlink(missing_ok=True)
         for wav in self.config.media_dir.glob("play-*.wav"):

@@ -197,12 +197,15 @@ def test_an_agent_holds_retrieves_and_connects_two_parties_who_then_hear_each_ot
     with live.db.read_session() as session:
         switch_ids = [first_id, session.get(Call, second).external_id]
     wait_for(lambda: switch.call(switch_ids[1]).state == "answered", timeout_s=10, what="the answer")
-    r = agent.do("connectcalls", call1=str(first), call2=str(second), resultcode1="XFER", resultcode2="SALE")
-    assert [c["CallId"] for c in r.entities] == [first, second]
-    assert switch.call(switch_ids[0]).bridged_with == switch_ids[1]
-    time.sleep(3.5)
-    for switch_id in switch_ids:  # the two parties hang up
-        switch.hangup(switch_id)
+    try:
+        r = agent.do("connectcalls", call1=str(first), call2=str(second), resultcode1="XFER", resultcode2="SALE")
+        assert [c["CallId"] for c in r.entities] == [first, second], r.body
+        assert switch.call(switch_ids[0]).bridged_with == switch_ids[1]
+        time.sleep(3.5)
+    finally:
+        for switch_id in switch_ids:  # the two parties hang up
+            if switch.call(switch_id).state == "answered":
+                switch.hangup(switch_id)
     with live.db.read_session() as session:
         one, two = session.get(Call, first), session.get(Call, second)
         _ = one.recording, two.recording
