@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -80,7 +80,7 @@ class Settings:
     sip_proxy: str = "sip:127.0.0.1:5060"  # outbound proxy every call goes through (kamailio, the PBX, the trunk)
     sip_domain: Optional[str] = None  # host[:port] of the SIP URIs dialled; default: the proxy's
     sip_account: Optional[str] = None  # the account (digest user name) calls are placed as
-    sip_password: Optional[str] = None  # its digest password (never logged)
+    sip_password: Optional[str] = field(default=None, repr=False)  # its digest password (never logged)
     sip_codecs: str = "PCMU,PCMA"  # G.711 only: the recordings are decoded from rtpengine's RTP captures
     sip_rtpengine_ng: str = "127.0.0.1:2223"  # rtpengine's NG control address (start/stop recording)
     sip_recording_dir: Optional[str] = None  # rtpengine's recording-dir (pcaps/); default data_dir/sip/rtpengine
