@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -76,6 +76,17 @@ class Settings:
     callback_answer_after_s: float = 2.0  # simulated switch: when the user answers
     callback_agent_answer_s: float = 1.0  # simulated switch: when the queue's agent answers
     callback_talk_s: float = 10.0  # simulated switch: how long the agent talks before hanging up
+    # switch = "sip" (services/telephony/sip; README "Connecting a SIP trunk or PBX"):
+    sip_proxy: str = "sip:127.0.0.1:5060"  # outbound proxy every call goes through (kamailio, the PBX, the trunk)
+    sip_domain: Optional[str] = None  # host[:port] of the SIP URIs dialled; default: the proxy's
+    sip_account: Optional[str] = None  # the account (digest user name) calls are placed as
+    sip_password: Optional[str] = field(default=None, repr=False)  # its digest password (never logged)
+    sip_codecs: str = "PCMU,PCMA"  # G.711 only: the recordings are decoded from rtpengine's RTP captures
+    sip_rtpengine_ng: str = "127.0.0.1:2223"  # rtpengine's NG control address (start/stop recording)
+    sip_recording_dir: Optional[str] = None  # rtpengine's recording-dir (pcaps/); default data_dir/sip/rtpengine
+    sip_media_dir: Optional[str] = None  # the sidecar's config, state and play-by-phone WAVs; default data_dir/sip
+    sip_baresip: str = "baresip"  # the baresip binary the driver runs as its sidecar
+    sip_max_calls: int = 100  # SIP call legs at once (150 measured clean on 2 cores; bench/bench_sip.py)
 
     @property
     def effective_database_url(self) -> str:
@@ -135,8 +146,8 @@ def load_settings(config_file: Optional[Path] = None, *, environ: Mapping[str, s
         if value is not None:
             values[key] = value
     settings = replace(Settings(), **{k: _coerce(k, v) for k, v in values.items()})
-    if settings.switch not in ("simulated", "none"):
-        raise ConfigError("switch must be 'simulated' or 'none'")
+    if settings.switch not in ("simulated", "sip", "none"):
+        raise ConfigError("switch must be 'simulated', 'sip' or 'none'")
     if settings.cti_token is not None and len(settings.cti_token) < 16:
         raise ConfigError("cti_token must be at least 16 characters")
     return settings

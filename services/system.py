@@ -115,6 +115,9 @@ class System:
             self.switch = SimulatedSwitch(
                 self.store, self.sink, playback_channels=self.settings.playback_channels,
                 outcomes=OutcomeRules.from_config(self.settings.outbound_outcomes), shared_channels=self.playback_slots)
+        elif self.settings.switch == "sip":
+            from services.telephony.sip.driver import SipSwitch
+            self.switch = SipSwitch.from_settings(self.settings, self.store, self.sink, shared_channels=self.playback_slots)
         for worker in self._workers:
             worker.start()
         self._started.set()
