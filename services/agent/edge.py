@@ -9,7 +9,6 @@ application/json. login and logout are beyond the seed, in its style.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from typing import Callable, Optional
 
@@ -21,6 +20,7 @@ from services.core.agents import AgentDesk, Disposition
 from services.core.errors import CallsuiteError
 from services.http.errors import UNKNOWN, kind_of
 from services.http.routing import Route
+from services.http.wsgi import BadJson, parse_json
 from services.soap.access import token_key
 from services.soap.contracts import AuthoredContract
 from services.soap.endpoint import SoapService
@@ -206,8 +206,8 @@ def _connect_args(request: Request) -> tuple[tuple[int, Disposition], tuple[int,
 def _credentials(request: Request) -> tuple[object, object]:
     if wire.wants_json([request.headers.get("Content-Type")]):
         try:
-            document = json.loads(request.get_data(cache=False) or b"{}")
-        except ValueError:
+            document = parse_json(request.get_data(cache=False) or b"{}")
+        except BadJson:  # malformed, nested too deep, or a number out of range
             raise agents.BadInput("the body is not JSON") from None
         if not isinstance(document, dict):
             raise agents.BadInput("the body must be a JSON object with username and password")

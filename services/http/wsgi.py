@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
 import re
 from typing import Any, Iterable, Optional
 
@@ -88,6 +89,13 @@ def _no_constant(name: str) -> Any:
     raise BadJson(f"{name} is not a JSON number")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999 reads as infinity: no JSON number means that
+        raise BadJson(f"the number {text[:30]}{'...' if len(text) > 30 else ''} is out of range")
+    return value
+
+
 def parse_json(data: bytes, *, max_depth: int = JSON_MAX_DEPTH) -> Any:
     """json.loads for request bodies: nesting deeper than `max_depth` and integers beyond
     64 bits are refused (BadJson) before they can exhaust the stack or overflow a column."""
@@ -106,7 +114,7 @@ def parse_json(data: bytes, *, max_depth: int = JSON_MAX_DEPTH) -> Any:
         else:
             depth -= 1
     try:
-        return json.loads(data, parse_int=_bounded_int, parse_constant=_no_constant)
+        return json.loads(data, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
     except BadJson:
         raise
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:

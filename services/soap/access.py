@@ -71,7 +71,10 @@ def token_key(environ: dict, element: Optional[str] = None) -> Optional[str]:
     `Cookie: TokenKey=` header the seed's URLs send. The one place a token is read."""
     if element:
         return element
-    return parse_cookie(environ.get("HTTP_COOKIE", "")).get(TOKEN_KEY) or None
+    try:
+        return parse_cookie(environ.get("HTTP_COOKIE", "")).get(TOKEN_KEY) or None
+    except UnicodeDecodeError:  # werkzeug reads the header as UTF-8: bytes that are not are no token
+        return None
 
 
 def token(resolve: Callable[[Any, Optional[str]], Any], fault: Callable[[Exception], Exception]) -> Rule:
