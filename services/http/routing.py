@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional, Sequence
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import IntegerConverter, Map, Rule
+from werkzeug.routing import IntegerConverter, Map, PathConverter, Rule
 from werkzeug.wrappers import Request, Response
 
 from .wsgi import INT64_MAX
@@ -43,6 +43,13 @@ class Int64Converter(IntegerConverter):
         return number if number <= INT64_MAX else 0
 
 
+class AnyPathConverter(PathConverter):
+    """`<path:...>` values with any character: werkzeug's `.*?` stops at a line break, so a
+    %0A in an AddLink id or an agent API path fell through to a bare 404."""
+
+    regex = "[^/](?s:.*?)"
+
+
 class Router:
     def __init__(self, routes: Iterable[Route], *, max_body_bytes: int) -> None:
         self._routes: list[Route] = list(routes)
@@ -51,7 +58,7 @@ class Router:
             methods = None if route.wsgi is not None else list(route.methods) + (["HEAD"] if "GET" in route.methods else [])
             rules.append(Rule(route.rule, endpoint=index, methods=methods, strict_slashes=False,
                               merge_slashes=False))
-        self._map = Map(rules, converters={"int": Int64Converter})
+        self._map = Map(rules, converters={"int": Int64Converter, "path": AnyPathConverter})
         self._max_body = max_body_bytes
 
     def __call__(self, environ: dict, start_response):
