@@ -12,6 +12,7 @@ import collections
 import http.server
 import inspect
 import json
+import logging
 import re
 import socket
 import threading
@@ -640,6 +641,16 @@ def test_jsonp_only_a_safe_identifier_callback_is_accepted(live, canary, walk):
         r = walk.send("jsonp", "GET", walk.url("/RecallIPInterfaceWS/JSONP/Recording.aspx/RetrieveRecFile"),
                       params={"sExtension": "201", "dtCallDateTime": "\u2028\u2029</script>", "callback": "cb"})
         assert "\u2028".encode() not in r.content and "\u2029".encode() not in r.content, r.content
+
+
+def test_a_huge_invalid_argument_logs_only_an_excerpt(live, canary, walk, caplog):
+    with caplog.at_level(logging.INFO), unchanged(live, canary):
+        for param in ("iPage", "sExtension", "dtFrom"):
+            r = walk.send("query", "GET", walk.url("/rest/recording/SearchRecordings"), auth=BMS,
+                          params={param: "9" * 200_000})
+            reason(r, f"SearchRecordings {param}", statuses=[200, 400])
+    logged = sum(len(record.getMessage()) for record in caplog.records)
+    assert logged < 20_000, logged
 
 
 # ---------------------------------------------------------------- sizes of the request line
