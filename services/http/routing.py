@@ -69,6 +69,11 @@ class Router:
             if isinstance(exc, (NotFound, MethodNotAllowed)):
                 return _plain(exc.code, exc.description or exc.name, exc)(environ, start_response)
             return exc(environ, start_response)  # redirects
+        # No id, reference, name or parameter holds a NUL (PostgreSQL cannot store one).
+        if any(isinstance(value, str) and "\x00" in value for value in values.values()):
+            return _plain(404, "no such resource (the path holds a NUL character)", None)(environ, start_response)
+        if "%00" in environ.get("QUERY_STRING", ""):
+            return _plain(400, "a query parameter holds a NUL character (%00)", None)(environ, start_response)
         route = self._routes[index]
         limit = route.max_body_bytes or self._max_body
         environ["callsuite.max_body_bytes"] = limit

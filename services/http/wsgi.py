@@ -18,6 +18,7 @@ JSON_MAX_DEPTH = 32
 MAX_JSON_BYTES = 1024 * 1024  # body limit of the JSON APIs (CTI events, the simulated switch): far above any real event
 _JSON_STRUCTURE = re.compile(rb'[\[\]{}"]')
 _JSON_STRING_REST = re.compile(rb'(?:[^"\\]|\\.)*+"')
+_JSON_NUL = re.compile(rb'(?<!\\)(?:\\\\)*\\u0000')  # an escaped NUL, not an escaped backslash before "u0000"
 
 
 _ID = re.compile(r"[0-9]{1,19}")
@@ -113,6 +114,8 @@ def parse_json(data: bytes, *, max_depth: int = JSON_MAX_DEPTH) -> Any:
                 raise BadJson(f"JSON nested deeper than {max_depth} levels")
         else:
             depth -= 1
+    if _JSON_NUL.search(data):
+        raise BadJson("a JSON string holds a NUL character (\\u0000): no text field takes one")
     try:
         return json.loads(data, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
     except BadJson:
