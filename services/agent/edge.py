@@ -9,7 +9,6 @@ application/json. login and logout are beyond the seed, in its style.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from typing import Callable, Optional
 
@@ -24,6 +23,7 @@ from services.http.auth import signed_in
 from services.http.errors import UNKNOWN, kind_of
 from services.http.openapi import JSON, Operation, Param, obj
 from services.http.routing import Route
+from services.http.wsgi import BadJson, parse_json
 from services.soap.access import token_key
 from services.soap.contracts import AuthoredContract
 from services.soap.endpoint import SoapService
@@ -255,8 +255,8 @@ def _connect_args(request: Request) -> tuple[tuple[int, Disposition], tuple[int,
 def _credentials(request: Request) -> tuple[object, object]:
     if wire.wants_json([request.headers.get("Content-Type")]):
         try:
-            document = json.loads(request.get_data(cache=False) or b"{}")
-        except ValueError:
+            document = parse_json(request.get_data(cache=False) or b"{}")
+        except BadJson:  # malformed, nested too deep, or a number out of range
             raise agent_errors.BadInput("the body is not JSON") from None
         if not isinstance(document, dict):
             raise agent_errors.BadInput("the body must be a JSON object with username and password")

@@ -9,7 +9,6 @@ parameters are NULL, and the seed's aliases are accepted: GetNextThreeTimeSlots 
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Callable, Mapping, Optional
 
 from werkzeug.wrappers import Request, Response
@@ -19,6 +18,7 @@ from services.core.errors import InvalidInput
 from services.http.jsonp import json_answer
 from services.http.openapi import JSON, Operation, array, obj, text
 from services.http.routing import Route
+from services.http.wsgi import BadJson, parse_json
 
 from . import wire
 
@@ -131,9 +131,9 @@ class CallbackRest:
         if handler is None:
             return Response(f"no operation {operation!r}\n", status=404, content_type="text/plain; charset=utf-8")
         try:
-            args = json.loads(request.get_data() or b"{}")
-        except ValueError:
-            return _bad("the body must be a JSON object")
+            args = parse_json(request.get_data(cache=False) or b"{}")
+        except BadJson as exc:  # malformed, nested too deep, or a number out of range
+            return _bad(f"the body must be a JSON object ({exc})")
         if not isinstance(args, dict):
             return _bad("the body must be a JSON object")
         company = "companyID" if operation == "GetEWTByServiceID" else "company"

@@ -37,9 +37,12 @@ class AddLinkRequest:
             raise InvalidInput("id is longer than 200 characters")
         if len(self.data) != 5:
             raise InvalidInput("data1..data5 expected")
-        for name, value in [("type", self.bms_type), ("host", self.host), *zip(("data1", "data2", "data3", "data4", "data5"), self.data, strict=True)]:
+        for name, value in [("id", self.activity_id), ("type", self.bms_type), ("host", self.host),
+                            *zip(("data1", "data2", "data3", "data4", "data5"), self.data, strict=True)]:
             if value is not None and len(value) > MAX_FIELD:
                 raise InvalidInput(f"{name} is longer than {MAX_FIELD} characters")
+            if value is not None and "\x00" in value:  # no text column holds one (PostgreSQL refuses it)
+                raise InvalidInput(f"{name} holds a NUL character")
 
 
 def parse_bool(value: Optional[str], name: str) -> bool:

@@ -10,10 +10,11 @@ send, abort, ping — what the unmodified jQuery SignalR clients (2.1.2 … 2.4.
 """
 from __future__ import annotations
 
-import json
 import logging
 
 from aiohttp import web
+
+from services.http.wsgi import BadJson, parse_json
 
 from . import cursor
 from .hub import HUB_NAME
@@ -139,8 +140,8 @@ class SignalR:
         if refused:
             return refused
         try:
-            call = json.loads(params.get("data") or "")
-        except ValueError:
+            call = _json(params.get("data"))
+        except BadJson:
             return refusal(400, "Protocol error: data is not a JSON hub invocation.")
         address = self.address_of(request)
         try:
@@ -167,11 +168,17 @@ class SignalR:
 def _hub_problem(connection_data) -> str | None:
     """connectionData must name the one hub, NotifyMe (any case: the clients lower-case it)."""
     try:
-        hubs = json.loads(connection_data or "")
+        hubs = _json(connection_data)
         names = [str(hub["name"]) for hub in hubs]
-    except (ValueError, TypeError, KeyError):
+    except (BadJson, TypeError, KeyError):
         return "Protocol error: connectionData must list the hubs, e.g. [{\"name\":\"notifyme\"}]."
     unknown = [name for name in names if name.lower() != HUB_NAME.lower()]
     if unknown or not names:
         return f"'{(unknown or [''])[0]}' Hub could not be resolved."
     return None
+
+
+def _json(text) -> object:
+    """A JSON parameter, bounded as every JSON body is (nesting, numbers): a client's
+    `[[[[...` must be a protocol error, not the parser's recursion limit."""
+    return parse_json((text or "").encode("utf-8", "surrogatepass"))

@@ -36,14 +36,14 @@ def basic_credentials(environ: dict) -> Optional[tuple[str, str]]:
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     user, sep, password = text.partition(":")
-    if not sep:
+    if not sep or "\x00" in text:  # no account has a NUL in its name or password (PostgreSQL holds none)
         return None
     return user, password
 
 
 def bearer_token(environ: dict) -> Optional[str]:
     value = _authorization(environ, "bearer")
-    return value if value is not None and len(value) <= MAX_CREDENTIAL else None
+    return value if value is not None and len(value) <= MAX_CREDENTIAL and "\x00" not in value else None
 
 
 def challenge(realm: str) -> list[tuple[str, str]]:

@@ -18,6 +18,10 @@ def send_mp3(request: Request, path: Path, *, download_name: str, last_modified:
         # werkzeug cannot send multipart/byteranges and would answer 416; a server may
         # ignore Range (RFC 9110 §14.2), so a multi-range request gets the whole file.
         environ = {key: value for key, value in environ.items() if key != "HTTP_RANGE"}
+    elif requested is not None and requested.units == "bytes" and requested.ranges[0][0] < 0 \
+            and -requested.ranges[0][0] > path.stat().st_size:
+        # A suffix longer than the file selects all of it (RFC 9110 §14.1.3); werkzeug answers 416.
+        environ = {**environ, "HTTP_RANGE": "bytes=0-"}
     response = send_file(path, environ, mimetype="audio/mpeg", conditional=True, etag=True,
                          last_modified=last_modified, max_age=0, download_name=download_name, as_attachment=False)
     response.headers["Accept-Ranges"] = "bytes"

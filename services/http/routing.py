@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional, Sequence
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import IntegerConverter, Map, Rule
+from werkzeug.routing import IntegerConverter, Map, PathConverter, Rule
 from werkzeug.wrappers import Request, Response
 
 from .wsgi import INT64_MAX
@@ -45,6 +45,13 @@ class Int64Converter(IntegerConverter):
         return number if number <= INT64_MAX else 0
 
 
+class AnyPathConverter(PathConverter):
+    """`<path:...>` values with any character: werkzeug's `.*?` stops at a line break, so a
+    %0A in an AddLink id or an agent API path fell through to a bare 404."""
+
+    regex = "[^/](?s:.*?)"
+
+
 class Router:
     def __init__(self, routes: Iterable[Route], *, max_body_bytes: int) -> None:
         self._routes: list[Route] = list(routes)
@@ -53,7 +60,7 @@ class Router:
             methods = None if route.wsgi is not None else list(route.methods) + (["HEAD"] if "GET" in route.methods else [])
             rules.append(Rule(route.rule, endpoint=index, methods=methods, strict_slashes=False,
                               merge_slashes=False))
-        self._map = Map(rules, converters={"int": Int64Converter})
+        self._map = Map(rules, converters={"int": Int64Converter, "path": AnyPathConverter})
         self._max_body = max_body_bytes
 
     def __call__(self, environ: dict, start_response):
@@ -64,6 +71,11 @@ class Router:
             if isinstance(exc, (NotFound, MethodNotAllowed)):
                 return _plain(exc.code, exc.description or exc.name, exc)(environ, start_response)
             return exc(environ, start_response)  # redirects
+        # No id, reference, name or parameter holds a NUL (PostgreSQL cannot store one).
+        if any(isinstance(value, str) and "\x00" in value for value in values.values()):
+            return _plain(404, "no such resource (the path holds a NUL character)", None)(environ, start_response)
+        if "%00" in environ.get("QUERY_STRING", ""):
+            return _plain(400, "a query parameter holds a NUL character (%00)", None)(environ, start_response)
         route = self._routes[index]
         limit = route.max_body_bytes or self._max_body
         environ["callsuite.max_body_bytes"] = limit

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
 import re
 from typing import Any, Iterable, Optional
 
@@ -17,6 +18,7 @@ JSON_MAX_DEPTH = 32
 MAX_JSON_BYTES = 1024 * 1024  # body limit of the JSON APIs (CTI events, the simulated switch): far above any real event
 _JSON_STRUCTURE = re.compile(rb'[\[\]{}"]')
 _JSON_STRING_REST = re.compile(rb'(?:[^"\\]|\\.)*+"')
+_JSON_NUL = re.compile(rb'(?<!\\)(?:\\\\)*\\u0000')  # an escaped NUL, not an escaped backslash before "u0000"
 
 
 _ID = re.compile(r"[0-9]{1,19}")
@@ -88,6 +90,13 @@ def _no_constant(name: str) -> Any:
     raise BadJson(f"{name} is not a JSON number")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999 reads as infinity: no JSON number means that
+        raise BadJson(f"the number {text[:30]}{'...' if len(text) > 30 else ''} is out of range")
+    return value
+
+
 def parse_json(data: bytes, *, max_depth: int = JSON_MAX_DEPTH) -> Any:
     """json.loads for request bodies: nesting deeper than `max_depth` and integers beyond
     64 bits are refused (BadJson) before they can exhaust the stack or overflow a column."""
@@ -105,8 +114,10 @@ def parse_json(data: bytes, *, max_depth: int = JSON_MAX_DEPTH) -> Any:
                 raise BadJson(f"JSON nested deeper than {max_depth} levels")
         else:
             depth -= 1
+    if _JSON_NUL.search(data):
+        raise BadJson("a JSON string holds a NUL character (\\u0000): no text field takes one")
     try:
-        return json.loads(data, parse_int=_bounded_int, parse_constant=_no_constant)
+        return json.loads(data, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
     except BadJson:
         raise
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:

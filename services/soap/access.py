@@ -64,6 +64,7 @@ def BODY_CREDENTIALS(ctx) -> None:
 
 
 TOKEN_KEY = "TokenKey"
+MAX_TOKEN = 1024  # longer tokens are refused unread (as credentials are: services/http/auth.py)
 
 
 def token_key(environ: dict, element: Optional[str] = None) -> Optional[str]:
@@ -71,7 +72,12 @@ def token_key(environ: dict, element: Optional[str] = None) -> Optional[str]:
     `Cookie: TokenKey=` header the seed's URLs send. The one place a token is read."""
     if element:
         return element
-    return parse_cookie(environ.get("HTTP_COOKIE", "")).get(TOKEN_KEY) or None
+    try:
+        value = parse_cookie(environ.get("HTTP_COOKIE", "")).get(TOKEN_KEY)
+    except UnicodeDecodeError:  # werkzeug reads the header as UTF-8: bytes that are not are no token
+        return None
+    # A NUL is no token character (and PostgreSQL cannot compare one).
+    return value if value and "\x00" not in value and len(value) <= MAX_TOKEN else None
 
 
 def token(resolve: Callable[[Any, Optional[str]], Any], fault: Callable[[Exception], Exception]) -> Rule:

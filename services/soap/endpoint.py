@@ -39,8 +39,9 @@ logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL + 1)
 logging.getLogger("spyne.server._base").setLevel(logging.CRITICAL + 1)
 logging.getLogger("spyne.protocol").setLevel(logging.ERROR)
 # Spyne logs the whole request body with every malformed one: keep an excerpt only.
+# The WSGI server logs every GET binding's invalid argument (its value whole) at ERROR.
 bound_logged_text(logging.getLogger("spyne.protocol.soap.soap11.invalid"),
-                  logging.getLogger("spyne.protocol.xml.invalid"))
+                  logging.getLogger("spyne.protocol.xml.invalid"), logging.getLogger("spyne.server.wsgi"))
 
 _SPYNE_CLASS_REPR = re.compile(rb"<class '[\w.]+\.(\w+)'>")
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import copy
 import functools
-import hashlib
 import inspect
 import itertools
 import json
@@ -24,6 +23,7 @@ import pytest
 import requests
 import zeep
 from helpers.agent import answer_of as agent_answer
+from helpers.database import fingerprint as database_fingerprint
 from helpers.server import DEMO_SITE, cheapen_passwords, start_server
 from helpers.soap import BMS, soap_body
 from lxml import etree
@@ -383,17 +383,11 @@ def assert_answered(operation: str, binding: str, r: requests.Response) -> None:
         assert not REFUSED_ANSWER[operation](answer(binding, r)), f"{binding} refused good credentials: {r.text[:300]}"
 
 
-def fingerprint(live) -> str:
+def fingerprint(live) -> dict:
     """What a refusal must leave alone: calls, recordings, links, callback requests, their
     events and slots, queues (EWT), agent sessions, leads."""
-    digest = hashlib.sha256()
-    with live.db.read_session() as session:
-        for model in (Call, Recording, ActivityLink, CallbackRequest, CallbackEvent, CallbackSlot, ServiceQueue,
-                      AgentSession, Lead, LeadPhone):
-            table = model.__table__
-            for row in session.execute(select(table).order_by(*table.primary_key.columns)):
-                digest.update(repr(tuple(row)).encode())
-    return digest.hexdigest()
+    return database_fingerprint(live.db, (Call, Recording, ActivityLink, CallbackRequest, CallbackEvent, CallbackSlot,
+                                          ServiceQueue, AgentSession, Lead, LeadPhone))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,119 @@
+"""Properties of the Callbutton parsers (seed 002), run as pure functions: Central Time
+dates (MM/DD/YYYY HH:MM:SS, America/Chicago) and the GetCallDetailsRequest document."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from xml.sax.saxutils import escape, quoteattr
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.calldata import error_document, request, validation
+from services.calldata.central_time import CENTRAL, DATE_FORMAT, from_central, to_central
+from services.calldata.refusal import ReportRequestError
+
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+instants = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 12, 31),
+                        timezones=st.just(timezone.utc))
+wall_times = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 12, 31)).map(
+    lambda moment: moment.replace(microsecond=0))
+
+
+@FAST
+@given(instants)
+def test_a_rendered_instant_reads_back_as_itself_or_its_first_occurrence(moment):
+    moment = moment.replace(microsecond=0)
+    text = to_central(moment)
+    back = from_central(datetime.strptime(text, DATE_FORMAT), "StartDate", text)
+    if moment.astimezone(CENTRAL).fold == 0:
+        assert back == moment
+    else:  # the repeated fall-back hour: the seed's format has no offset, the first one is meant
+        assert back == moment - timedelta(hours=1)
+    assert to_central(back) == text
+
+
+@FAST
+@given(wall_times)
+def test_a_wall_time_is_read_or_refused_as_never_having_happened(naive):
+    text = naive.strftime(DATE_FORMAT)
+    try:
+        utc = from_central(naive, "StartDate", text)
+    except ReportRequestError as exc:
+        assert "does not exist in US Central Time" in exc.message
+        # Only in the spring-forward gap: an hour later is a real time.
+        assert from_central(naive + timedelta(hours=1)) is not None
+        return
+    assert utc.tzinfo is not None and to_central(utc) == text
+
+
+# ---------------------------------------------------------------- the request document
+
+codes = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_.", min_size=1, max_size=30)
+clients = st.lists(st.tuples(codes, st.sampled_from([None, True, False])), min_size=1, max_size=6)
+dates = st.one_of(st.none(), wall_times)
+
+
+def document(requested, start, end, *, spaces: str = "") -> bytes:
+    lines = []
+    for code, status in requested:
+        attribute = "" if status is None else f" status={quoteattr('true' if status else 'false')}"
+        lines.append(f"<ClientCode{attribute}>{spaces}{escape(code)}{spaces}</ClientCode>")
+    for name, value in (("StartDate", start), ("EndDate", end)):
+        if value is not None:
+            lines.append(f"<{name}>{spaces}{value.strftime(DATE_FORMAT)}{spaces}</{name}>")
+    return ('<?xml version="1.0"?><Callbutton version="B"><CallbuttonService><GetCallDetailsRequest>'
+            + "".join(lines) + "</GetCallDetailsRequest ></CallbuttonService></Callbutton>").encode()
+
+
+def central(naive):
+    try:
+        return from_central(naive)
+    except ReportRequestError:
+        return "gap"
+
+
+@FAST
+@given(clients, dates, dates, st.sampled_from(["", " ", "\n  "]))
+def test_a_generated_request_parses_to_what_was_generated(requested, start, end, spaces):
+    start_utc, end_utc = (central(start) if start else None), (central(end) if end else None)
+    body = document(requested, start, end, spaces=spaces)
+    if "gap" in (start_utc, end_utc) or (start_utc and end_utc and end_utc < start_utc):
+        try:
+            request.parse_request(body)
+        except ReportRequestError as exc:
+            assert exc.message.startswith("Date range not valid")
+            return
+        raise AssertionError("a date in the gap or an inverted range was accepted")
+    parsed = request.parse_request(body)
+    assert [(c.code, c.status) for c in parsed.clients] == [(code, status is True) for code, status in requested]
+    assert (parsed.start, parsed.end) == (start_utc, end_utc)
+    assert parsed.all_clients is False
+
+
+MUTATIONS = st.sampled_from(["drop", "duplicate", "insert", "swap"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(clients, dates, dates, st.lists(st.tuples(MUTATIONS, st.integers(0, 10_000), st.binary(min_size=1, max_size=8)),
+                                       min_size=1, max_size=6))
+def test_a_mutated_request_gives_a_request_or_the_error_message_never_an_exception(requested, start, end, edits):
+    body = bytearray(document(requested, start, end))
+    for kind, where, data in edits:
+        where %= max(1, len(body))
+        if kind == "drop":
+            del body[where:where + len(data)]
+        elif kind == "duplicate":
+            body[where:where] = body[where:where + len(data)]
+        elif kind == "insert":
+            body[where:where] = data
+        else:
+            body[where:where + len(data)] = data
+    try:
+        parsed = request.parse_request(bytes(body))
+    except ReportRequestError as exc:
+        assert exc.message and "Traceback" not in exc.message
+        # What the client is told is a valid error document.
+        failure = error_document.error_document("partner1", "127.0.0.1", "ERROR", exc.message)
+        assert next(validation.get_schema().iter_errors(failure), None) is None
+        return
+    assert parsed.clients, "a request that parses names its clients"
