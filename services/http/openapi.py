@@ -172,6 +172,9 @@ def document(routes: Iterable, *, title: str = "Callsuite", version: str = "1") 
                 # The router answers a path value its converter refuses (a letter for an
                 # <int:>, a control character in a <path:>) with a plain 404.
                 responses[404] = {**responses.get(404, {}), TEXT: STRING}
+            # The router answers any query holding a NUL character with a plain 400
+            # (services/http/routing.py: no parameter may hold one).
+            responses[400] = {**responses.get(400, {}), TEXT: STRING}
             entry: Schema = {"summary": op.summary, "operationId": _operation_id(method, path),
                              "parameters": parameters, "responses": _responses(responses)}
             if op.description:
