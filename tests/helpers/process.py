@@ -61,9 +61,9 @@ class ServeProcess:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(self.url("/health"), timeout=1).status_code == 200:
+                if requests.get(self.url("/health"), timeout=5).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
                 pass
             assert self.process.poll() is None, self.log.read_text()
             assert time.monotonic() < deadline, "server did not start"

@@ -126,12 +126,13 @@ def start_server(data_dir: Path, *, site: Optional[dict] = None, **overrides) ->
     thread = threading.Thread(target=_run, args=(server, stopping), daemon=True, name="waitress")
     thread.start()
     live = LiveServer(f"http://127.0.0.1:{server.effective_port}", system, server, thread, stopping)
-    deadline = time.monotonic() + 10
+    # Generous: four test workers on two cores can keep a first answer waiting for seconds.
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if requests.get(live.url("/health"), timeout=1).status_code == 200:
+            if requests.get(live.url("/health"), timeout=5).status_code == 200:
                 return live
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.05)
     raise RuntimeError("server did not become healthy")
 
