@@ -23,7 +23,7 @@ from services.http.auth import signed_in
 from services.http.errors import UNKNOWN, kind_of
 from services.http.openapi import JSON, Operation, Param, obj
 from services.http.routing import Route
-from services.http.wsgi import BadJson, parse_json
+from services.http.wsgi import ID_MAX, BadJson, parse_json
 from services.soap.access import token_key
 from services.soap.contracts import AuthoredContract
 from services.soap.endpoint import SoapService
@@ -85,7 +85,10 @@ def _int(value: Optional[str], name: str, *, required: bool = True) -> Optional[
     text = value.strip()
     if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 18:
         raise agent_errors.BadInput(f"{name} must be a whole number")
-    return int(text)
+    number = int(text)
+    if not -ID_MAX - 1 <= number <= ID_MAX:  # ids and counts are 32-bit integer columns
+        raise agent_errors.BadInput(f"{name} is out of range")
+    return number
 
 
 def _status(exc: CallsuiteError) -> int:

@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import IntegerConverter, Map, PathConverter, Rule
 from werkzeug.wrappers import Request, Response
 
-from .wsgi import INT64_MAX
+from .wsgi import ID_MAX
 
 Handler = Callable[..., Response]
 
@@ -32,17 +32,17 @@ class Route:
     soap: bool = False  # a SOAP endpoint: described by its WSDL, not in /openapi.json
 
 
-class Int64Converter(IntegerConverter):
-    """`<int:...>` path values a 64-bit id column can hold: a longer number is no such page
+class IdConverter(IntegerConverter):
+    """`<int:...>` path values are row ids: a number no id column can hold is no such page
     (404), not an overflow in the database driver. Up to 19 digits match; those beyond
-    2**63-1 become 0, an id no row has (refusing them in the converter would make werkzeug
+    ID_MAX become 0, an id no row has (refusing them in the converter would make werkzeug
     answer 405 for a route that has other methods)."""
 
     regex = r"\d{1,19}"
 
     def to_python(self, value: str) -> int:
         number = int(value)
-        return number if number <= INT64_MAX else 0
+        return number if number <= ID_MAX else 0
 
 
 class AnyPathConverter(PathConverter):
@@ -60,7 +60,7 @@ class Router:
             methods = None if route.wsgi is not None else list(route.methods) + (["HEAD"] if "GET" in route.methods else [])
             rules.append(Rule(route.rule, endpoint=index, methods=methods, strict_slashes=False,
                               merge_slashes=False))
-        self._map = Map(rules, converters={"int": Int64Converter, "path": AnyPathConverter})
+        self._map = Map(rules, converters={"int": IdConverter, "path": AnyPathConverter})
         self._max_body = max_body_bytes
 
     def __call__(self, environ: dict, start_response):

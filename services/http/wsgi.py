@@ -14,6 +14,9 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (code
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 # Integers a 64-bit column can hold: anything larger is refused, never silently stored or overflowed.
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+# Row ids are `integer` columns: 32 bits on PostgreSQL. A larger number is no row's id
+# (handed to the driver it would be an overflow error, a 500).
+ID_MAX = 2 ** 31 - 1
 JSON_MAX_DEPTH = 32
 MAX_JSON_BYTES = 1024 * 1024  # body limit of the JSON APIs (CTI events, the simulated switch): far above any real event
 _JSON_STRUCTURE = re.compile(rb'[\[\]{}"]')
@@ -25,11 +28,11 @@ _ID = re.compile(r"[0-9]{1,19}")
 
 
 def parse_id(text: Optional[str]) -> Optional[int]:
-    """A database id from a query or form value: ASCII digits within 64 bits, else None."""
+    """A database id from a query or form value: ASCII digits an id column can hold, else None."""
     if text is None or not _ID.fullmatch(text):
         return None
     value = int(text)
-    return value if 0 < value <= INT64_MAX else None
+    return value if 0 < value <= ID_MAX else None
 
 
 class BodyTooLarge(Exception):

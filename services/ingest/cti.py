@@ -19,7 +19,7 @@ from services.http.errors import http_status
 from services.http.jsonp import json_answer
 from services.http.openapi import ERROR_OBJECT, JSON, MP3, Operation, obj, text
 from services.http.routing import Route
-from services.http.wsgi import INT64_MAX, MAX_JSON_BYTES, BadJson, parse_json
+from services.http.wsgi import ID_MAX, MAX_JSON_BYTES, BadJson, parse_json
 from storage.recordings import NotMp3, RecordingTooLarge, is_mp3, probe_mp3
 
 SOURCE = "cti"
@@ -189,7 +189,7 @@ def _campaign_id(value):
         return None
     if isinstance(value, str) and _CAMPAIGN_ID.fullmatch(value.strip()):
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= INT64_MAX:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= ID_MAX:
         return False
     return value
 

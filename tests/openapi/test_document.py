@@ -7,7 +7,7 @@ from openapi_spec_validator import validate
 from werkzeug.routing import Map, Rule
 
 from services.http.openapi import operations_of
-from services.http.routing import Int64Converter
+from services.http.routing import IdConverter
 
 
 def _sample(path: str, params: dict) -> str:
@@ -37,7 +37,7 @@ def test_every_mounted_route_but_soap_is_described_and_routes_back_to_itself(liv
     routes = live.system.edges()
     rules = Map([Rule(r.rule, endpoint=i, methods=None if r.wsgi is not None else list(r.methods),
                       strict_slashes=False, merge_slashes=False) for i, r in enumerate(routes)],
-                converters={"int": Int64Converter})
+                converters={"int": IdConverter})
     adapter = rules.bind("localhost")
     described = set()
     for index, route in enumerate(routes):
