@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import requests
 import zeep
-from helpers.agent import AgentClient
+from helpers.agent import AgentClient, wait_answered
 from helpers.server import start_server
 from helpers.soap import ValidatingPlugin, assert_valid_response
 from zeep.exceptions import Fault
@@ -38,15 +37,6 @@ def client(live, cookie=None, binding="AgentServiceSoap"):
     c = zeep.Client(live.url("/soap/agent?wsdl"), plugins=[plugin], transport=Transport(session=session))
     return c.bind("AgentService", binding), plugin
 
-
-def wait_answered(live, call_id):
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with live.db.read_session() as session:
-            if session.get(Call, call_id).state == "answered":
-                return
-        time.sleep(0.02)
-    raise AssertionError("not answered")
 
 
 @pytest.mark.parametrize("binding", ["AgentServiceSoap", "AgentServiceSoap12"])

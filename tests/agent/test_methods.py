@@ -3,12 +3,11 @@ xsd/agent.xsd) and in JSON, with the seed's entity shapes; connectcalls bridges 
 on the switch and disposes both."""
 from __future__ import annotations
 
-import time
 from urllib.parse import quote
 
 import pytest
 import requests
-from helpers.agent import AgentClient, token
+from helpers.agent import AgentClient, token, wait_answered
 from helpers.server import start_server
 
 from storage.models import Call, Lead
@@ -53,15 +52,6 @@ def shaped(answer, entity: str, as_json: bool) -> list[dict]:
     return answer.entities
 
 
-def answered(live, call_id: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with live.db.read_session() as session:
-            if session.get(Call, call_id).state == "answered":
-                return
-        time.sleep(0.02)
-    raise AssertionError(f"call {call_id} not answered")
-
 
 @pytest.mark.parametrize("as_json", [False, True], ids=["xml", "json"])
 def test_every_method(live, as_json):
@@ -89,14 +79,14 @@ def test_every_method(live, as_json):
     # dial, hold it, dial a third party, change leads, connect the two, both disposed.
     customer = shaped(agent.get(f"/dial/user/{me}/phone/{quote('+442079460333')}", **kw), "Call", as_json)[0]
     first = customer["CallId"]
-    answered(live, first)
+    wait_answered(live, first)
     assert shaped(agent.call("hold", first, **kw), "Call", as_json)[0]["CallState"] == 3
     assert agent.call("retrieve", first, **kw).one["CallState"] == 2
     assert agent.call("stoprecord", first, **kw).one["RecordingState"] == 2
     assert agent.call("startrecord", first, **kw).one["RecordingState"] == 1
     assert agent.call("hold", first, **kw).ok
     third = agent.get(f"/dial/user/{me}/phone/{quote('+442079460444')}", **kw).one["CallId"]
-    answered(live, third)
+    wait_answered(live, third)
     changed = shaped(agent.do("changelead", f"/call/{first}/leadphone/3", **kw), "Call", as_json)[0]
     assert changed["CustomerName"] == "Dan Driver"
     created = agent.do("createnewlead", f"/call/{third}/phone/{quote('+442079460445')}", **kw).one

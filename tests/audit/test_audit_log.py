@@ -8,13 +8,13 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import requests
-from helpers.agent import AgentClient
+from helpers.agent import AgentClient, wait_answered
 from helpers.audio import tone_mp3
 from helpers.console import csrf_of, signed_in
 from helpers.server import REPO, cli_database_options, start_server
 from sqlalchemy import select
 
-from storage.models import AuditEntry, Call
+from storage.models import AuditEntry
 
 BMS = ("bms", "demo-bms-pw")
 
@@ -29,15 +29,6 @@ def audit_json(data_dir, *flags):
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
 
-
-def answered(live, call_id: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with live.db.read_session() as session:
-            if session.get(Call, call_id).state == "answered":
-                return
-        time.sleep(0.02)
-    raise AssertionError(f"call {call_id} not answered")
 
 
 def cti_call(live, call_id, *, at, extension="201", end=True):
@@ -116,7 +107,7 @@ def test_every_access_to_a_recording_is_audited_and_read_back_with_the_cli(tmp_p
         agent = AgentClient(live, "alice", 7)
         assert agent.do("login", campaign="3").one["AgentStateName"] == "logged_in"
         dialled = agent.get("/dial/user/7/phone/%2B442079460333").one["CallId"]
-        answered(live, dialled)
+        wait_answered(live, dialled)
         assert agent.call("stoprecord", dialled).one["RecordingState"] == 2
         assert agent.call("startrecord", dialled).ok
 

@@ -3,6 +3,7 @@ with `Cookie: TokenKey=...`, each answer parsed from XML (validated against
 xsd/agent.xsd) or JSON into the same plain dict."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Optional
@@ -10,6 +11,8 @@ from typing import Any, Optional
 import requests
 import xmlschema
 from lxml import etree
+
+from storage.models import Call
 
 from .soap import REPO, schema
 
@@ -119,3 +122,14 @@ class AgentClient:
 
     def call(self, method: str, call_id: int, **kw) -> Answer:
         return self.do(method, f"/call/{call_id}", **kw)
+
+
+def wait_answered(live, call_id: int) -> None:
+    """Wait (up to 10 s) until the ledger shows the call answered."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with live.db.read_session() as session:
+            if session.get(Call, call_id).state == "answered":
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"call {call_id} was not answered")

@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Generator, Optional
 
+from helpers.agent import wait_answered
 from lxml import etree
 from sqlalchemy import select
 
@@ -422,15 +423,6 @@ def info(env: Env) -> Generator[Case, Any, None]:
 AGENT_USER = 7  # alice; every run logs her in and out again
 
 
-def _answered(live, call_id: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with live.db.read_session() as session:
-            if session.get(Call, call_id).state == "answered":
-                return
-        time.sleep(0.02)
-    raise AssertionError(f"call {call_id} was not answered")
-
 
 def _no_open_calls(live) -> None:
     """Until the agent has no call left undisposed (a run's bridged calls end on the switch
@@ -482,7 +474,7 @@ def agent(env: Env) -> Generator[Case, Any, None]:
                         ok({"CustomerName": "Carol Customer", "PhoneNumber": "+442079460111"}))
     first = int(answer["Data"]["CallId"])
     yield Case("Dial", {**bad, "PhoneNum": "+442079460111"}, refused, name="unknown token")
-    _answered(live, first)
+    wait_answered(live, first)
     on_call = {**token, "CallID": first}
     call_state = lambda **fields: ok({"CallId": str(first), **fields})  # noqa: E731
     yield Case("Hold", on_call, call_state(CallState="3"))
@@ -515,11 +507,11 @@ def agent(env: Env) -> Generator[Case, Any, None]:
     # Two calls bridged: the customer held while the agent dials a third party.
     answer = yield Case("Dial", {**token, "PhoneNum": "+442079460333"}, ok(), name="a second call")
     second = int(answer["Data"]["CallId"])
-    _answered(live, second)
+    wait_answered(live, second)
     yield Case("Hold", {**token, "CallID": second}, ok(), name="the second call")
     answer = yield Case("Dial", {**token, "PhoneNum": "+442079460444"}, ok(), name="a third party")
     third = int(answer["Data"]["CallId"])
-    _answered(live, third)
+    wait_answered(live, third)
 
     def bridged(session, answer):
         one, two = session.get(Call, second), session.get(Call, third)
