@@ -28,6 +28,9 @@ from services.core import ledger  # noqa: E402
 from services.core.provisioning import provision  # noqa: E402
 from services.system import System  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))
+from baselines import spyne_echo  # noqa: E402
+
 
 def environ_for(path: str, query: str) -> dict:
     return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "SCRIPT_NAME": "",
@@ -70,10 +73,23 @@ def soap_environ(activity_id: str) -> dict:
     return environ
 
 
+ECHO = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+        '<s:Body><echo xmlns="urn:bench:echo"><text>hello</text></echo></s:Body></s:Envelope>').encode()
+
+
+def echo_environ(_n: int) -> dict:
+    environ = environ_for("/", "")
+    environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/xml; charset=utf-8",
+                    "CONTENT_LENGTH": str(len(ECHO)), "HTTP_SOAPACTION": '"echo"', "wsgi.input": io.BytesIO(ECHO)})
+    return environ
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML view here")
+    parser.add_argument("--profile", choices=("get", "soap", "echo"), default="get",
+                        help="which loop pyinstrument profiles: AddLink GET, AddLink SOAP 1.1 or the Spyne echo")
     args = parser.parse_args()
     from pyinstrument import Profiler
 
@@ -100,14 +116,20 @@ def main() -> int:
 
         loop(app, 200, lambda n: addlink(-n - 1))  # warm up
         loop(app, 200, lambda n: soap_environ(f"W-{n}"))
+        echo = spyne_echo()
+        loop(echo, 200, echo_environ)
         base = loop(hello, args.requests, lambda n: environ_for("/hello", ""))
         mean = loop(app, args.requests, addlink)
         soap = loop(app, args.requests, lambda n: soap_environ(f"S-{n}"))
+        echoed = loop(echo, args.requests, echo_environ)
         print(f"in process, CPU per request: AddLink GET {mean * 1e6:.0f} µs, AddLink SOAP 1.1 {soap * 1e6:.0f} µs, "
-              f"plain WSGI hello-world {base * 1e6:.1f} µs ({args.requests} requests each)")
+              f"stock Spyne Soap11 echo {echoed * 1e6:.0f} µs, plain WSGI hello-world {base * 1e6:.1f} µs "
+              f"({args.requests} requests each)")
+        profiled = {"get": (app, lambda n: addlink(args.requests + n)),
+                    "soap": (app, lambda n: soap_environ(f"T-{n}")), "echo": (echo, echo_environ)}[args.profile]
         profiler = Profiler(interval=0.0002)
         profiler.start()
-        loop(app, args.requests, lambda n: addlink(args.requests + n))
+        loop(profiled[0], args.requests, profiled[1])
         profiler.stop()
         print(profiler.output_text(unicode=True, color=False, show_all=False))
         if args.html:

@@ -16,4 +16,5 @@ def authenticate_partner(system, username: Optional[str], password: Optional[str
     """Raises Unauthorized, Forbidden (address not allowed) or TooManyAttempts."""
     return system.throttle.authenticate(
         system.database, SURFACE, username, client_ip,
-        lambda: calldetails.authenticate_partner(system.database, username, password, client_ip))
+        lambda session: calldetails.partner_account(session, username),
+        lambda row: calldetails.verified_partner(row, username, password, client_ip))

@@ -164,7 +164,8 @@ class Console:
                 raise Unauthorized("credentials too long")
             user = self.system.throttle.authenticate(
                 self.system.database, "console", username, request.remote_addr,
-                lambda: recordings.authenticate(self.system.database, username, password))
+                lambda session: recordings.user_named(session, username),
+                lambda found: recordings.verified_user(found, password))
             token = new_token()
             self.sessions.start(user.id, token)
         except Unauthorized:
@@ -378,11 +379,12 @@ class Console:
         if viewer is None:
             return _refused(401, "sign in to the console first")
         try:
-            with self.system.database.session() as session:
+            with self.system.database.read_session() as session:
                 recording = recordings.recording_for_listener(session, session.get(User, viewer.id), reference)
-                path = self.system.store.path_of(recording.file_path)
-                modified = recording.available_at
-                if request.method == "GET":  # the page's player (a HEAD sends no audio)
+            path = self.system.store.path_of(recording.file_path)
+            modified = recording.available_at
+            if request.method == "GET":  # the page's player (a HEAD sends no audio)
+                with self.system.database.session() as session:  # writes only when the audit log does
                     recordings.note_listening(session, recording, download=False)
         except Forbidden:
             return _refused(403, "you may not listen to that recording")

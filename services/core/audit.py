@@ -22,15 +22,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator, Optional
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.orm import Session
 
-from storage.models import ActivityLink, AuditEntry, Recording
+from storage.models import AuditEntry, Recording
 
 from . import events
 
 REPLAY_WINDOW = timedelta(seconds=60)
 CLAIM_TTL_S = 30.0
+MAX_REMEMBERED_PLAYS = 10_000
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class AuditLog:
 
     def __init__(self) -> None:
         self._claims: dict[int, tuple[Origin, float]] = {}
+        self._plays: dict[tuple, datetime] = {}
         self._lock = threading.Lock()
 
     def register(self, bus: events.EventBus) -> "AuditLog":
@@ -107,19 +110,18 @@ class AuditLog:
     def _write(self, session: Session, action: str, recording_id: Optional[int], *, origin: Optional[Origin] = None,
                detail: Optional[str] = None, now: Optional[datetime] = None) -> None:
         origin = origin or current() or SWITCH
-        recording = session.get(Recording, recording_id) if recording_id is not None else None
-        session.execute(insert(AuditEntry.__table__).values(
-            at=now or datetime.now(timezone.utc), action=action, recording_id=recording_id,
-            reference=recording.reference if recording is not None else None,
-            call_id=recording.call_id if recording is not None else None,
-            user=_cut(origin.user, 200), address=_cut(origin.address, 64), surface=_cut(origin.surface, 200),
-            binding=_cut(origin.binding, 16), request_id=_cut(origin.request_id, 64), detail=_cut(detail, 1000)))
+        values = {"at": now or datetime.now(timezone.utc), "action": action, "user": _cut(origin.user, 200),
+                  "address": _cut(origin.address, 64), "surface": _cut(origin.surface, 200),
+                  "binding": _cut(origin.binding, 16), "request_id": _cut(origin.request_id, 64),
+                  "detail": _cut(detail, 1000)}
+        connection = session.connection()
+        if recording_id is None:
+            connection.execute(_INSERT_ENTRY, {**values, "recording_id": None, "reference": None, "call_id": None})
+        else:
+            connection.execute(_INSERT_ENTRY_OF_RECORDING, {**values, "recording_id": recording_id})
 
     def _linked(self, session: Session, event: events.LinkMade) -> None:
-        row = session.execute(select(ActivityLink.activity_id, ActivityLink.recording_id)
-                              .where(ActivityLink.id == event.link_id)).first()
-        if row is not None:
-            self._write(session, "linked", row.recording_id, detail=f"activity {row.activity_id}")
+        self._write(session, "linked", event.recording_id, detail=f"activity {event.activity_id}")
 
     def _switched(self, session: Session, event, action: str) -> None:
         origin = current() or self._claimed(event.call_id)
@@ -131,12 +133,46 @@ class AuditLog:
             return
         origin = current() or SWITCH
         now = datetime.now(timezone.utc)
-        recent = session.scalar(select(AuditEntry.id).where(
+        listening = (event.recording_id, origin.user, origin.address)
+        if self._logged_since(listening, now - REPLAY_WINDOW):
+            return  # no statement at all: a player's Range requests take no write lock
+        logged_at = session.scalar(select(func.max(AuditEntry.at)).where(
             AuditEntry.action == "played", AuditEntry.recording_id == event.recording_id,
             _same(AuditEntry.user, origin.user), _same(AuditEntry.address, origin.address),
-            AuditEntry.at > now - REPLAY_WINDOW).limit(1))
-        if recent is None:
-            self._write(session, "played", event.recording_id, origin=origin, now=now)
+            AuditEntry.at > now - REPLAY_WINDOW))
+        if logged_at is not None:  # by another process, or before this one started
+            self._remember(listening, logged_at)
+            return
+        self._write(session, "played", event.recording_id, origin=origin, now=now)
+        sqlalchemy_event.listen(session, "after_commit", lambda _s: self._remember(listening, now), once=True)
+
+    # Plays this process knows are logged (a committed entry, and when): the next minute of
+    # a player's Range requests needs no database. Only a skip: a miss asks the database,
+    # which holds every process's entries.
+    def _logged_since(self, listening: tuple, since: datetime) -> bool:
+        with self._lock:
+            logged_at = self._plays.get(listening)
+        return logged_at is not None and logged_at > since
+
+    def _remember(self, listening: tuple, logged_at: datetime) -> None:
+        with self._lock:
+            if len(self._plays) >= MAX_REMEMBERED_PLAYS:
+                since = datetime.now(timezone.utc) - REPLAY_WINDOW
+                self._plays = {key: at for key, at in self._plays.items() if at > since}
+            if len(self._plays) < MAX_REMEMBERED_PLAYS:
+                self._plays[listening] = logged_at
+
+
+# Every action of a request writes one entry: built once (Core statements, only their
+# parameters vary), the recording's reference and call copied in by the INSERT itself.
+_ENTRIES, _RECORDINGS = AuditEntry.__table__, Recording.__table__
+_ENTRY_VALUES = ("at", "action", "user", "address", "surface", "binding", "request_id", "detail")
+_INSERT_ENTRY = insert(_ENTRIES)
+_INSERT_ENTRY_OF_RECORDING = insert(_ENTRIES).from_select(
+    [*_ENTRY_VALUES, "recording_id", "reference", "call_id"],
+    select(*(bindparam(name, type_=_ENTRIES.c[name].type) for name in _ENTRY_VALUES),
+           _RECORDINGS.c.id, _RECORDINGS.c.reference, _RECORDINGS.c.call_id)
+    .where(_RECORDINGS.c.id == bindparam("recording_id")))
 
 
 def _same(column, value):

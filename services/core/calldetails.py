@@ -160,20 +160,21 @@ def address_allowed(allowed: Iterable[Any], client_ip: Optional[str]) -> bool:
 
 
 # The Database, not a session: the password is checked (argon2, slow) after the read has ended.
-def authenticate_partner(database, username: Optional[str], password: Optional[str],
-                         client_ip: Optional[str]) -> Partner:
-    """The partner with these credentials, calling from an allowed address.
+def partner_account(session: Session, username: Optional[str]):
+    """The partner account a sign-in names (None for none), read before its password is checked."""
+    if not username:
+        return None
+    return session.execute(
+        select(PartnerAccount.id, PartnerAccount.username, PartnerAccount.password_hash,
+               PartnerAccount.allowed_ips, PartnerAccount.client_codes)
+        .where(PartnerAccount.username == username)).first()
 
-    The account is read in its own short read transaction and the password checked after
-    it has ended: argon2 takes a noticeable fraction of a second.
-    """
+
+def verified_partner(row, username: Optional[str], password: Optional[str], client_ip: Optional[str]) -> Partner:
+    """The partner, if the password is theirs and they call from an allowed address. Outside
+    any transaction: argon2 takes a noticeable fraction of a second."""
     if not username or password is None:
         raise Unauthorized("a partner username and password are required")
-    with database.read_session() as session:
-        row = session.execute(
-            select(PartnerAccount.id, PartnerAccount.username, PartnerAccount.password_hash,
-                   PartnerAccount.allowed_ips, PartnerAccount.client_codes)
-            .where(PartnerAccount.username == username)).first()
     # verify_password_cached runs argon2 even for an unknown user, so timing does not tell.
     if not verify_password_cached(row.password_hash if row else None, password) or row is None:
         log.info("Callbutton partner %r: wrong username or password (from %s)", username, client_ip)

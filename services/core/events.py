@@ -59,6 +59,8 @@ class RecordingResumed:
 @dataclass(frozen=True)
 class LinkMade:
     link_id: int
+    recording_id: int
+    activity_id: str
 
 
 @dataclass(frozen=True)

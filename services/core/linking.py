@@ -114,7 +114,8 @@ def add_link(session: Session, request: AddLinkRequest,
         return (LinkOutcome.NO_ACTIVE_CALL if request.active_call else LinkOutcome.PENDING), None
     link_id = connection.execute(_INSERT_LINK, {**link, "state": "linked", "recording_id": station.recording_id,
                                                 "linked_at": now, "linked_by": "AddLink"}).scalar_one()
-    events.publish(session, events.LinkMade(link_id=link_id))
+    events.publish(session, events.LinkMade(link_id=link_id, recording_id=station.recording_id,
+                                           activity_id=request.activity_id))
     return LinkOutcome.LINKED, station.reference
 
 
@@ -146,7 +147,7 @@ def link_recording(session: Session, activity_id: str, reference: str, *, linked
         enqueue(session, "bms_link", render_bms_url(company.bms_notify_url, link, reference),
                 {"activity_id": activity_id, "reference": reference}, now=now, company_id=company.id)
     session.flush()
-    events.publish(session, events.LinkMade(link_id=link.id))
+    events.publish(session, events.LinkMade(link_id=link.id, recording_id=recording.id, activity_id=activity_id))
     return link
 
 

@@ -18,17 +18,27 @@ from .security import verify_password_cached
 from .vocabulary import PlaybackOutcome
 
 
+def user_named(session: Session, username: Optional[str]) -> Optional[User]:
+    """The account a sign-in names (None for none), read before its password is checked."""
+    return session.scalar(select(User).where(User.username == username)) if username else None
+
+
+def verified_user(user: Optional[User], password: Optional[str]) -> User:
+    """The user, if the password is theirs. Outside any transaction: argon2 is deliberately
+    slow (and runs for an unknown user too, so timing does not tell)."""
+    if not verify_password_cached(user.password_hash if user else None, password) or user is None:
+        raise Unauthorized("unknown user or wrong password")
+    return user
+
+
 # The Database, not a session: the password is checked (argon2, slow) after the read has ended.
 def authenticate(database, username: Optional[str], password: Optional[str]) -> User:
-    """The user with these credentials (detached). The password is checked after the read
-    transaction ends: argon2 is deliberately slow."""
+    """The user with these credentials (detached)."""
     if not username or password is None:
         raise Unauthorized("credentials required")
     with database.read_session() as session:
-        user = session.scalar(select(User).where(User.username == username))
-    if not verify_password_cached(user.password_hash if user else None, password):
-        raise Unauthorized("unknown user or wrong password")
-    return user
+        user = user_named(session, username)
+    return verified_user(user, password)
 
 
 def may_listen(user: User, recording: Recording) -> bool:

@@ -25,7 +25,7 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import SigninFailure
@@ -33,8 +33,20 @@ from storage.models import SigninFailure
 from .errors import CallsuiteError, Unauthorized
 
 T = TypeVar("T")
+L = TypeVar("L")
 MAX_ACCOUNT = 200
 MAX_ADDRESS = 64
+
+
+# Every sign-in runs one of these (built once: only the parameters vary).
+_FAILURES = SigninFailure.__table__
+_RECENT_AT_ADDRESS = (select(_FAILURES.c.at, _FAILURES.c.surface, _FAILURES.c.account)
+                      .where(_FAILURES.c.address == bindparam("address"), _FAILURES.c.at > bindparam("since"))
+                      .order_by(_FAILURES.c.at.desc()).limit(bindparam("limit")))
+_RECENT_OF_KEY = (select(_FAILURES.c.at)
+                  .where(_FAILURES.c.surface == bindparam("surface"), _FAILURES.c.account == bindparam("account"),
+                         _FAILURES.c.address == bindparam("address"), _FAILURES.c.at > bindparam("since"))
+                  .order_by(_FAILURES.c.at.desc()).limit(bindparam("limit")))
 
 
 class TooManyAttempts(CallsuiteError):
@@ -76,11 +88,21 @@ class SigninThrottle:
     def _key(surface: str, account: Optional[str], address: Optional[str]) -> tuple[str, str, str]:
         return surface, (account or "")[:MAX_ACCOUNT], client_key(address)[:MAX_ADDRESS]
 
-    def _recent(self, session: Session, where, limit: int, now: datetime) -> list[datetime]:
-        """The newest `limit` failures matching `where` in the window, newest first."""
-        return session.scalars(
-            select(SigninFailure.at).where(*where, SigninFailure.at > now - self.window)
-            .order_by(SigninFailure.at.desc()).limit(max(limit, 1))).all()
+    def _recent(self, session: Session, surface: str, account: str, address: str,
+                now: datetime) -> tuple[list[datetime], list[datetime]]:
+        """The failures in the window newest first: of this (surface, account, address), and
+        of the address. One statement: an account's failures at an address are among the
+        address's, and if the address has `max_address_failures` the rest do not matter."""
+        since = now - self.window
+        if self.max_address_failures <= 0:  # no spraying rule: only the key's own failures count
+            rows = session.connection().execute(_RECENT_OF_KEY, {
+                "surface": surface, "account": account, "address": address, "since": since,
+                "limit": max(self.max_failures, 1)}).all()
+            return [row.at for row in rows], []
+        rows = session.connection().execute(_RECENT_AT_ADDRESS, {
+            "address": address, "since": since,
+            "limit": max(self.max_failures, self.max_address_failures)}).all()
+        return [row.at for row in rows if row.surface == surface and row.account == account], [row.at for row in rows]
 
     def _wait(self, times: list[datetime], limit: int, now: datetime) -> Optional[float]:
         """Seconds until fewer than `limit` of these failures are in the window."""
@@ -93,9 +115,7 @@ class SigninThrottle:
         number of recent failures of this (surface, account, address)."""
         surface, account, address = self._key(surface, account, address)
         now = self.clock()
-        mine = self._recent(session, (SigninFailure.surface == surface, SigninFailure.account == account,
-                                      SigninFailure.address == address), self.max_failures, now)
-        spraying = self._recent(session, (SigninFailure.address == address,), self.max_address_failures, now)
+        mine, spraying = self._recent(session, surface, account, address, now)
         waits = [w for w in (self._wait(mine, self.max_failures, now),
                              self._wait(spraying, self.max_address_failures, now)) if w is not None]
         if waits:
@@ -118,13 +138,15 @@ class SigninThrottle:
 
     # The Database, not a session: the password is checked (argon2, slow) between the read and the write.
     def authenticate(self, database, surface: str, account: Optional[str], address: Optional[str],
-                     verify: Callable[[], T]) -> T:
-        """check, then `verify()` (which raises Unauthorized for wrong credentials), then
-        record the outcome. The password check runs outside any transaction: argon2 is slow."""
+                     lookup: Callable[[Session], L], verify: Callable[[L], T]) -> T:
+        """check and `lookup(session)` (the account) in one read transaction, then
+        `verify(account)` (which raises Unauthorized for wrong credentials) outside any
+        transaction (argon2 is slow), then record the outcome."""
         with database.read_session() as session:
             earlier_failures = self.check(session, surface, account, address)
+            found = lookup(session)
         try:
-            result = verify()
+            result = verify(found)
         except Unauthorized:
             with database.session() as session:
                 self.failed(session, surface, account, address)

@@ -82,7 +82,8 @@ def listener(system, environ: dict):
         raise Unauthorized("credentials too long")
     user = system.throttle.authenticate(
         system.database, LISTENER_SURFACE, username, client_address(environ),
-        lambda: recordings.authenticate(system.database, username, password))
+        lambda session: recordings.user_named(session, username),
+        lambda found: recordings.verified_user(found, password))
     signed_in(environ, user.username)
     return user
 

@@ -103,17 +103,21 @@ def test_authenticate_counts_failures_and_refuses_without_verifying(db, clock):
     t = throttle(clock)
     verified = []
 
-    def wrong():
-        verified.append(1)
+    def wrong(account):
+        verified.append(account)
         raise Unauthorized("wrong password")
+
+    def lookup(session):
+        assert session.connection() is not None  # looked up inside the check's read transaction
+        return "alice's account"
 
     for _ in range(5):
         with pytest.raises(Unauthorized):
-            t.authenticate(db, "basic", "alice", "203.0.113.9", wrong)
+            t.authenticate(db, "basic", "alice", "203.0.113.9", lookup, wrong)
     with pytest.raises(TooManyAttempts):
-        t.authenticate(db, "basic", "alice", "203.0.113.9", lambda: "user")
-    assert len(verified) == 5  # the refused attempt never reached the password check
-    assert t.authenticate(db, "basic", "alice", "198.51.100.7", lambda: "user") == "user"
+        t.authenticate(db, "basic", "alice", "203.0.113.9", lookup, lambda account: "user")
+    assert verified == ["alice's account"] * 5  # the refused attempt never reached the password check
+    assert t.authenticate(db, "basic", "alice", "198.51.100.7", lookup, lambda account: "user") == "user"
 
 
 def test_old_failures_are_deleted_as_new_ones_arrive(db, clock):
@@ -142,3 +146,27 @@ def test_an_ipv6_client_is_counted_by_its_64_network(db, clock):
     fail(db, t, 5, address="::ffff:203.0.113.9")  # IPv4-mapped is the IPv4 address
     with pytest.raises(TooManyAttempts):
         check(db, t, address="203.0.113.9")
+
+
+def test_an_accounts_failures_count_among_newer_failures_of_other_accounts_at_its_address(db, clock):
+    t = throttle(clock)
+    fail(db, t, 4)
+    for n in range(7):  # newer failures at the same address, other accounts: under the spraying limit
+        clock.advance(1)
+        fail(db, t, 1, account=f"other-{n}")
+    assert check(db, t) == 4
+    fail(db, t, 1)
+    with pytest.raises(TooManyAttempts):
+        check(db, t)
+
+
+def test_without_the_spraying_rule_an_account_is_still_limited(db, clock):
+    t = throttle(clock, max_address_failures=0)
+    fail(db, t, 4)
+    for n in range(40):  # more failures of other accounts than any limit, all newer
+        clock.advance(1)
+        fail(db, t, 1, account=f"other-{n}")
+    assert check(db, t) == 4
+    fail(db, t, 1)
+    with pytest.raises(TooManyAttempts):
+        check(db, t)
