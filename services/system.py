@@ -65,13 +65,18 @@ class LedgerSink:
                 ), default_region=self.default_region)
 
 
+BACKGROUND_CONNECTIONS = 8
+
+
 class System:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.events = events.EventBus()
         self.audit = audit.AuditLog().register(self.events)  # audit entries, in the actions' transactions
-        self.database = Database(settings.effective_database_url, hooks=self.events)
+        # Every request thread, and the background workers (switch, outbox, callbacks, events).
+        self.database = Database(settings.effective_database_url, hooks=self.events,
+                                 pool_size=settings.threads + BACKGROUND_CONNECTIONS)
         self.instance_id = uuid.uuid4().hex  # tells this process's notifications from others'
         self._listener = None
         if not self.database.is_sqlite:

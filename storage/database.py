@@ -145,20 +145,29 @@ def _sqlite_begin(conn) -> None:
         raise
 
 
+def _in_memory(url: str) -> bool:
+    return url.startswith("sqlite") and (url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:") or ":memory:" in url
+                                         or "mode=memory" in url)
+
+
 class Database:
     """Owns the engine; hands out sessions. No protocol knowledge lives here."""
 
-    def __init__(self, url: str, *, echo: bool = False, hooks=None) -> None:
+    def __init__(self, url: str, *, echo: bool = False, hooks=None, pool_size: int = 10) -> None:
         """`hooks`, if given, has before_commit(session), after_commit(session) and
         after_soft_rollback(session, transaction): the domain event bus, called around every
-        commit and rollback of a session from here."""
+        commit and rollback of a session from here. `pool_size`: the connections kept open,
+        at least the threads that use them at once (more are opened and closed per use,
+        which on SQLite costs more than a short request)."""
         self.url = url
         kwargs: dict = {"echo": echo, "future": True}
+        if not _in_memory(url):  # an in-memory SQLite database lives in one connection per thread
+            kwargs.update(pool_size=pool_size, max_overflow=10)
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_S,
                                       "factory": WriterLockedConnection}
         else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)

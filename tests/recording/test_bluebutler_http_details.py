@@ -72,3 +72,24 @@ def test_an_unsatisfiable_range_says_how_long_the_recording_is(live):
         response = client.get(url, auth=auth, timeout=10, headers={"Range": f"bytes={length + 10}-"})
         assert response.status_code == 416, url
         assert response.headers["Content-Range"] == f"bytes */{length}"
+
+
+def test_ranges_anywhere_in_the_recording_send_exactly_their_bytes_on_one_connection(live):
+    call = live.recorded_call(talk_s=3.0)
+    for client, url, auth in _recording_urls(live, call.reference, call.call_id):
+        with requests.Session() as connection:  # keep-alive: a byte too many would spoil the next answer
+            if client is not requests:
+                connection.cookies.update(client.cookies)
+            whole = connection.get(url, auth=auth, timeout=10).content
+            length = len(whole)
+            for header, expected, content_range in (
+                    (f"bytes=100-{length // 2}", whole[100:length // 2 + 1], f"bytes 100-{length // 2}/{length}"),
+                    ("bytes=-300", whole[-300:], f"bytes {length - 300}-{length - 1}/{length}"),
+                    (f"bytes={length - 5}-", whole[-5:], f"bytes {length - 5}-{length - 1}/{length}"),
+                    (f"bytes=7-{length + 1000}", whole[7:], f"bytes 7-{length - 1}/{length}")):
+                response = connection.get(url, auth=auth, timeout=10, headers={"Range": header})
+                assert response.status_code == 206, (url, header, response.status_code)
+                assert response.headers["Content-Range"] == content_range, (url, header)
+                assert response.content == expected, (url, header)
+                assert int(response.headers["Content-Length"]) == len(expected)
+            assert connection.get(url, auth=auth, timeout=10).content == whole
