@@ -29,13 +29,13 @@ def provision(data_dir: Path, site: Path = DEMO_SITE) -> None:
 
 class ServeProcess:
     def __init__(self, data_dir: Path, *, config: str = "", port: Optional[int] = None,
-                 events_port: int = 0) -> None:
+                 events_port: int = 0, access_log: bool = False) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.events_port = events_port  # 0: any free port
         self.config = self.data_dir.parent / f"callsuite-{self.port}.toml"
         self.config.write_text(f'[callsuite]\nhost = "127.0.0.1"\ncti_token = "{CTI_TOKEN}"\n'
-                               f'access_log = false\n{config}')
+                               f'access_log = {str(access_log).lower()}\n{config}')
         self.process: Optional[subprocess.Popen] = None
         self.log = self.data_dir.parent / f"serve-{self.port}.log"
 
