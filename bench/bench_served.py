@@ -1,0 +1,119 @@
+"""What serving by waitress adds to a request's cost, by what the request does: an empty
+answer, one read transaction sent through `sqlite3` directly, and the same through
+SQLAlchemy's session (storage.database), each measured in a loop in process and served by
+waitress (the settings of `callsuite serve`) to wrk at 8 keep-alive connections.
+
+    python bench/bench_served.py [--seconds 4] [--threads 8]
+
+Prints, per variant: CPU µs per request in the loop, and served (the process's CPU over the
+run divided by its requests), and the served cost above the empty answer's, the baseline of
+the same run. Needs wrk.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import select  # noqa: E402
+
+from services.config import load_settings  # noqa: E402
+from services.http.app import create_http_server  # noqa: E402
+from storage.database import Database  # noqa: E402
+from storage.models import Workstation  # noqa: E402
+
+ONE = select(Workstation.host).limit(1)
+OK = [("Content-Type", "text/plain"), ("Content-Length", "2")]
+
+
+def variants(database: Database, path: Path) -> dict:
+    local = threading.local()
+
+    def empty(environ, start_response):
+        start_response("200 OK", OK)
+        return [b"ok"]
+
+    def raw_sqlite(environ, start_response):
+        connection = getattr(local, "connection", None)
+        if connection is None:
+            connection = local.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        connection.execute("BEGIN")
+        connection.execute("SELECT host FROM workstations LIMIT 1").fetchone()
+        connection.execute("ROLLBACK")
+        return empty(environ, start_response)
+
+    def sqlalchemy_session(environ, start_response):
+        with database.read_session() as session:
+            session.execute(ONE).first()
+        return empty(environ, start_response)
+
+    return {"empty answer": empty, "sqlite3: BEGIN, SELECT, ROLLBACK": raw_sqlite,
+            "SQLAlchemy read_session, one SELECT": sqlalchemy_session}
+
+
+def loop_cost(app, count: int = 3000) -> float:
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "wsgi.input": None}
+    started = time.process_time()
+    for _ in range(count):
+        b"".join(app(environ, lambda status, headers, exc_info=None: None))
+    return (time.process_time() - started) / count * 1e6
+
+
+def served_cost(app, settings, seconds: int) -> tuple[float, float]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = create_http_server(app, settings, host="127.0.0.1", port=port)
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{port}/"
+    subprocess.run(["wrk", "-t2", "-c8", "-d1s", url], capture_output=True, check=True)  # warm up
+    started = os.times()
+    out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", url], capture_output=True, text=True,
+                         check=True).stdout
+    ended = os.times()
+    server.close()
+    requests = int(next(line for line in out.splitlines() if "requests in" in line).split()[0])
+    cpu = (ended.user - started.user) + (ended.system - started.system)
+    return requests / seconds, cpu / requests * 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    args = parser.parse_args()
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" at every request with few threads
+    work = Path(tempfile.mkdtemp(prefix="callsuite-bench-served-"))
+    path = work / "bench.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    settings = load_settings(None, environ={}, overrides={"data_dir": work, "threads": args.threads,
+                                                          "access_log": False})
+    rows = []
+    for name, app in variants(database, path).items():
+        in_loop = loop_cost(app)
+        per_second, served = served_cost(app, settings, args.seconds)
+        rows.append((name, in_loop, per_second, served))
+    base = rows[0][3]
+    print(f"waitress threads {args.threads}, wrk 2 threads 8 connections {args.seconds} s, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'request':38s} {'loop µs':>8s} {'req/s':>7s} {'served µs':>9s} {'above empty':>11s}")
+    for name, in_loop, per_second, served in rows:
+        print(f"{name:38s} {in_loop:8.0f} {per_second:7.0f} {served:9.0f} {served - base:11.0f}")
+    database.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
