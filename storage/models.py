@@ -30,6 +30,11 @@ class UtcDateTime(types.TypeDecorator):
         return None if value is None else value.replace(tzinfo=timezone.utc)
 
 
+# Row ids are `integer` columns: 32 bits on PostgreSQL. A larger number is no row's id
+# (handed to the driver it would be an overflow error).
+ID_MAX = 2 ** 31 - 1
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 

@@ -22,6 +22,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import (
+    ID_MAX,
     AgentSession,
     AuthToken,
     Call,
@@ -345,7 +346,7 @@ def plan_dial(session: Session, actor: User, user_id: int, phone: str, lead_id: 
     if calls and not any(c.state in ledger.IN_PROGRESS for c in calls):
         raise Wrapping("a call waits for its disposition: dispose it first")
     number = to_e164_or_refuse(phone, _region(session, user, default_region))
-    if lead_id is not None and session.get(Lead, lead_id) is None:
+    if lead_id is not None and _by_id(session, Lead, lead_id) is None:
         raise NoSuchThing(f"no lead {lead_id}")
     campaign = session.get(Campaign, row.campaign_id)
     claimed = session.execute(
@@ -541,7 +542,7 @@ def record_connect(session: Session, first: tuple[int, Disposition], second: tup
 
 def lead_phones(session: Session, actor: User, user_id: int, lead_id: int) -> list[LeadPhone]:
     authorize(session, actor, user_id)
-    lead = session.get(Lead, lead_id)
+    lead = _by_id(session, Lead, lead_id)
     if lead is None:
         raise NoSuchThing(f"no lead {lead_id}")
     return sorted(lead.phones, key=lambda p: p.id)
@@ -550,7 +551,7 @@ def lead_phones(session: Session, actor: User, user_id: int, lead_id: int) -> li
 def change_lead(session: Session, actor: User, user_id: int, call_id: int, lead_phone_id: int, source: str
                 ) -> CallView:
     call = agents_call(session, actor, user_id, call_id, source)
-    phone = session.get(LeadPhone, lead_phone_id)
+    phone = _by_id(session, LeadPhone, lead_phone_id)
     if phone is None:
         raise NoSuchThing(f"no lead phone {lead_phone_id}")
     call.lead_id = phone.lead_id
@@ -617,3 +618,8 @@ def campaigns(session: Session, actor: User, user_id: int) -> list[CampaignView]
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _by_id(session: Session, model, row_id: int):
+    """The row, or None; an id no column can hold (SOAP's xs:long LeadID) is no row."""
+    return session.get(model, row_id) if 0 < row_id <= ID_MAX else None

@@ -7,6 +7,8 @@ import math
 import re
 from typing import Any, Iterable, Optional
 
+from storage.models import ID_MAX  # noqa: F401  (the edges' id bound, with the columns it bounds)
+
 # Anywhere in the prolog; entity declarations only appear inside a DOCTYPE.
 _DTD = re.compile(r"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
 _XML_DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
@@ -14,9 +16,6 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (code
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 # Integers a 64-bit column can hold: anything larger is refused, never silently stored or overflowed.
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
-# Row ids are `integer` columns: 32 bits on PostgreSQL. A larger number is no row's id
-# (handed to the driver it would be an overflow error, a 500).
-ID_MAX = 2 ** 31 - 1
 JSON_MAX_DEPTH = 32
 MAX_JSON_BYTES = 1024 * 1024  # body limit of the JSON APIs (CTI events, the simulated switch): far above any real event
 _JSON_STRUCTURE = re.compile(rb'[\[\]{}"]')

@@ -154,3 +154,18 @@ def test_php_soapclient_from_the_wsdl_alone(live, version):
     refused = call("GoReady", TokenKey=key, UserID=7)
     assert refused["ok"] is False and refused["fault"]["string"].startswith("14:")
     assert call("Logout", TokenKey=key, UserID=9)["result"]["ResponseCode"] == 0
+
+
+def test_a_lead_id_beyond_what_a_row_id_holds_is_no_such_lead(live):
+    # xs:long on the wire, 32-bit id columns on PostgreSQL: no row, never a driver overflow.
+    service, plugin = client(live)
+    key = service.GetToken(username="alice", password="demo-alice-pw").Data.TokenKey
+    for lead in (2 ** 40, -(2 ** 40), 0):
+        answer = service.LeadPhones(TokenKey=key, UserID=7, LeadID=lead)
+        assert (answer.Success, answer.ResponseCode, answer.Data) == (False, 2, None), lead
+    assert service.Login(TokenKey=key, UserID=7, CampaignID=3).Success
+    assert service.GoReady(TokenKey=key, UserID=7).Success
+    refused = service.Dial(TokenKey=key, UserID=7, PhoneNum="+442079460111", LeadID=2 ** 40)
+    assert (refused.Success, refused.ResponseCode) == (False, 2)
+    assert service.Logout(TokenKey=key, UserID=7).Success
+    assert plugin.validated >= 8
