@@ -5,6 +5,8 @@ the tests build the server through the same `create_server`."""
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import threading
 import uuid
 
@@ -33,8 +35,9 @@ from services.integrations.outbox_worker import OutboxWorker
 from services.recording import edge as recording_edge
 from storage import notify
 from storage.database import Database
+from storage.models import ID_MAX
 from storage.recordings import RecordingStore
-from storage.shared_slots import PLAYBACK_CHANNELS, SharedSlots
+from storage.shared_slots import PLAYBACK_CHANNELS, SWITCH_OWNERS, SharedSlots
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ class LedgerSink:
 
 
 BACKGROUND_CONNECTIONS = 8
+_OWNED_CALL = re.compile(r"([0-9a-f]{8})[0-9a-f]{24}")  # a simulated call's id begins with its switch's number
 
 
 class System:
@@ -87,6 +91,10 @@ class System:
         self.switch = None
         # Processes sharing a PostgreSQL database share one pool of playback channels.
         self.playback_slots = None if self.database.is_sqlite else SharedSlots(self.database.engine, PLAYBACK_CHANNELS)
+        # ... and tell each other's simulated calls apart: slot n is held by the live process
+        # whose call ids begin with n (8 hex digits).
+        self.switch_owners = None if self.database.is_sqlite else SharedSlots(self.database.engine, SWITCH_OWNERS)
+        self.call_id_prefix = ""
         self._workers: list = []
         self.metrics = Metrics(gauges=self._gauges)
         self._started = threading.Event()
@@ -112,6 +120,8 @@ class System:
         if not self.database.is_sqlite:
             self._listener = notify.Listener(self.database.engine, self._notified)
             self._listener.start()
+        if self.switch_owners is not None:
+            self.call_id_prefix = self._claim_switch_owner()
         self.recover_interrupted_calls()
         self.store.discard_partials()  # temp files a crash left behind, no call's
         if self.settings.switch == "simulated":
@@ -119,7 +129,8 @@ class System:
             from services.telephony.simulated import SimulatedSwitch
             self.switch = SimulatedSwitch(
                 self.store, self.sink, playback_channels=self.settings.playback_channels,
-                outcomes=OutcomeRules.from_config(self.settings.outbound_outcomes), shared_channels=self.playback_slots)
+                outcomes=OutcomeRules.from_config(self.settings.outbound_outcomes), shared_channels=self.playback_slots,
+                call_id_prefix=self.call_id_prefix)
         elif self.settings.switch == "sip":
             from services.telephony.sip.driver import SipSwitch
             self.switch = SipSwitch.from_settings(self.settings, self.store, self.sink, shared_channels=self.playback_slots)
@@ -128,22 +139,47 @@ class System:
         self._started.set()
         return self
 
+    def _claim_switch_owner(self) -> str:
+        """A number no live process holds, held by this one while it runs: its call ids' prefix."""
+        for _ in range(5):
+            number = secrets.randbelow(ID_MAX) + 1
+            if self.switch_owners.take(number):
+                return f"{number:08x}"
+        raise RuntimeError("could not take a switch number on the database (advisory locks unavailable?)")
+
+    def _lives_elsewhere(self, external_id: str) -> bool:
+        """Whether the call is another running process's (its owner's number is held)."""
+        owner = _OWNED_CALL.fullmatch(external_id) if self.switch_owners is not None else None
+        if owner is None or owner.group(1) == self.call_id_prefix:
+            return False
+        number = int(owner.group(1), 16)
+        if not 0 < number <= ID_MAX:
+            return False
+        if self.switch_owners.take(number):  # nobody holds it: that process has stopped
+            self.switch_owners.give_back(number)
+            return False
+        return True
+
     def recover_interrupted_calls(self) -> int:
-        """End the calls the previous run of the simulated switch left in progress (it
+        """End the calls a previous run of the simulated switch left in progress (it
         crashed: they lived in its process) as Interrupted, keeping what was recorded of
-        them. One simulated switch per database is assumed: another server's live
-        simulated calls would be ended too. Returns how many calls were ended."""
+        them. On PostgreSQL the calls of the other running processes (their switch numbers
+        are held) are left alone; on SQLite one switch per database is assumed. Returns how
+        many calls were ended."""
         from services.telephony.recovery import salvage
 
         source = self.sink.source
         with self.database.read_session() as session:
-            orphans = {call.external_id: call.started_at for call in ledger.calls_awaiting_audio(session, source)}
+            orphans = {call.external_id: call.started_at for call in ledger.calls_awaiting_audio(session, source)
+                       if not self._lives_elsewhere(call.external_id)}
         if not orphans:
             return 0
         salvaged = salvage(self.store, orphans)
         ended = 0
         with self.database.session() as session:
             for call in ledger.calls_awaiting_audio(session, source):
+                if call.external_id not in orphans:
+                    continue  # another process's live call
                 kept = salvaged.get(call.external_id)
                 if call.state in ledger.IN_PROGRESS:
                     last_alive = kept.stopped_at if kept else (call.answered_at or call.started_at)
@@ -238,8 +274,9 @@ class System:
                 log.exception("stopping %r", worker)
         if self.switch is not None:
             self.switch.close()
-        if self.playback_slots is not None:
-            self.playback_slots.close()
+        for slots in (self.playback_slots, self.switch_owners):
+            if slots is not None:
+                slots.close()
         if self._listener is not None:
             self._listener.stop()
         self.database.dispose()

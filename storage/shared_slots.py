@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 log = logging.getLogger(__name__)
 
 PLAYBACK_CHANNELS = 0x506C6179  # the advisory-lock key of the playback channels ("Play")
+SWITCH_OWNERS = 0x53776368  # one slot per running simulated switch, numbered as its call ids begin ("Swch")
 
 
 class SharedSlots:

@@ -122,9 +122,15 @@ class SimulatedSwitch:
                  tick_s: float = 0.1, *, speed: float = 1.0, max_calls: Optional[int] = None,
                  keep_ended: int = 10_000, playback_answer_after_s: float = 2.0,
                  playback_caller_id: Optional[str] = None, sample_rate: int = SAMPLE_RATE,
-                 bitrate_kbps: int = BITRATE_KBPS, workers: Optional[int] = None, shared_channels=None) -> None:
+                 bitrate_kbps: int = BITRATE_KBPS, workers: Optional[int] = None, shared_channels=None,
+                 call_id_prefix: str = "") -> None:
+        """`call_id_prefix` (hex digits) starts every call id, 32 hex digits in all: it names
+        the process whose switch the call lives in, so a process starting on a shared
+        database tells crashed processes' calls from the live calls of the others
+        (System.recover_interrupted_calls)."""
         if speed <= 0 or tick_s <= 0:
             raise ValueError("speed and tick_s must be positive")
+        self._call_id_prefix = call_id_prefix
         self.workers = max(1, workers if workers is not None else self.default_workers())
         # Threads are started on first use, so a quiet switch keeps just its two threads.
         self._pool = (ThreadPoolExecutor(self.workers - 1, thread_name_prefix="simulated-switch-audio")
@@ -190,12 +196,15 @@ class SimulatedSwitch:
                            target=number if direction == "outbound" else None, dtmf=dtmf, record=record,
                            purpose="call", decision=decision, duration_s=duration_s)
 
+    def _call_id(self) -> str:
+        return self._call_id_prefix + uuid.uuid4().hex[len(self._call_id_prefix):]
+
     def _start(self, *, direction: Direction, extension: Optional[str], ani: Optional[str], did: Optional[str],
                target: Optional[str], dtmf: Optional[str], record: bool, purpose: str,
                decision: OutcomeDecision, duration_s: Optional[float], channel: Optional[Channel] = None) -> str:
         facts = CallFacts(direction=direction, extension=extension, ani=ani, did=did, target=target, dtmf=dtmf,
                           record=record)
-        call = _Call(call_id=uuid.uuid4().hex, facts=facts, purpose=purpose, t_start=self._now(),
+        call = _Call(call_id=self._call_id(), facts=facts, purpose=purpose, t_start=self._now(),
                      decision=decision, duration_s=duration_s, channel=channel)
         with call.lock:  # the scheduler cannot touch the call before call.started is queued
             with self._lock:
