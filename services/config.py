@@ -33,6 +33,7 @@ class Settings:
     max_recording_bytes: int = 200 * 1024 * 1024
     switch: str = "simulated"  # "simulated" or "none" (CTI ingest only)
     playback_channels: int = 2
+    crashed_calls_sweep_s: float = 30.0  # PostgreSQL: how often a process ends the simulated calls of stopped ones
     outbound_outcomes: tuple = ()  # rules for simulated outbound calls
     cti_token: Optional[str] = None
     retention_days: int = 0  # 0 keeps recordings for ever

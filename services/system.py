@@ -8,7 +8,9 @@ import logging
 import re
 import secrets
 import threading
+import time
 import uuid
+from typing import Optional
 
 from sqlalchemy import text
 
@@ -69,7 +71,33 @@ class LedgerSink:
 
 
 BACKGROUND_CONNECTIONS = 8
+RECOVERING = 0  # the switch-owner slot held while recovering (no switch's number)
 _OWNED_CALL = re.compile(r"([0-9a-f]{8})[0-9a-f]{24}")  # a simulated call's id begins with its switch's number
+
+
+class _Periodically:
+    """A background worker that runs `work` every `interval_s` seconds (errors are logged)."""
+
+    def __init__(self, work, interval_s: float, name: str) -> None:
+        self._work, self._interval_s, self._name = work, interval_s, name
+        self._stopping = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval_s):
+            try:
+                self._work()
+            except Exception:
+                log.exception("%s failed", self._name)
 
 
 class System:
@@ -106,6 +134,9 @@ class System:
                                      timeout_s=settings.outbox_timeout_s))
         self.callbacks = callback_worker(self)
         self.add_worker(self.callbacks)
+        if self.switch_owners is not None and settings.switch == "simulated":
+            self.add_worker(_Periodically(lambda: self.recover_interrupted_calls(at_start=False),
+                                          settings.crashed_calls_sweep_s, "crashed-calls-sweep"))
         recall_integrations.register(self)
 
     def _notify_others(self, session, published: list) -> None:
@@ -147,31 +178,46 @@ class System:
                 return f"{number:08x}"
         raise RuntimeError("could not take a switch number on the database (advisory locks unavailable?)")
 
-    def _lives_elsewhere(self, external_id: str) -> bool:
-        """Whether the call is another running process's (its owner's number is held)."""
+    def _left_by_a_stopped_switch(self, external_id: str, *, at_start: bool) -> bool:
+        """Whether a call in progress in the ledger is a stopped switch's. A call without a
+        held number is (its process has stopped); an id without a number (SQLite, the SIP
+        switch, ids from before numbers) only at start, when no other switch is assumed."""
         owner = _OWNED_CALL.fullmatch(external_id) if self.switch_owners is not None else None
-        if owner is None or owner.group(1) == self.call_id_prefix:
-            return False
-        number = int(owner.group(1), 16)
+        number = int(owner.group(1), 16) if owner is not None else 0
         if not 0 < number <= ID_MAX:
-            return False
+            return at_start
+        if owner.group(1) == self.call_id_prefix:
+            return False  # this process's own
         if self.switch_owners.take(number):  # nobody holds it: that process has stopped
             self.switch_owners.give_back(number)
-            return False
-        return True
+            return True
+        return False
 
-    def recover_interrupted_calls(self) -> int:
-        """End the calls a previous run of the simulated switch left in progress (it
-        crashed: they lived in its process) as Interrupted, keeping what was recorded of
-        them. On PostgreSQL the calls of the other running processes (their switch numbers
-        are held) are left alone; on SQLite one switch per database is assumed. Returns how
-        many calls were ended."""
+    def recover_interrupted_calls(self, *, at_start: bool = True) -> int:
+        """End the calls a stopped simulated switch left in progress (it crashed: they
+        lived in its process) as Interrupted, keeping what was recorded of them. On
+        PostgreSQL the calls of the other running processes (their switch numbers are held)
+        are left alone, and one process recovers at a time (a file is salvaged once); on
+        SQLite one switch per database is assumed. Returns how many calls were ended."""
+        if self.switch_owners is None:
+            return self._recover(at_start)
+        deadline = time.monotonic() + (30 if at_start else 0)
+        while not self.switch_owners.take(RECOVERING):
+            if time.monotonic() >= deadline:
+                return 0  # another process is recovering them (a sweep: the next one retries)
+            time.sleep(0.1)
+        try:
+            return self._recover(at_start)
+        finally:
+            self.switch_owners.give_back(RECOVERING)
+
+    def _recover(self, at_start: bool) -> int:
         from services.telephony.recovery import salvage
 
         source = self.sink.source
         with self.database.read_session() as session:
             orphans = {call.external_id: call.started_at for call in ledger.calls_awaiting_audio(session, source)
-                       if not self._lives_elsewhere(call.external_id)}
+                       if self._left_by_a_stopped_switch(call.external_id, at_start=at_start)}
         if not orphans:
             return 0
         salvaged = salvage(self.store, orphans)

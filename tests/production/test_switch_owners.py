@@ -1,7 +1,7 @@
 """Several `callsuite serve` processes on one PostgreSQL database each run a simulated
-switch. A process starting up ends the calls a crashed process left in progress, and only
-those: another running process's live calls are its own (each switch holds its number, an
-advisory lock, and its call ids begin with it)."""
+switch. The calls a crashed process left in progress are ended by the others (a sweep, and
+at start), and only those: another running process's live calls are its own (each switch
+holds its number, an advisory lock, and its call ids begin with it)."""
 from __future__ import annotations
 
 import json
@@ -26,7 +26,7 @@ def shared(tmp_path):
     processes: list[ServeProcess] = []
 
     def serve() -> ServeProcess:
-        process = ServeProcess(tmp_path / "data", config=f'database_url = "{url}"\n')
+        process = ServeProcess(tmp_path / "data", config=f'database_url = "{url}"\ncrashed_calls_sweep_s = 0.5\n')
         processes.append(process)
         return process.start()
 
@@ -69,11 +69,17 @@ def test_a_starting_process_ends_only_the_calls_of_stopped_ones(shared):
     assert on_first[:8] != on_second[:8]  # each switch its own number
     assert states(database, on_first, on_second) == {on_first: ("answered", None), on_second: ("answered", None)}
 
-    first.kill()  # a crash: its call is left in progress in the database
-    assert states(database, on_first)[on_first] == ("answered", None)
-    serve()  # a third process starts: the first's call is over, the second's goes on
-    assert states(database, on_first, on_second) == {on_first: ("ended", "Interrupted"),
-                                                     on_second: ("answered", None)}
+    first.kill()  # a crash: its call is left in progress in the database, until the second's sweep
+    deadline = time.monotonic() + 30
+    while states(database, on_first)[on_first] != ("ended", "Interrupted"):
+        assert time.monotonic() < deadline, states(database, on_first)
+        time.sleep(0.1)
+    assert requests.get(second.url("/bluebutler/service/AddLink/id=AFTER-CRASH"), timeout=10,
+                        params={"host": "WS-ALICE", "activeCall": "TRUE"}).text.strip() == "No Active Call"
+    third = serve()  # starting, it ends nothing of the second's
+    assert live_call(third, "201")[:8] not in (on_first[:8], on_second[:8])
+    time.sleep(1.5)  # three sweeps of each process
+    assert states(database, on_second) == {on_second: ("answered", None)}
     assert requests.get(second.url(f"/sim/v1/calls/{on_second}"), timeout=10).json()["state"] == "answered"
-    assert requests.get(second.url("/bluebutler/service/AddLink/id=STILL-LIVE"), timeout=10,
+    assert requests.get(third.url("/bluebutler/service/AddLink/id=STILL-LIVE"), timeout=10,
                         params={"host": "WS-BOB", "activeCall": "TRUE"}).text.strip().isdigit()
