@@ -56,6 +56,7 @@ callback_talk_s = 0.5
 callback_retry_delay_s = 0.3
 callback_ring_timeout_s = 3.0
 callback_lease_s = 3.0
+crashed_calls_sweep_s = 1
 events_long_poll_s = 5
 events_keepalive_s = 2
 events_db_poll_s = 1
