@@ -9,7 +9,7 @@ from typing import Iterable, Iterator, Optional
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -146,8 +146,9 @@ def _sqlite_begin(conn) -> None:
 
 
 def _in_memory(url: str) -> bool:
-    return url.startswith("sqlite") and (url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:") or ":memory:" in url
-                                         or "mode=memory" in url)
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and (parsed.database in (None, "", ":memory:")
+                                                      or "mode=memory" in str(parsed))
 
 
 class Database:

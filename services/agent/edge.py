@@ -23,10 +23,11 @@ from services.http.auth import signed_in
 from services.http.errors import UNKNOWN, kind_of
 from services.http.openapi import JSON, Operation, Param, obj
 from services.http.routing import Route
-from services.http.wsgi import ID_MAX, BadJson, parse_json
+from services.http.wsgi import BadJson, parse_json
 from services.soap.access import token_key
 from services.soap.contracts import AuthoredContract
 from services.soap.endpoint import SoapService
+from storage.models import ID_MAX
 
 from . import wire
 from .soap import FORBIDDEN_FAULT, UNAUTHORIZED_FAULT, AgentService

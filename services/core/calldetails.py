@@ -159,7 +159,6 @@ def address_allowed(allowed: Iterable[Any], client_ip: Optional[str]) -> bool:
 # --------------------------------------------------------------------------- partners
 
 
-# The Database, not a session: the password is checked (argon2, slow) after the read has ended.
 def partner_account(session: Session, username: Optional[str]):
     """The partner account a sign-in names (None for none), read before its password is checked."""
     if not username:

@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import IntegerConverter, Map, PathConverter, Rule
 from werkzeug.wrappers import Request, Response
 
-from .wsgi import ID_MAX
+from storage.models import ID_MAX
 
 Handler = Callable[..., Response]
 

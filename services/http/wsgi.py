@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any, Iterable, Optional
 
-from storage.models import ID_MAX  # noqa: F401  (the edges' id bound, with the columns it bounds)
+from storage.models import ID_MAX
 
 # Anywhere in the prolog; entity declarations only appear inside a DOCTYPE.
 _DTD = re.compile(r"<!DOCTYPE|<!ENTITY", re.IGNORECASE)

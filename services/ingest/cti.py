@@ -19,7 +19,8 @@ from services.http.errors import http_status
 from services.http.jsonp import json_answer
 from services.http.openapi import ERROR_OBJECT, JSON, MP3, Operation, obj, text
 from services.http.routing import Route
-from services.http.wsgi import ID_MAX, MAX_JSON_BYTES, BadJson, parse_json
+from services.http.wsgi import MAX_JSON_BYTES, BadJson, parse_json
+from storage.models import ID_MAX
 from storage.recordings import NotMp3, RecordingTooLarge, is_mp3, probe_mp3
 
 SOURCE = "cti"
