@@ -272,12 +272,7 @@ class SipSwitch:
                 self._forget_in_rtpengine(leg.sip_call_id)
                 if leg.record and leg.answered_at is not None:
                     self._store_recording(leg)
-                self._remove_captures(leg.sip_call_id)
-                # baresip reports the call closed before the proxy has passed its BYE on; a
-                # capture rtpengine finishes after that is swept a little later.
-                sweep = threading.Timer(3.0, self._remove_captures, args=(leg.sip_call_id,))
-                sweep.daemon = True
-                sweep.start()
+                self._drop_captures(leg.sip_call_id)
         except Exception:
             log.exception("cannot store the recording of call %s", leg.call_id)
         finally:
@@ -306,6 +301,16 @@ class SipSwitch:
     def _captures(self, sip_call_id: str) -> list[Path]:
         folder = self.config.recording_dir / "pcaps"
         return sorted(folder.glob(f"{glob_escape(sip_call_id)}-*.pcap"))
+
+    def _drop_captures(self, sip_call_id: str) -> None:
+        """Remove what rtpengine captured of a call, now and once more a little later: a
+        call's BYE reaches rtpengine through the proxy after baresip reports the call
+        closed (and after a crash's leftovers are hung up), and the capture it then
+        finishes would be left behind."""
+        self._remove_captures(sip_call_id)
+        sweep = threading.Timer(3.0, self._remove_captures, args=(sip_call_id,))
+        sweep.daemon = True
+        sweep.start()
 
     def _remove_captures(self, sip_call_id: str) -> None:
         for folder in ("pcaps", "metadata"):
@@ -623,7 +628,7 @@ class SipSwitch:
             leftover = []
         for sip_call_id in leftover if isinstance(leftover, list) else []:
             self._forget_in_rtpengine(str(sip_call_id))
-            self._remove_captures(str(sip_call_id))
+            self._drop_captures(str(sip_call_id))
         journal.unlink(missing_ok=True)
         for wav in self.config.media_dir.glob("play-*.wav"):
             wav.unlink(missing_ok=True)
