@@ -4,14 +4,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import logging.handlers
-import queue
 import signal
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 from services.config import ConfigError, Settings, load_settings
+from services.http.logs import BatchedLogWriter
 
 log = logging.getLogger("callsuite")
 
@@ -114,7 +113,7 @@ def serve(settings: Settings, args) -> int:
     log.info("Callsuite listening on http://%s:%s (database %s, switch %s)", settings.host, server.effective_port,
              "sqlite" if system.database.is_sqlite else "external", settings.switch)
     log.info("Callsuite events listening on http://%s:%s", settings.host, system.events_server.port)
-    writer = _log_from_one_thread()
+    writer = BatchedLogWriter().start()
     try:
         server.run()
     finally:
@@ -122,18 +121,6 @@ def serve(settings: Settings, args) -> int:
         system.close()
         writer.stop()  # writes what is queued
     return 0
-
-
-def _log_from_one_thread() -> logging.handlers.QueueListener:
-    """Log lines (one access line per request) are written by one thread of their own: a
-    request thread that wrote to stderr itself gave up the GIL for the write and waited
-    for it back behind the others (~0.15 ms per request under load, bench/run.py)."""
-    root = logging.getLogger()
-    lines: queue.SimpleQueue = queue.SimpleQueue()
-    writer = logging.handlers.QueueListener(lines, *root.handlers, respect_handler_level=True)
-    root.handlers = [logging.handlers.QueueHandler(lines)]
-    writer.start()
-    return writer
 
 
 def _load_site(path: Path):

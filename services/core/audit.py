@@ -27,6 +27,7 @@ from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEntry, Recording
+from storage.statements import Prepared
 
 from . import events
 
@@ -114,11 +115,10 @@ class AuditLog:
                   "address": _cut(origin.address, 64), "surface": _cut(origin.surface, 200),
                   "binding": _cut(origin.binding, 16), "request_id": _cut(origin.request_id, 64),
                   "detail": _cut(detail, 1000)}
-        connection = session.connection()
         if recording_id is None:
-            connection.execute(_INSERT_ENTRY, {**values, "recording_id": None, "reference": None, "call_id": None})
+            _INSERT_ENTRY.run(session, {**values, "recording_id": None, "reference": None, "call_id": None})
         else:
-            connection.execute(_INSERT_ENTRY_OF_RECORDING, {**values, "recording_id": recording_id})
+            _INSERT_ENTRY_OF_RECORDING.run(session, {**values, "recording_id": recording_id})
 
     def _linked(self, session: Session, event: events.LinkMade) -> None:
         self._write(session, "linked", event.recording_id, detail=f"activity {event.activity_id}")
@@ -163,16 +163,18 @@ class AuditLog:
                 self._plays[listening] = logged_at
 
 
-# Every action of a request writes one entry: built once (Core statements, only their
-# parameters vary), the recording's reference and call copied in by the INSERT itself.
+# Every action of a request writes one entry: prepared once (storage.statements, only
+# their parameters vary), the recording's reference and call copied in by the INSERT itself.
 _ENTRIES, _RECORDINGS = AuditEntry.__table__, Recording.__table__
 _ENTRY_VALUES = ("at", "action", "user", "address", "surface", "binding", "request_id", "detail")
-_INSERT_ENTRY = insert(_ENTRIES)
-_INSERT_ENTRY_OF_RECORDING = insert(_ENTRIES).from_select(
+_ENTRY_BINDS = [bindparam(name, type_=_ENTRIES.c[name].type) for name in _ENTRY_VALUES]
+_INSERT_ENTRY = Prepared(insert(_ENTRIES).values(
+    {bind.key: bind for bind in (*_ENTRY_BINDS, *(bindparam(name, type_=_ENTRIES.c[name].type)
+                                                  for name in ("recording_id", "reference", "call_id")))}))
+_INSERT_ENTRY_OF_RECORDING = Prepared(insert(_ENTRIES).from_select(
     [*_ENTRY_VALUES, "recording_id", "reference", "call_id"],
-    select(*(bindparam(name, type_=_ENTRIES.c[name].type) for name in _ENTRY_VALUES),
-           _RECORDINGS.c.id, _RECORDINGS.c.reference, _RECORDINGS.c.call_id)
-    .where(_RECORDINGS.c.id == bindparam("recording_id")))
+    select(*_ENTRY_BINDS, _RECORDINGS.c.id, _RECORDINGS.c.reference, _RECORDINGS.c.call_id)
+    .where(_RECORDINGS.c.id == bindparam("recording_id"))))
 
 
 def _same(column, value):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 from urllib.parse import quote
 
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from storage.models import ActivityLink, Call, Company, Extension, Recording, Workstation
+from storage.statements import Prepared
 
 from . import events, ledger
 from .errors import Conflict, InvalidInput, NotFound
@@ -58,35 +59,43 @@ def parse_bool(value: Optional[str], name: str) -> bool:
 
 
 # AddLink's hot path runs two statements: one SELECT of the workstation's extension and its
-# active call's recording, one INSERT ... RETURNING. Built once from the tables' columns
-# (Core statements: no ORM compile or loading step, no flush), only their parameters vary.
-_STATIONS, _RECORDINGS = Workstation.__table__, Recording.__table__
+# active call's recording, one INSERT ... RETURNING. Prepared once from the tables' columns
+# (storage.statements: compiled once, run on the driver's cursor), only their parameters vary.
+_STATIONS, _RECORDINGS, _LINKS = Workstation.__table__, Recording.__table__, ActivityLink.__table__
 
 
-def _station_lookup(where):
-    return (select(_STATIONS.c.extension, _RECORDINGS.c.id.label("recording_id"), _RECORDINGS.c.reference)
-            .select_from(_STATIONS.outerjoin(
-                _RECORDINGS, _RECORDINGS.c.call_id == ledger.answered_call_on(_STATIONS.c.extension)))
-            .where(where).limit(1))
+class Station(NamedTuple):
+    extension: Optional[str]
+    recording_id: Optional[int]  # None without a recorded call in progress there
+    reference: Optional[str]
+
+
+def _station_lookup(where) -> Prepared:
+    return Prepared(select(_STATIONS.c.extension, _RECORDINGS.c.id.label("recording_id"), _RECORDINGS.c.reference)
+                    .select_from(_STATIONS.outerjoin(
+                        _RECORDINGS, _RECORDINGS.c.call_id == ledger.answered_call_on(_STATIONS.c.extension)))
+                    .where(where).limit(1))
 
 
 _STATION_BY_HOST = _station_lookup(func.lower(_STATIONS.c.host) == bindparam("host"))
 _STATION_BY_ADDRESS = _station_lookup(_STATIONS.c.address == bindparam("address"))
-_INSERT_LINK = insert(ActivityLink.__table__).returning(ActivityLink.__table__.c.id)
+_LINK_COLUMNS = ("activity_id", "bms_type", "data1", "data2", "data3", "data4", "data5", "host", "extension",
+                 "requested_at", "state", "recording_id", "linked_at", "linked_by")
+_INSERT_LINK = Prepared(insert(_LINKS).values({name: bindparam(name, type_=_LINKS.c[name].type)
+                                               for name in _LINK_COLUMNS}).returning(_LINKS.c.id))
 
 
-def workstation(connection, host: Optional[str], client_address: Optional[str]):
-    """(extension, recording_id, reference) of the workstation named by host (a host name or
-    an IP address), or, without host, of the workstation at the request's client address;
-    recording_id and reference are None without a recorded call in progress there."""
+def workstation(session: Session, host: Optional[str], client_address: Optional[str]) -> Optional[Station]:
+    """The workstation named by host (a host name or an IP address), or, without host, the
+    workstation at the request's client address; None if there is none."""
+    row = None
     if host:
-        station = connection.execute(_STATION_BY_HOST, {"host": host.strip().lower()}).first()
-        if station is None and _is_ip(host):
-            station = connection.execute(_STATION_BY_ADDRESS, {"address": host.strip()}).first()
-        return station
-    if client_address:
-        return connection.execute(_STATION_BY_ADDRESS, {"address": client_address}).first()
-    return None
+        row = _STATION_BY_HOST.first(session, {"host": host.strip().lower()})
+        if row is None and _is_ip(host):
+            row = _STATION_BY_ADDRESS.first(session, {"address": host.strip()})
+    elif client_address:
+        row = _STATION_BY_ADDRESS.first(session, {"address": client_address})
+    return None if row is None else Station(*row)
 
 
 def _is_ip(text: str) -> bool:
@@ -101,8 +110,7 @@ def add_link(session: Session, request: AddLinkRequest,
              now: Optional[datetime] = None) -> tuple[LinkOutcome, Optional[str]]:
     """The outcome and, when linked, the recording's reference number."""
     now = now or datetime.now(timezone.utc)
-    connection = session.connection()
-    station = workstation(connection, request.host, request.client_address)
+    station = workstation(session, request.host, request.client_address)
     extension = station.extension if station is not None else None
     link = dict(activity_id=request.activity_id, bms_type=request.bms_type,
                 data1=request.data[0], data2=request.data[1], data3=request.data[2],
@@ -110,10 +118,10 @@ def add_link(session: Session, request: AddLinkRequest,
                 host=request.host or request.client_address, extension=extension,
                 requested_at=now, state="pending", recording_id=None, linked_at=None, linked_by=None)
     if not (request.active_call and extension and station.recording_id is not None):
-        connection.execute(_INSERT_LINK, link)
+        _INSERT_LINK.run(session, link)
         return (LinkOutcome.NO_ACTIVE_CALL if request.active_call else LinkOutcome.PENDING), None
-    link_id = connection.execute(_INSERT_LINK, {**link, "state": "linked", "recording_id": station.recording_id,
-                                                "linked_at": now, "linked_by": "AddLink"}).scalar_one()
+    (link_id,) = _INSERT_LINK.first(session, {**link, "state": "linked", "recording_id": station.recording_id,
+                                              "linked_at": now, "linked_by": "AddLink"})
     events.publish(session, events.LinkMade(link_id=link_id, recording_id=station.recording_id,
                                            activity_id=request.activity_id))
     return LinkOutcome.LINKED, station.reference

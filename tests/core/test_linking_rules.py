@@ -40,7 +40,7 @@ def add(session, activity="A-1", **kw):
 
 
 def extension_of(session, host, client_address):
-    station = linking.workstation(session.connection(), host, client_address)
+    station = linking.workstation(session, host, client_address)
     return station.extension if station is not None else None
 
 
