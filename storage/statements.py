@@ -88,3 +88,11 @@ class Prepared:
         finally:
             cursor.close()
         return None if raw is None else compiled.row(raw)
+
+    def all(self, session: Session, params: Mapping[str, Any]) -> list[tuple]:
+        """Every row (converted by the columns' types)."""
+        compiled, cursor = self._execute(session, params)
+        try:
+            return [compiled.row(raw) for raw in cursor.fetchall()]
+        finally:
+            cursor.close()

@@ -6,21 +6,51 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import Call, Recording, User
+from storage.statements import Prepared
 
-from . import crm, events, ledger
+from . import crm, events
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .phone import to_e164
 from .security import verify_password_cached
 from .vocabulary import PlaybackOutcome
 
+# Every signed-in request reads its account, and every MP3 request its recording: prepared
+# once (storage.statements), no ORM load.
+_USERS, _RECORDINGS, _CALLS = User.__table__, Recording.__table__, Call.__table__
+_USER_COLUMNS = tuple(_USERS.c)
+_USER_NAMED = Prepared(select(*_USER_COLUMNS).where(_USERS.c.username == bindparam("username")))
+
+
+@dataclass(frozen=True)
+class Playable:
+    """What sending a recording needs: its file, its call, and the call's extension (who
+    may listen)."""
+    id: int
+    call_id: int
+    reference: str
+    file_path: str
+    available_at: Optional[datetime]
+    extension: Optional[str]
+
+
+_PLAYABLE = Prepared(
+    select(_RECORDINGS.c.id, _RECORDINGS.c.call_id, _RECORDINGS.c.reference, _RECORDINGS.c.file_path,
+           _RECORDINGS.c.available_at, _CALLS.c.extension)
+    .select_from(_RECORDINGS.join(_CALLS, _CALLS.c.id == _RECORDINGS.c.call_id))
+    .where(_RECORDINGS.c.reference == bindparam("reference"), _RECORDINGS.c.state == "available",
+           _RECORDINGS.c.file_path.is_not(None)))
+
 
 def user_named(session: Session, username: Optional[str]) -> Optional[User]:
-    """The account a sign-in names (None for none), read before its password is checked."""
-    return session.scalar(select(User).where(User.username == username)) if username else None
+    """The account a sign-in names (None for none), read before its password is checked;
+    a User of no session (its columns only)."""
+    row = _USER_NAMED.first(session, {"username": username}) if username else None
+    return None if row is None else User(**{column.key: value for column, value in zip(_USER_COLUMNS, row,
+                                                                                      strict=True)})
 
 
 def verified_user(user: Optional[User], password: Optional[str]) -> User:
@@ -43,9 +73,11 @@ def authenticate(database, username: Optional[str], password: Optional[str]) -> 
 
 def may_listen(user: User, recording: Recording) -> bool:
     """Global listening rights open every recording; others hear their own extension's."""
-    if user.global_listening:
-        return True
-    return bool(user.extension) and recording.call is not None and recording.call.extension == user.extension
+    return _may_hear_extension(user, recording.call.extension if recording.call is not None else None)
+
+
+def _may_hear_extension(user: User, extension: Optional[str]) -> bool:
+    return user.global_listening or (bool(user.extension) and extension == user.extension)
 
 
 def may_ask_for_extension(user: Optional[User], extension: str) -> None:
@@ -55,16 +87,18 @@ def may_ask_for_extension(user: Optional[User], extension: str) -> None:
         raise Forbidden("this user may not look up recordings of that extension")
 
 
-def recording_for_listener(session: Session, user: User, reference: str) -> Recording:
-    recording = ledger.recording_by_reference(session, reference)
-    if recording is None or recording.state != "available" or not recording.file_path:
+def recording_for_listener(session: Session, user: User, reference: str) -> Playable:
+    """The available recording `user` may hear; NotFound, or Forbidden for another's."""
+    row = _PLAYABLE.first(session, {"reference": reference})
+    if row is None:
         raise NotFound(f"no recording {reference!r}")
-    if not may_listen(user, recording):
+    playable = Playable(*row)
+    if not _may_hear_extension(user, playable.extension):
         raise Forbidden("this user may not listen to that recording")
-    return recording
+    return playable
 
 
-def note_listening(session: Session, recording: Recording, *, download: bool) -> None:
+def note_listening(session: Session, recording: Playable, *, download: bool) -> None:
     """The audio is being sent to someone: announce it (the audit log records who)."""
     kind = events.RecordingDownloaded if download else events.RecordingPlayed
     events.publish(session, kind(call_id=recording.call_id, recording_id=recording.id))

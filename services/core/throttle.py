@@ -29,6 +29,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import SigninFailure
+from storage.statements import Prepared
 
 from .errors import CallsuiteError, Unauthorized
 
@@ -40,13 +41,15 @@ MAX_ADDRESS = 64
 
 # Every sign-in runs one of these (built once: only the parameters vary).
 _FAILURES = SigninFailure.__table__
-_RECENT_AT_ADDRESS = (select(_FAILURES.c.at, _FAILURES.c.surface, _FAILURES.c.account)
-                      .where(_FAILURES.c.address == bindparam("address"), _FAILURES.c.at > bindparam("since"))
-                      .order_by(_FAILURES.c.at.desc()).limit(bindparam("limit")))
-_RECENT_OF_KEY = (select(_FAILURES.c.at)
-                  .where(_FAILURES.c.surface == bindparam("surface"), _FAILURES.c.account == bindparam("account"),
-                         _FAILURES.c.address == bindparam("address"), _FAILURES.c.at > bindparam("since"))
-                  .order_by(_FAILURES.c.at.desc()).limit(bindparam("limit")))
+_RECENT_AT_ADDRESS = Prepared(
+    select(_FAILURES.c.at, _FAILURES.c.surface, _FAILURES.c.account)
+    .where(_FAILURES.c.address == bindparam("address"), _FAILURES.c.at > bindparam("since"))
+    .order_by(_FAILURES.c.at.desc()).limit(bindparam("limit")))
+_RECENT_OF_KEY = Prepared(
+    select(_FAILURES.c.at)
+    .where(_FAILURES.c.surface == bindparam("surface"), _FAILURES.c.account == bindparam("account"),
+           _FAILURES.c.address == bindparam("address"), _FAILURES.c.at > bindparam("since"))
+    .order_by(_FAILURES.c.at.desc()).limit(bindparam("limit")))
 
 
 class TooManyAttempts(CallsuiteError):
@@ -95,14 +98,15 @@ class SigninThrottle:
         address's, and if the address has `max_address_failures` the rest do not matter."""
         since = now - self.window
         if self.max_address_failures <= 0:  # no spraying rule: only the key's own failures count
-            rows = session.connection().execute(_RECENT_OF_KEY, {
+            rows = _RECENT_OF_KEY.all(session, {
                 "surface": surface, "account": account, "address": address, "since": since,
-                "limit": max(self.max_failures, 1)}).all()
-            return [row.at for row in rows], []
-        rows = session.connection().execute(_RECENT_AT_ADDRESS, {
+                "limit": max(self.max_failures, 1)})
+            return [at for (at,) in rows], []
+        rows = _RECENT_AT_ADDRESS.all(session, {
             "address": address, "since": since,
-            "limit": max(self.max_failures, self.max_address_failures)}).all()
-        return [row.at for row in rows if row.surface == surface and row.account == account], [row.at for row in rows]
+            "limit": max(self.max_failures, self.max_address_failures)})
+        return ([at for at, row_surface, row_account in rows if row_surface == surface and row_account == account],
+                [at for at, _, _ in rows])
 
     def _wait(self, times: list[datetime], limit: int, now: datetime) -> Optional[float]:
         """Seconds until fewer than `limit` of these failures are in the window."""
