@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from storage.models import Call, Campaign, Recording
@@ -298,8 +298,12 @@ def answered_call_on(extension):
             .order_by(_CALLS.c.answered_at.desc(), _CALLS.c.id.desc()).limit(1).scalar_subquery())
 
 
+# Built once: a statement made per call is compiled for SQLAlchemy's cache each time.
+_RECORDING_BY_REFERENCE = (select(Recording).options(joinedload(Recording.call))
+                           .where(Recording.reference == bindparam("reference")))
+
+
 def recording_by_reference(session: Session, reference: str) -> Optional[Recording]:
     """With its call loaded in the same SELECT: every caller checks who may listen (the
     call's extension) or describes the call."""
-    return session.scalar(select(Recording).options(joinedload(Recording.call))
-                          .where(Recording.reference == reference))
+    return session.scalar(_RECORDING_BY_REFERENCE, {"reference": reference})

@@ -77,7 +77,7 @@ class RecordingService(ServiceBase):
     @rpc(required(Unicode), _args=("refNum",), _returns=required(RecordingInfo))
     @soap_operation(access=LISTENER)
     def GetRecordingInfo(ctx, refNum):
-        with ctx.udc.database.session() as session:
+        with ctx.udc.database.read_session() as session:
             recording = ledger.recording_by_reference(session, refNum)
             if recording is None:
                 raise NotFound(f"no recording {refNum!r}")
