@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional, Sequence
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -177,10 +177,13 @@ def _agent_row(session: Session, user_id: int) -> AgentSession:
     return row
 
 
+_OPEN_CALLS = (select(Call).where(Call.agent_id == bindparam("user_id"), Call.disposed_at.is_(None))
+               .order_by(Call.started_at, Call.id))  # built once: getcalls runs it on every poll
+
+
 def _open_calls(session: Session, user_id: int) -> list[Call]:
     """The agent's calls not yet dispositioned: in progress or waiting in wrap-up."""
-    return list(session.scalars(select(Call).where(Call.agent_id == user_id, Call.disposed_at.is_(None))
-                                .order_by(Call.started_at, Call.id)))
+    return list(session.scalars(_OPEN_CALLS, {"user_id": user_id}))
 
 
 def effective_state(session: Session, row: AgentSession) -> str:

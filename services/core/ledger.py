@@ -81,16 +81,22 @@ class Outcome:
     changed: bool  # False when the event repeated one already applied
 
 
+# Statements every call event runs, built once (a statement made per call is compiled for
+# SQLAlchemy's cache each time).
+_REFERENCE_TAKEN = select(Recording.id).where(Recording.reference == bindparam("reference"))
+_CALL_BY_SOURCE_ID = select(Call).where(Call.source == bindparam("source"), Call.external_id == bindparam("external_id"))
+
+
 def new_reference(session: Session) -> str:
     """A fresh 10-digit recording reference number (blueButler's refNum)."""
     while True:
         reference = str(secrets.randbelow(9_000_000_000) + 1_000_000_000)
-        if session.scalar(select(Recording.id).where(Recording.reference == reference)) is None:
+        if session.scalar(_REFERENCE_TAKEN, {"reference": reference}) is None:
             return reference
 
 
 def find_call(session: Session, source: str, external_id: str) -> Optional[Call]:
-    return session.scalar(select(Call).where(Call.source == source, Call.external_id == external_id))
+    return session.scalar(_CALL_BY_SOURCE_ID, {"source": source, "external_id": external_id})
 
 
 def _require_call(session: Session, event: CallEvent) -> Call:
