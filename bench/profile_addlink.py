@@ -1,16 +1,20 @@
-"""Where one blueButler AddLink GET spends its time, in process (no sockets, no waitress):
+"""Where the hot requests spend their time, in process (no sockets, no waitress):
 
     pip install -e '.[bench]'
     python bench/profile_addlink.py [--requests 2000] [--html FILE]
+                                    [--profile get|soap|echo|mp3|info]
 
-Builds the system on a fresh SQLite data folder with the demo site and a live recorded call
-on alice's extension (so each AddLink links for real), calls the WSGI application directly
-with the seed URL and with SOAP 1.1, prints the CPU time of one AddLink of each next to a
-plain-WSGI hello-world called the same way, then a pyinstrument profile of the GET loop.
+Builds the system on a fresh SQLite data folder with the demo site, a live recorded call on
+alice's extension (so each AddLink links for real) and a finished call with its MP3, calls
+the WSGI application directly, and prints the CPU time of one request of each kind: AddLink
+by the seed URL and by SOAP 1.1, an MP3 Range request (64 KiB, Basic auth) and
+GetRecordingInfo (SOAP 1.1, Basic auth), next to a stock Spyne Soap11 echo and a plain-WSGI
+hello-world called the same way; then a pyinstrument profile of one of those loops.
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import json
 import shutil
@@ -29,7 +33,12 @@ from services.core.provisioning import provision  # noqa: E402
 from services.system import System  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "tests"))
 from baselines import spyne_echo  # noqa: E402
+from helpers.audio import tone_mp3  # noqa: E402  (the suite's MP3 maker)
+
+CTI_TOKEN = "profile-cti-token-0123456789abcdef"
+BMS_BASIC = "Basic " + base64.b64encode(b"bms:demo-bms-pw").decode()
 
 
 def environ_for(path: str, query: str) -> dict:
@@ -77,6 +86,61 @@ ECHO = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schem
         '<s:Body><echo xmlns="urn:bench:echo"><text>hello</text></echo></s:Body></s:Envelope>').encode()
 
 
+INFO = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+        '<s:Body><GetRecordingInfo xmlns="urn:callsuite:recording:1"><refNum>{ref}</refNum></GetRecordingInfo>'
+        '</s:Body></s:Envelope>')
+
+
+def info_environ(reference: str) -> dict:
+    environ = soap_environ("unused")
+    body = INFO.format(ref=reference).encode()
+    environ.update({"CONTENT_LENGTH": str(len(body)), "HTTP_SOAPACTION": '"GetRecordingInfo"',
+                    "wsgi.input": io.BytesIO(body), "HTTP_AUTHORIZATION": BMS_BASIC})
+    return environ
+
+
+class FileWrapper:
+    """A server's wsgi.file_wrapper that sends nothing (the file is the server's to send)."""
+
+    def __init__(self, handle, _block_size: int = 8192) -> None:
+        self.handle = handle
+
+    def __iter__(self):
+        return iter(())
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def mp3_environ(reference: str) -> dict:
+    environ = environ_for(f"/bluebutler/service/MP3/{reference}", "")
+    environ.update({"HTTP_AUTHORIZATION": BMS_BASIC, "HTTP_RANGE": "bytes=0-65535", "wsgi.file_wrapper": FileWrapper})
+    return environ
+
+
+def recorded_call(app) -> str:
+    """A finished call on bob's extension with its MP3, through the CTI API: its reference."""
+    now = datetime.now(timezone.utc)
+    for kind, at in (("call.started", now - timedelta(minutes=3)), ("call.answered", now - timedelta(minutes=2)),
+                     ("call.ended", now - timedelta(minutes=1))):
+        body = json.dumps({"event": kind, "call_id": "recorded", "at": at.isoformat(), "extension": "202",
+                           "direction": "inbound", "ani": "+13125550100", "did": "8005551234"}).encode()
+        environ = environ_for("/cti/v1/events", "")
+        environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+                        "HTTP_AUTHORIZATION": f"Bearer {CTI_TOKEN}", "wsgi.input": io.BytesIO(body)})
+        status, answer = call(app, environ)
+        if not status.startswith("20"):
+            raise SystemExit(f"CTI {kind}: {status} {answer!r}")
+    audio = tone_mp3(40.0)
+    environ = environ_for("/cti/v1/calls/recorded/recording", "")
+    environ.update({"REQUEST_METHOD": "PUT", "CONTENT_TYPE": "audio/mpeg", "CONTENT_LENGTH": str(len(audio)),
+                    "HTTP_AUTHORIZATION": f"Bearer {CTI_TOKEN}", "wsgi.input": io.BytesIO(audio)})
+    status, answer = call(app, environ)
+    if not status.startswith("20"):
+        raise SystemExit(f"recording upload: {status} {answer!r}")
+    return json.loads(answer)["reference"]
+
+
 def echo_environ(_n: int) -> dict:
     environ = environ_for("/", "")
     environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/xml; charset=utf-8",
@@ -88,14 +152,15 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML view here")
-    parser.add_argument("--profile", choices=("get", "soap", "echo"), default="get",
-                        help="which loop pyinstrument profiles: AddLink GET, AddLink SOAP 1.1 or the Spyne echo")
+    parser.add_argument("--profile", choices=("get", "soap", "echo", "mp3", "info"), default="get",
+                        help="which loop pyinstrument profiles: AddLink GET, AddLink SOAP 1.1, the Spyne echo, "
+                             "the MP3 Range request or GetRecordingInfo")
     args = parser.parse_args()
     from pyinstrument import Profiler
 
     work = Path(tempfile.mkdtemp(prefix="callsuite-profile-"))
     settings = load_settings(None, environ={}, overrides={"data_dir": work, "access_log": True,
-                                                          "log_level": "WARNING"})
+                                                          "log_level": "WARNING", "cti_token": CTI_TOKEN})
     system = System(settings).start()
     try:
         with system.database.session() as session:
@@ -111,6 +176,12 @@ def main() -> int:
         if not (status.startswith("200") and body.isdigit()):
             raise SystemExit(f"AddLink did not link: {status} {body!r}")
 
+        reference = recorded_call(app)
+        for name, environ in (("MP3", mp3_environ(reference)), ("GetRecordingInfo", info_environ(reference))):
+            status, body = call(app, environ)
+            if not status.startswith(("200", "206")):
+                raise SystemExit(f"{name} was refused: {status} {body[:300]!r}")
+
         def addlink(n: int) -> dict:
             return environ_for(f"/bluebutler/service/AddLink/id=P-{n}", query)
 
@@ -118,15 +189,22 @@ def main() -> int:
         loop(app, 200, lambda n: soap_environ(f"W-{n}"))
         echo = spyne_echo()
         loop(echo, 200, echo_environ)
+        loop(app, 200, lambda n: mp3_environ(reference))
+        loop(app, 200, lambda n: info_environ(reference))
         base = loop(hello, args.requests, lambda n: environ_for("/hello", ""))
         mean = loop(app, args.requests, addlink)
         soap = loop(app, args.requests, lambda n: soap_environ(f"S-{n}"))
+        mp3 = loop(app, args.requests, lambda n: mp3_environ(reference))
+        info = loop(app, args.requests, lambda n: info_environ(reference))
         echoed = loop(echo, args.requests, echo_environ)
         print(f"in process, CPU per request: AddLink GET {mean * 1e6:.0f} µs, AddLink SOAP 1.1 {soap * 1e6:.0f} µs, "
+              f"MP3 Range 64 KiB {mp3 * 1e6:.0f} µs, GetRecordingInfo SOAP 1.1 {info * 1e6:.0f} µs, "
               f"stock Spyne Soap11 echo {echoed * 1e6:.0f} µs, plain WSGI hello-world {base * 1e6:.1f} µs "
               f"({args.requests} requests each)")
         profiled = {"get": (app, lambda n: addlink(args.requests + n)),
-                    "soap": (app, lambda n: soap_environ(f"T-{n}")), "echo": (echo, echo_environ)}[args.profile]
+                    "soap": (app, lambda n: soap_environ(f"T-{n}")), "echo": (echo, echo_environ),
+                    "mp3": (app, lambda n: mp3_environ(reference)),
+                    "info": (app, lambda n: info_environ(reference))}[args.profile]
         profiler = Profiler(interval=0.0002)
         profiler.start()
         loop(profiled[0], args.requests, profiled[1])
