@@ -89,13 +89,22 @@ def may_ask_for_extension(user: Optional[User], extension: str) -> None:
 
 def recording_for_listener(session: Session, user: User, reference: str) -> Playable:
     """The available recording `user` may hear; NotFound, or Forbidden for another's."""
+    return listenable(user, playable(session, reference), reference)
+
+
+def playable(session: Session, reference: str) -> Optional[Playable]:
+    """The available recording of this reference, whoever asks (None: there is none)."""
     row = _PLAYABLE.first(session, {"reference": reference})
-    if row is None:
+    return None if row is None else Playable(*row)
+
+
+def listenable(user: User, recording: Optional[Playable], reference: str) -> Playable:
+    """`recording` (found by `playable`) if `user` may hear it; NotFound, or Forbidden for another's."""
+    if recording is None:
         raise NotFound(f"no recording {reference!r}")
-    playable = Playable(*row)
-    if not _may_hear_extension(user, playable.extension):
+    if not _may_hear_extension(user, recording.extension):
         raise Forbidden("this user may not listen to that recording")
-    return playable
+    return recording
 
 
 def note_listening(session: Session, recording: Playable, *, download: bool) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Optional
+from typing import Callable, Optional, TypeVar
+
+from sqlalchemy.orm import Session
 
 from services.core import recordings
 from services.core.calldetails import address_allowed
 from services.core.errors import Unauthorized
 
+T = TypeVar("T")
 MAX_CREDENTIAL = 1024  # longer user names, passwords or tokens are refused unread
 
 
@@ -74,18 +77,25 @@ def listener(system, environ: dict):
     """The user of the request's Basic credentials (listening rights are checked per
     recording by the caller). Raises Unauthorized, or TooManyAttempts after too many
     failures."""
+    return listener_reading(system, environ, None)[0]
+
+
+def listener_reading(system, environ: dict, read: Optional[Callable[[Session], T]]) -> tuple[object, Optional[T]]:
+    """`listener`, and `read(session)` run in the sign-in's own read transaction (after the
+    account's look-up, before the password is checked; its answer is dropped if the sign-in
+    fails): a request that reads one thing for its user takes one transaction."""
     credentials = basic_credentials(environ)
     if credentials is None:
         raise Unauthorized("credentials required")
     username, password = credentials
     if len(username) > MAX_CREDENTIAL or len(password) > MAX_CREDENTIAL:
         raise Unauthorized("credentials too long")
-    user = system.throttle.authenticate(
+    user, value = system.throttle.authenticate(
         system.database, LISTENER_SURFACE, username, client_address(environ),
-        lambda session: recordings.user_named(session, username),
-        lambda found: recordings.verified_user(found, password))
+        lambda session: (recordings.user_named(session, username), read(session) if read is not None else None),
+        lambda found: (recordings.verified_user(found[0], password), found[1]))
     signed_in(environ, user.username)
-    return user
+    return user, value
 
 
 def listener_unless_from(system, environ: dict, networks) -> object:

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Request, Response
 from services.core import linking, recordings
 from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthorized
 from services.core.throttle import TooManyAttempts
-from services.http.auth import challenge, listener, retry_after
+from services.http.auth import challenge, listener, listener_reading, retry_after
 from services.http.jsonp import json_answer
 from services.http.media import send_mp3
 from services.http.openapi import CALLBACK, JS, JSON, MP3, TEXT, Operation, Param, obj, text
@@ -103,9 +103,9 @@ class BlueButler:
 
     def mp3(self, request: Request, reference: str) -> Response:
         try:
-            user = listener(self.system, request.environ)
-            with self.system.database.read_session() as session:
-                recording = recordings.recording_for_listener(session, user, reference)
+            user, found = listener_reading(self.system, request.environ,
+                                           lambda session: recordings.playable(session, reference))
+            recording = recordings.listenable(user, found, reference)
             path = self.system.store.path_of(recording.file_path)
             if not path.is_file():
                 raise NotFound("the recording file is missing")
