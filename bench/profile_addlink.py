@@ -120,24 +120,22 @@ def mp3_environ(reference: str) -> dict:
 
 def recorded_call(app) -> str:
     """A finished call on bob's extension with its MP3, through the CTI API: its reference."""
-    now = datetime.now(timezone.utc)
-    for kind, at in (("call.started", now - timedelta(minutes=3)), ("call.answered", now - timedelta(minutes=2)),
-                     ("call.ended", now - timedelta(minutes=1))):
-        body = json.dumps({"event": kind, "call_id": "recorded", "at": at.isoformat(), "extension": "202",
-                           "direction": "inbound", "ani": "+13125550100", "did": "8005551234"}).encode()
-        environ = environ_for("/cti/v1/events", "")
-        environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+    def cti(method: str, path: str, content_type: str, body: bytes) -> bytes:
+        environ = environ_for(path, "")
+        environ.update({"REQUEST_METHOD": method, "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)),
                         "HTTP_AUTHORIZATION": f"Bearer {CTI_TOKEN}", "wsgi.input": io.BytesIO(body)})
         status, answer = call(app, environ)
         if not status.startswith("20"):
-            raise SystemExit(f"CTI {kind}: {status} {answer!r}")
-    audio = tone_mp3(40.0)
-    environ = environ_for("/cti/v1/calls/recorded/recording", "")
-    environ.update({"REQUEST_METHOD": "PUT", "CONTENT_TYPE": "audio/mpeg", "CONTENT_LENGTH": str(len(audio)),
-                    "HTTP_AUTHORIZATION": f"Bearer {CTI_TOKEN}", "wsgi.input": io.BytesIO(audio)})
-    status, answer = call(app, environ)
-    if not status.startswith("20"):
-        raise SystemExit(f"recording upload: {status} {answer!r}")
+            raise SystemExit(f"CTI {method} {path}: {status} {answer!r}")
+        return answer
+
+    now = datetime.now(timezone.utc)
+    for kind, at in (("call.started", now - timedelta(minutes=3)), ("call.answered", now - timedelta(minutes=2)),
+                     ("call.ended", now - timedelta(minutes=1))):
+        cti("POST", "/cti/v1/events", "application/json", json.dumps({
+            "event": kind, "call_id": "recorded", "at": at.isoformat(), "extension": "202",
+            "direction": "inbound", "ani": "+13125550100", "did": "8005551234"}).encode())
+    answer = cti("PUT", "/cti/v1/calls/recorded/recording", "audio/mpeg", tone_mp3(40.0))
     return json.loads(answer)["reference"]
 
 
