@@ -304,7 +304,7 @@ def answered_call_on(extension):
             .order_by(_CALLS.c.answered_at.desc(), _CALLS.c.id.desc()).limit(1).scalar_subquery())
 
 
-# Built once: a statement made per call is compiled for SQLAlchemy's cache each time.
+# Built once, as the call events' statements above.
 _RECORDING_BY_REFERENCE = (select(Recording).options(joinedload(Recording.call))
                            .where(Recording.reference == bindparam("reference")))
 
