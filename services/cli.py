@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from services.config import ConfigError, Settings, load_settings
-from services.http.logs import BatchedLogWriter
+from services.http.logs import log_from_one_thread
 
 log = logging.getLogger("callsuite")
 
@@ -113,7 +113,7 @@ def serve(settings: Settings, args) -> int:
     log.info("Callsuite listening on http://%s:%s (database %s, switch %s)", settings.host, server.effective_port,
              "sqlite" if system.database.is_sqlite else "external", settings.switch)
     log.info("Callsuite events listening on http://%s:%s", settings.host, system.events_server.port)
-    writer = BatchedLogWriter().start()
+    writer = log_from_one_thread()
     try:
         server.run()
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import queue
-import threading
 import time
 
 MAX_LOGGED_CHARS = 2000
@@ -30,44 +29,30 @@ def bound_logged_text(*loggers: logging.Logger, limit: int = MAX_LOGGED_CHARS) -
             logger.addFilter(ExcerptFilter(limit))
 
 
-class BatchedLogWriter:
-    """Takes the root logger's handlers over: request threads only queue their records, and
-    one thread writes them, waking at most every `interval_s`. A request thread that wrote
-    to stderr itself gave up the GIL for the write and waited for it back behind the
-    others; a writer woken for every line cost a thread switch per request (~0.2 ms of CPU
-    per AddLink under load, bench/run.py). `stop()` writes what is still queued."""
+class BatchedQueueListener(logging.handlers.QueueListener):
+    """The log writer of `callsuite serve`: request threads only queue their records, and
+    this listener's one thread writes them. A request thread that wrote to stderr itself
+    gave up the GIL for the write and waited for it back behind the others; a writer woken
+    for every line cost a thread switch per request (~0.2 ms of CPU per AddLink under load,
+    bench/run.py). So once the queue is empty it lets `interval_s` pass before it waits
+    again: the lines queued meanwhile are written in one wake-up. `stop()` writes what is
+    still queued."""
 
-    _STOP = object()
-
-    def __init__(self, interval_s: float = 0.02) -> None:
+    def __init__(self, queue, *handlers, interval_s: float = 0.02) -> None:
+        super().__init__(queue, *handlers, respect_handler_level=True)
         self.interval_s = interval_s
-        self._records: queue.SimpleQueue = queue.SimpleQueue()
-        root = logging.getLogger()
-        self._handlers = list(root.handlers)
-        root.handlers = [logging.handlers.QueueHandler(self._records)]
-        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
 
-    def start(self) -> "BatchedLogWriter":
-        self._thread.start()
-        return self
+    def dequeue(self, block: bool):
+        if self.queue.empty():
+            time.sleep(self.interval_s)
+        return self.queue.get(block)
 
-    def stop(self) -> None:
-        self._records.put(self._STOP)
-        self._thread.join()
-        logging.getLogger().handlers = self._handlers
 
-    def _run(self) -> None:
-        while True:
-            batch = [self._records.get()]
-            time.sleep(self.interval_s)  # lines queued meanwhile join this batch without a wake-up
-            while True:
-                try:
-                    batch.append(self._records.get_nowait())
-                except queue.Empty:
-                    break
-            for record in batch:
-                if record is self._STOP:
-                    return
-                for handler in self._handlers:
-                    if record.levelno >= handler.level:
-                        handler.handle(record)
+def log_from_one_thread() -> BatchedQueueListener:
+    """Hands the root logger's handlers to a started BatchedQueueListener."""
+    root = logging.getLogger()
+    records: queue.SimpleQueue = queue.SimpleQueue()
+    writer = BatchedQueueListener(records, *root.handlers)
+    root.handlers = [logging.handlers.QueueHandler(records)]
+    writer.start()
+    return writer
