@@ -61,8 +61,6 @@ from .ng import NgClient, NgError
 from .sidecar import HOME_AOR, Sidecar
 
 log = logging.getLogger(__name__)
-# Seconds after a call ends at which what rtpengine captured of it is swept again.
-CAPTURE_SWEEPS_S = (1.0, 3.0, 6.0, 10.0, 20.0)
 
 _LIVE = ("ringing", "answered")
 _CS = re.compile(r";cs=([0-9a-f]{32})")
@@ -139,12 +137,12 @@ class SipSwitch:
         self._files = ThreadPoolExecutor(2, thread_name_prefix="sip-switch-files")
         self.ng = NgClient.from_address(config.rtpengine_ng)
         self.restarts = 0
-        self._stop = threading.Event()  # before _end_leftovers: its capture sweeps end with it
         self._end_leftovers()
         self._sidecar = Sidecar(config.baresip, config.media_dir, self._queue_event)
         self._sidecar.start()
         self._dispatcher = threading.Thread(target=self._dispatch, name="sip-switch-dispatch", daemon=True)
         self._dispatcher.start()
+        self._stop = threading.Event()
         self._watch_s = watch_s
         self._watcher = threading.Thread(target=self._watch, name="sip-switch-watch", daemon=True)
         self._watcher.start()
@@ -305,21 +303,14 @@ class SipSwitch:
         return sorted(folder.glob(f"{glob_escape(sip_call_id)}-*.pcap"))
 
     def _drop_captures(self, sip_call_id: str) -> None:
-        """Remove what rtpengine captured of a call, now and a few times over the next
-        seconds (CAPTURE_SWEEPS_S): a call's BYE reaches rtpengine through the proxy after
-        baresip reports the call closed (and after a crash's leftovers are hung up), and on
-        a loaded machine rtpengine finishes that capture seconds later; once was not enough."""
+        """Remove what rtpengine captured of a call, now and once more a little later: a
+        call's BYE reaches rtpengine through the proxy after baresip reports the call
+        closed (and after a crash's leftovers are hung up), and the capture it then
+        finishes would be left behind."""
         self._remove_captures(sip_call_id)
-        threading.Thread(target=self._sweep_captures, args=(sip_call_id,), name="sip-capture-sweep",
-                         daemon=True).start()
-
-    def _sweep_captures(self, sip_call_id: str) -> None:
-        waited = 0.0
-        for at in CAPTURE_SWEEPS_S:
-            if self._stop.wait(at - waited):
-                return
-            waited = at
-            self._remove_captures(sip_call_id)
+        sweep = threading.Timer(3.0, self._remove_captures, args=(sip_call_id,))
+        sweep.daemon = True
+        sweep.start()
 
     def _remove_captures(self, sip_call_id: str) -> None:
         for folder in ("pcaps", "metadata"):
