@@ -82,8 +82,16 @@ class SharedSlots:
                 return None
 
     def close(self) -> None:
+        import psycopg
+
         with self._lock:
             if self._connection is not None:
-                self._connection.close()  # frees every slot this process held
+                # Given back before the session ends: PostgreSQL frees a closed session's locks
+                # only once its backend has exited, a moment after close() returns.
+                try:
+                    self._connection.execute("SELECT pg_advisory_unlock_all()")
+                except psycopg.Error:
+                    pass  # the session is gone already, and its locks with it
+                self._connection.close()
             self._connection = None
             self._held.clear()

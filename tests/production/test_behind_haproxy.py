@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import psycopg
 import pytest
 import requests
 from helpers.audio import tone_mp3
@@ -347,8 +348,19 @@ def test_shared_slots_are_one_set_for_every_holder(cluster):
         assert first.taken() == second.taken() == 2
         first.give_back(1)
         assert second.take(1) and not first.take(1)
-        second.close()  # its session ends: PostgreSQL frees both
+        second.close()  # gives both back as it ends its session
         assert first.taken() == 0 and first.take(1) and first.take(2)
+        first.give_back(1)
+        first.give_back(2)
+        # A holder whose session ends without giving back (a process killed): PostgreSQL
+        # frees its slots once the backend has exited, a moment later.
+        holder = psycopg.connect(cluster.database.engine.url.set(drivername="postgresql")
+                                 .render_as_string(hide_password=False), autocommit=True)
+        holder.execute("SELECT pg_advisory_lock(%s::int4, 3)", (key,))
+        assert first.taken() == 1 and not first.take(3)
+        holder.close()
+        wait_until(lambda: first.taken() == 0)
+        assert first.take(3)
     finally:
         first.close()
         second.close()
