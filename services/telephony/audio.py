@@ -170,6 +170,9 @@ class RecordingEncoder:
         if self._flushed:
             return b""
         self._flushed = True
+        if not self._samples_fed:
+            # LAME refuses to flush what was never fed (a call hung up before any audio).
+            self._encoder.encode(b"")
         data = bytes(self._encoder.flush())
         self._audio_bytes += len(data)
         return data

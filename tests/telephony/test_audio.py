@@ -64,6 +64,19 @@ def test_the_info_tag_gives_readers_the_exact_length():
     assert not info.sketchy
 
 
+def test_a_recording_of_no_audio_is_an_mp3_of_no_length():
+    """A call answered and hung up before any audio reached the recorder (a SIP call whose
+    first RTP packet never came): its recording is still a playable, tagged file."""
+    for skipped_to in (0.0, 2.0):  # nothing at all, or only a pause
+        encoder = RecordingEncoder()
+        encoder.skip_to(skipped_to)
+        mp3 = encoder.tag_placeholder() + encoder.flush()
+        mp3 = encoder.info_tag() + mp3[len(encoder.info_tag()):]
+        assert is_mp3(mp3[:10]) and encoder.duration_s == 0
+        info = MP3(io.BytesIO(mp3)).info
+        assert info.length == 0 and not info.sketchy
+
+
 def test_a_skipped_span_is_not_in_the_audio_and_time_only_moves_forward():
     encoder = RecordingEncoder()
     encoder.feed_seconds(0, 1.5)
