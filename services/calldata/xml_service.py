@@ -29,7 +29,8 @@ Decisions:
   calls, no Content-Length, so waitress sends it chunked) from a batched ledger query
   (calldetails.iter_calls). The first batch is read before the response starts, so a
   database failure at that point still gets the ERROR document.
-* Validation at run time: the request with xmlschema (request.parse_request); every error
+* Validation at run time: the request with libxml2, xmlschema giving the reason of a
+  refusal (request.parse_request); every error
   document with xmlschema before it is sent; a streamed success document per ``<Call>``
   with libxml2 against the same XSD's CallType (validation.call_validator, ~3.5 us a call,
   where xmlschema would take ~300 us a call, 30 s for 100,000 calls). The writer fixes

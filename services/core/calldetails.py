@@ -42,13 +42,14 @@ import ipaddress
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Optional, Sequence
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import Call, ClientCode, PartnerAccount, Recording
+from storage.statements import Prepared
 
 from .callfacts import STORED_FACTS, CallFacts
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
@@ -159,14 +160,25 @@ def address_allowed(allowed: Iterable[Any], client_ip: Optional[str]) -> bool:
 # --------------------------------------------------------------------------- partners
 
 
-def partner_account(session: Session, username: Optional[str]):
+class PartnerRow(NamedTuple):
+    id: int
+    username: str
+    password_hash: str
+    allowed_ips: Optional[list]
+    client_codes: Optional[list]
+
+
+_PARTNERS = PartnerAccount.__table__
+_PARTNER_NAMED = Prepared(select(*(_PARTNERS.c[name] for name in PartnerRow._fields))
+                          .where(_PARTNERS.c.username == bindparam("username")))
+
+
+def partner_account(session: Session, username: Optional[str]) -> Optional[PartnerRow]:
     """The partner account a sign-in names (None for none), read before its password is checked."""
     if not username:
         return None
-    return session.execute(
-        select(PartnerAccount.id, PartnerAccount.username, PartnerAccount.password_hash,
-               PartnerAccount.allowed_ips, PartnerAccount.client_codes)
-        .where(PartnerAccount.username == username)).first()
+    row = _PARTNER_NAMED.first(session, {"username": username})
+    return None if row is None else PartnerRow(*row)
 
 
 def verified_partner(row, username: Optional[str], password: Optional[str], client_ip: Optional[str]) -> Partner:
@@ -278,10 +290,29 @@ def report_address(value: Any) -> Optional[ReportAddress]:
     return ReportAddress(**fields) if fields else None
 
 
-_FACT_COLUMNS = tuple(getattr(Call, name) for name in STORED_FACTS)
-_COLUMNS = (Call.id, Call.started_at, Call.duration_s, Call.talk_time_s, Call.reviewed, Call.sales_status,
-            Call.journal, Recording.state, Recording.file_path, *_FACT_COLUMNS)
+_CALLS, _RECORDINGS = Call.__table__, Recording.__table__
+_FACT_COLUMNS = tuple(_CALLS.c[name] for name in STORED_FACTS)
+_COLUMNS = (_CALLS.c.id, _CALLS.c.started_at, _CALLS.c.duration_s, _CALLS.c.talk_time_s, _CALLS.c.reviewed,
+            _CALLS.c.sales_status, _CALLS.c.journal, _RECORDINGS.c.state, _RECORDINGS.c.file_path, *_FACT_COLUMNS)
 _FIRST_FACT = len(_COLUMNS) - len(_FACT_COLUMNS)
+# No start or no end is the widest instant the column holds: one statement for every request.
+_EARLIEST, _LATEST = datetime(1, 1, 1, tzinfo=timezone.utc), datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
+
+def _batch(after_last: bool) -> Prepared:
+    started = _CALLS.c.started_at
+    statement = (select(*_COLUMNS).select_from(_CALLS.outerjoin(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id))
+                 .where(_CALLS.c.did == bindparam("did"), started >= bindparam("since", type_=started.type),
+                        started < bindparam("until", type_=started.type)))
+    if after_last:
+        last_started = bindparam("last_started", type_=started.type)
+        # Written so that the (did, started_at) index gives a range scan.
+        statement = statement.where(started >= last_started, or_(
+            started > last_started, and_(started == last_started, _CALLS.c.id > bindparam("last_id"))))
+    return Prepared(statement.order_by(started, _CALLS.c.id).limit(bindparam("batch")))
+
+
+_FIRST_BATCH, _NEXT_BATCH = _batch(after_last=False), _batch(after_last=True)
 
 
 def _report_call(row) -> ReportCall:
@@ -303,31 +334,18 @@ def iter_calls(database, code: str, start: Optional[datetime], end: Optional[dat
     Each batch is one short read transaction (``database.read_session()``), closed before any call
     of it is yielded, so the consumer may take as long as it likes between calls.
     """
-    batch_size = max(1, int(batch_size))
-    base = (select(*_COLUMNS).select_from(Call)
-            .outerjoin(Recording, Recording.call_id == Call.id)
-            .where(Call.did == did_for_code(code)))
-    if start is not None:
-        base = base.where(Call.started_at >= start)
-    if end is not None:
-        base = base.where(Call.started_at < end + timedelta(seconds=1))
-    base = base.order_by(Call.started_at, Call.id).limit(batch_size)
-    last: Optional[tuple[datetime, int]] = None
+    params = {"did": did_for_code(code), "since": start or _EARLIEST,
+              "until": end + timedelta(seconds=1) if end is not None else _LATEST, "batch": max(1, int(batch_size))}
+    statement = _FIRST_BATCH
     while True:
-        statement = base
-        if last is not None:
-            last_started, last_id = last
-            # Written so that the (did, started_at) index gives a range scan.
-            statement = statement.where(Call.started_at >= last_started,
-                                        or_(Call.started_at > last_started,
-                                            and_(Call.started_at == last_started, Call.id > last_id)))
         with database.read_session() as session:
-            rows = session.execute(statement).all()
+            rows = statement.all(session, params)
         for row in rows:
             yield _report_call(row)
-        if len(rows) < batch_size:
+        if len(rows) < params["batch"]:
             return
-        last = (rows[-1][1], rows[-1][0])
+        statement = _NEXT_BATCH
+        params.update(last_started=rows[-1][1], last_id=rows[-1][0])
 
 
 # --------------------------------------------------------------------------- recordings

@@ -2,10 +2,11 @@
 dates (MM/DD/YYYY HH:MM:SS, America/Chicago) and the GetCallDetailsRequest document."""
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 from xml.sax.saxutils import escape, quoteattr
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from services.calldata import error_document, request, validation
@@ -93,11 +94,8 @@ def test_a_generated_request_parses_to_what_was_generated(requested, start, end,
 MUTATIONS = st.sampled_from(["drop", "duplicate", "insert", "swap"])
 
 
-@settings(max_examples=200, deadline=None)
-@given(clients, dates, dates, st.lists(st.tuples(MUTATIONS, st.integers(0, 10_000), st.binary(min_size=1, max_size=8)),
-                                       min_size=1, max_size=6))
-def test_a_mutated_request_gives_a_request_or_the_error_message_never_an_exception(requested, start, end, edits):
-    body = bytearray(document(requested, start, end))
+def mutated(body: bytes, edits) -> bytes:
+    body = bytearray(body)
     for kind, where, data in edits:
         where %= max(1, len(body))
         if kind == "drop":
@@ -108,8 +106,53 @@ def test_a_mutated_request_gives_a_request_or_the_error_message_never_an_excepti
             body[where:where] = data
         else:
             body[where:where + len(data)] = data
+    return bytes(body)
+
+
+# Pieces of the schema's own vocabulary, put between tags and into start tags: documents
+# that stay well-formed and probe what the schema allows.
+ELEMENTS = st.sampled_from([b"<ClientCode>1</ClientCode>", b"<ClientCode/>", b"<StartDate></StartDate>",
+                            b"<EndDate>x</EndDate>", b"<StartDate>13/01/2026 10:00:00</StartDate>",
+                            b"<EndDate>01/31/2026 24:00:00</EndDate>", b"<Username>u</Username>",
+                            b"<CallbuttonService/>", b"<GetCallDetailsRequest/>", b"<Other/>", b"text", b"<!-- c -->"])
+ATTRIBUTES = st.sampled_from([b' status="true"', b' status="yes"', b' status=""', b' version="A"', b' version="B"',
+                              b' other="1"'])
+
+
+def edited(body: bytes, edits) -> bytes:
+    for piece, where in edits:
+        if piece.startswith(b" "):  # an attribute: into a start tag
+            ends = [i for i in range(1, len(body)) if body[i] == ord(">") and body[i - 1] not in b"/?"
+                    and body.rfind(b"<", 0, i) != body.rfind(b"</", 0, i)]
+        else:  # an element or text: between tags
+            ends = [i + 1 for i in range(len(body)) if body[i] == ord(">")]
+        at = ends[where % len(ends)]
+        body = body[:at] + piece + body[at:]
+    return body
+
+
+@settings(max_examples=300, deadline=None)
+@given(clients, dates, dates, st.lists(st.tuples(st.one_of(ELEMENTS, ATTRIBUTES), st.integers(0, 100)), max_size=3))
+def test_libxml2_and_xmlschema_give_every_request_document_the_same_verdict(requested, start, end, edits):
+    """parse_request takes libxml2's yes without asking xmlschema: they must agree."""
+    body = edited(document(requested, start, end), edits)
     try:
-        parsed = request.parse_request(bytes(body))
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        event("not well-formed")
+        return
+    accepted = validation.libxml2_accepts(body)
+    event("valid" if accepted else "invalid")
+    assert accepted == (next(validation.get_schema().iter_errors(root), None) is None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(clients, dates, dates, st.lists(st.tuples(MUTATIONS, st.integers(0, 10_000), st.binary(min_size=1, max_size=8)),
+                                       min_size=1, max_size=6))
+def test_a_mutated_request_gives_a_request_or_the_error_message_never_an_exception(requested, start, end, edits):
+    body = mutated(document(requested, start, end), edits)
+    try:
+        parsed = request.parse_request(body)
     except ReportRequestError as exc:
         assert exc.message and "Traceback" not in exc.message
         # What the client is told is a valid error document.
