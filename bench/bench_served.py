@@ -7,7 +7,13 @@ waitress (the settings of `callsuite serve`) to wrk at 8 keep-alive connections.
 
 Prints, per variant: CPU µs per request in the loop, and served (the process's CPU over the
 run divided by its requests), and the served cost above the empty answer's, the baseline of
-the same run. Needs wrk.
+the same run; then the loop run by 1, 2 and 8 threads at once, in process, as requests/s
+and as ratios to one thread. Needs wrk.
+
+That last part isolates the thread hand-overs. pysqlite gives up the GIL around every
+prepare, step and reset; with another thread waiting for it, each release is a hand-over (a
+futex wake, a context switch) and the caller queues to get it back. The empty answer holds
+its rate with 8 threads; a read transaction loses a quarter to more than half of it.
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ from storage.models import Workstation  # noqa: E402
 
 ONE = select(Workstation.host).limit(1)
 OK = [("Content-Type", "text/plain"), ("Content-Length", "2")]
+THREADS = (1, 2, 8)
 
 
 def variants(database: Database, path: Path) -> dict:
@@ -68,6 +75,25 @@ def loop_cost(app, count: int = 3000) -> float:
     for _ in range(count):
         b"".join(app(environ, lambda status, headers, exc_info=None: None))
     return (time.process_time() - started) / count * 1e6
+
+
+def threaded_rate(app, threads: int, seconds: float = 1.5) -> float:
+    """Requests per second of `threads` threads calling `app` in a loop at once."""
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "wsgi.input": None}
+    counts = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def run(index: int) -> None:
+        while time.monotonic() < stop:
+            b"".join(app(environ, lambda status, headers, exc_info=None: None))
+            counts[index] += 1
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sum(counts) / seconds
 
 
 def served_cost(app, settings, seconds: int) -> tuple[float, float]:
@@ -111,6 +137,11 @@ def main() -> int:
     print(f"{'request':38s} {'loop µs':>8s} {'req/s':>7s} {'served µs':>9s} {'above empty':>11s}")
     for name, in_loop, per_second, served in rows:
         print(f"{name:38s} {in_loop:8.0f} {per_second:7.0f} {served:9.0f} {served - base:11.0f}")
+    print("\nin process, threads calling at once: requests/s (× one thread)")
+    print(f"{'request':38s} " + " ".join(f"{f'{n} thread' + 's' * (n > 1):>17s}" for n in THREADS))
+    for name, app in variants(database, path).items():
+        rates = [threaded_rate(app, n) for n in THREADS]
+        print(f"{name:38s} " + " ".join(f"{r:9.0f} ({r / rates[0]:.2f}×)" for r in rates))
     database.dispose()
     return 0
 

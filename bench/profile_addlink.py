@@ -2,14 +2,14 @@
 
     pip install -e '.[bench]'
     python bench/profile_addlink.py [--requests 2000] [--html FILE]
-                                    [--profile get|soap|echo|mp3|info]
+                                    [--profile get|soap|echo|mp3|info|report]
 
 Builds the system on a fresh SQLite data folder with the demo site, a live recorded call on
 alice's extension (so each AddLink links for real) and a finished call with its MP3, calls
 the WSGI application directly, and prints the CPU time of one request of each kind: AddLink
-by the seed URL and by SOAP 1.1, an MP3 Range request (64 KiB, Basic auth) and
-GetRecordingInfo (SOAP 1.1, Basic auth), next to a stock Spyne Soap11 echo and a plain-WSGI
-hello-world called the same way; then a pyinstrument profile of one of those loops.
+by the seed URL and by SOAP 1.1, an MP3 Range request (64 KiB, Basic auth),
+GetRecordingInfo (SOAP 1.1, Basic auth) and the Callbutton report of that call, next to
+a stock Spyne Soap11 echo and a plain-WSGI hello-world called the same way; then a pyinstrument profile of one of those loops.
 """
 from __future__ import annotations
 
@@ -139,6 +139,23 @@ def recorded_call(app) -> str:
     return json.loads(answer)["reference"]
 
 
+PARTNER_BASIC = "Basic " + base64.b64encode(b"partner1:demo-partner-pw").decode()
+
+
+def report_environ(_n: int) -> dict:
+    """The Callbutton report of the toll-free client code over the last two days: the recorded call."""
+    now = datetime.now(timezone.utc)
+    body = ('<?xml version="1.0"?>\n<Callbutton version="B"><CallbuttonService><GetCallDetailsRequest>'
+            '<ClientCode>8005551234</ClientCode>'
+            f'<StartDate>{(now - timedelta(days=1)).strftime("%m/%d/%Y %H:%M:%S")}</StartDate>'
+            f'<EndDate>{(now + timedelta(days=1)).strftime("%m/%d/%Y %H:%M:%S")}</EndDate>'
+            '</GetCallDetailsRequest></CallbuttonService></Callbutton>').encode()
+    environ = environ_for("/cb/main/jsp/xml/xml.jsp", "")
+    environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/xml", "CONTENT_LENGTH": str(len(body)),
+                    "HTTP_AUTHORIZATION": PARTNER_BASIC, "wsgi.input": io.BytesIO(body)})
+    return environ
+
+
 def echo_environ(_n: int) -> dict:
     environ = environ_for("/", "")
     environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/xml; charset=utf-8",
@@ -150,9 +167,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML view here")
-    parser.add_argument("--profile", choices=("get", "soap", "echo", "mp3", "info"), default="get",
+    parser.add_argument("--profile", choices=("get", "soap", "echo", "mp3", "info", "report"), default="get",
                         help="which loop pyinstrument profiles: AddLink GET, AddLink SOAP 1.1, the Spyne echo, "
-                             "the MP3 Range request or GetRecordingInfo")
+                             "the MP3 Range request, GetRecordingInfo or the Callbutton report")
     args = parser.parse_args()
     from pyinstrument import Profiler
 
@@ -175,9 +192,10 @@ def main() -> int:
             raise SystemExit(f"AddLink did not link: {status} {body!r}")
 
         reference = recorded_call(app)
-        for name, environ in (("MP3", mp3_environ(reference)), ("GetRecordingInfo", info_environ(reference))):
+        for name, environ in (("MP3", mp3_environ(reference)), ("GetRecordingInfo", info_environ(reference)),
+                              ("Callbutton report", report_environ(0))):
             status, body = call(app, environ)
-            if not status.startswith(("200", "206")):
+            if not status.startswith(("200", "206")) or b'status="ERROR"' in body:
                 raise SystemExit(f"{name} was refused: {status} {body[:300]!r}")
 
         def addlink(n: int) -> dict:
@@ -189,20 +207,23 @@ def main() -> int:
         loop(echo, 200, echo_environ)
         loop(app, 200, lambda n: mp3_environ(reference))
         loop(app, 200, lambda n: info_environ(reference))
+        loop(app, 200, report_environ)
         base = loop(hello, args.requests, lambda n: environ_for("/hello", ""))
         mean = loop(app, args.requests, addlink)
         soap = loop(app, args.requests, lambda n: soap_environ(f"S-{n}"))
         mp3 = loop(app, args.requests, lambda n: mp3_environ(reference))
         info = loop(app, args.requests, lambda n: info_environ(reference))
+        report = loop(app, args.requests, report_environ)
         echoed = loop(echo, args.requests, echo_environ)
         print(f"in process, CPU per request: AddLink GET {mean * 1e6:.0f} µs, AddLink SOAP 1.1 {soap * 1e6:.0f} µs, "
               f"MP3 Range 64 KiB {mp3 * 1e6:.0f} µs, GetRecordingInfo SOAP 1.1 {info * 1e6:.0f} µs, "
+              f"Callbutton small report {report * 1e6:.0f} µs, "
               f"stock Spyne Soap11 echo {echoed * 1e6:.0f} µs, plain WSGI hello-world {base * 1e6:.1f} µs "
               f"({args.requests} requests each)")
         profiled = {"get": (app, lambda n: addlink(args.requests + n)),
                     "soap": (app, lambda n: soap_environ(f"T-{n}")), "echo": (echo, echo_environ),
                     "mp3": (app, lambda n: mp3_environ(reference)),
-                    "info": (app, lambda n: info_environ(reference))}[args.profile]
+                    "info": (app, lambda n: info_environ(reference)), "report": (app, report_environ)}[args.profile]
         profiler = Profiler(interval=0.0002)
         profiler.start()
         loop(profiled[0], args.requests, profiled[1])
