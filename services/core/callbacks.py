@@ -18,11 +18,12 @@ from datetime import date, datetime, timezone
 from typing import Mapping, Optional, Protocol, Sequence, Union
 
 import phonenumbers
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import CallbackEvent, CallbackRequest, CallbackSlot, Company, ServiceQueue
+from storage.statements import Prepared
 
 from . import events
 from .errors import CallsuiteError, InvalidInput, Unauthorized
@@ -106,12 +107,22 @@ class Caller:
             raise AuthenticationFailed()
         return company
 
-    def queue(self, session: Session, queue_id: Optional[int]) -> tuple[Company, ServiceQueue]:
-        company = self.company(session)
-        queue = session.get(ServiceQueue, queue_id) if queue_id is not None else None
-        if queue is None or queue.company_id != company.id or not queue.active:
+    def own_queue(self, session: Session, queue_id: Optional[int]) -> ServiceQueue:
+        """The authenticated company's active queue, or AuthenticationFailed. The company
+        is not loaded: the queue names it, and a company with queues cannot be gone."""
+        queue = session.get(ServiceQueue, queue_id) if self.verified and queue_id is not None else None
+        if queue is None or queue.company_id != self.credentials.company_id or not queue.active:
             raise AuthenticationFailed()
-        return company, queue
+        return queue
+
+    def queue(self, session: Session, queue_id: Optional[int]) -> tuple[Company, ServiceQueue]:
+        queue = self.own_queue(session, queue_id)
+        return self.company(session), queue
+
+
+# Only what the sign-in needs: a whole company row decodes five JSON columns.
+_COMPANY_PASSWORD = Prepared(select(Company.__table__.c.password_hash)
+                             .where(Company.__table__.c.id == bindparam("id")))
 
 
 # The Database, not a session: the password is checked (argon2, slow) between the read and the write.
@@ -129,8 +140,9 @@ def authenticate(database, credentials: Credentials, throttle: Optional[Throttle
                 earlier_failures = throttle.check(session, surface=SURFACE, account=account, address=address) or 0
             except CallsuiteError:
                 return Caller(credentials, verified=False)
-        company = session.get(Company, credentials.company_id) if credentials.company_id is not None else None
-        password_hash = company.password_hash if company is not None else None
+        company = (_COMPANY_PASSWORD.first(session, {"id": credentials.company_id})
+                   if credentials.company_id is not None else None)
+        password_hash = company[0] if company is not None else None
     verified = verify_password_cached(password_hash, credentials.password) and company is not None
     if throttle is not None and (not verified or earlier_failures):
         with database.session() as session:
@@ -348,7 +360,7 @@ def next_three_time_slots(session: Session, caller: Caller, queue_id: Optional[i
 def update_ewt(session: Session, caller: Caller, queue_id: Optional[int], ewt_minutes: Optional[int]) -> bool:
     """False for wrong credentials or an EWT that is not a number of minutes >= 0."""
     try:
-        _, queue = caller.queue(session, queue_id)
+        queue = caller.own_queue(session, queue_id)
     except AuthenticationFailed:
         return False
     if ewt_minutes is None or ewt_minutes < 0:
@@ -360,7 +372,7 @@ def update_ewt(session: Session, caller: Caller, queue_id: Optional[int], ewt_mi
 def ewt_of(session: Session, caller: Caller, queue_id: Optional[int]) -> int:
     """The queue's EWT in minutes; -1 (the seed's authentication failure code) when refused."""
     try:
-        _, queue = caller.queue(session, queue_id)
+        queue = caller.own_queue(session, queue_id)
     except AuthenticationFailed:
         return int(ResultCode.AUTHENTICATION_FAILED)
     return queue.ewt_minutes
