@@ -127,6 +127,9 @@ def _started(session: Session, event: CallEvent, region: str) -> Outcome:
         if existing.started_at != event.at:
             raise Conflict(f"call {event.external_id!r} already started at {existing.started_at.isoformat()}")
         return Outcome(existing, False)
+    # Drawn before the call is added: its check would otherwise flush the call on its own,
+    # and a flush costs more than the INSERTs in it.
+    reference = new_reference(session) if event.record else None
     call = Call(
         source=event.source, external_id=event.external_id,
         direction=event.direction or "inbound", state="ringing", started_at=event.at,
@@ -136,9 +139,8 @@ def _started(session: Session, event: CallEvent, region: str) -> Outcome:
     )
     _apply_details(session, call, event)
     session.add(call)
-    if event.record:
-        call.recording = Recording(reference=new_reference(session), state="recording",
-                                   created_at=event.at, paused_spans=[])
+    if reference is not None:
+        call.recording = Recording(reference=reference, state="recording", created_at=event.at, paused_spans=[])
     session.flush()
     return Outcome(call, True)
 
