@@ -35,6 +35,7 @@ from storage.models import (
     ServiceQueue,
     User,
 )
+from storage.statements import Prepared
 
 from . import ledger
 from .agent_errors import (
@@ -87,18 +88,23 @@ def issue_token(session: Session, user: User, now: Optional[datetime] = None, tt
     return token, now + ttl
 
 
+# Every agent API request signs in by its token: one prepared SELECT of the token's user.
+_TOKENS, _USERS = AuthToken.__table__, User.__table__
+_USER_OF_TOKEN = Prepared(select(_TOKENS.c.expires_at, *_USERS.c)
+                          .select_from(_TOKENS.join(_USERS, _USERS.c.id == _TOKENS.c.user_id))
+                          .where(_TOKENS.c.token_hash == bindparam("token_hash")))
+
+
 def user_for_token(session: Session, token: Optional[str], now: Optional[datetime] = None) -> User:
+    """The token's user: a User of no session (its columns only)."""
     if not token:
         raise TokenMissing("no TokenKey cookie: get a token from /webservices/services/token")
     if len(token) > 200:
         raise TokenInvalid("unknown or expired token")
-    row = session.get(AuthToken, hash_token(token))
-    if row is None or row.expires_at <= (now or _now()):
+    row = _USER_OF_TOKEN.first(session, {"token_hash": hash_token(token)})
+    if row is None or row[0] <= (now or _now()):
         raise TokenInvalid("unknown or expired token")
-    user = session.get(User, row.user_id)
-    if user is None:
-        raise TokenInvalid("unknown or expired token")
-    return user
+    return User(**{column.key: value for column, value in zip(_USERS.c, row[1:], strict=True)})
 
 
 def authorize(session: Session, actor: User, user_id: int) -> User:
