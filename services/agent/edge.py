@@ -181,7 +181,7 @@ class AgentApi:
             actor = self._actor(request)
             desk = self.desk
             if method == "getcalls":
-                return [wire.call_entity(c) for c in desk.run(agents.get_calls, actor, uid)]
+                return [wire.call_entity(c) for c in desk.read(agents.get_calls, actor, uid)]
             if method == "goready":
                 return wire.agent_entity(desk.run(agents.go_ready, actor, uid))
             if method == "login":
@@ -190,13 +190,13 @@ class AgentApi:
             if method == "logout":
                 return wire.agent_entity(desk.run(agents.logout, actor, uid))
             if method == "campaigns":
-                return [wire.campaign_entity(c) for c in desk.run(agents.campaigns, actor, uid)]
+                return [wire.campaign_entity(c) for c in desk.read(agents.campaigns, actor, uid)]
             if method == "users":
-                return [wire.user_entity(u) for u in desk.run(agents.users, actor, uid)]
+                return [wire.user_entity(u) for u in desk.read(agents.users, actor, uid)]
             if method == "resultcodes":
-                return [wire.result_code_entity(r) for r in desk.run(agents.result_codes, actor, uid)]
+                return [wire.result_code_entity(r) for r in desk.read(agents.result_codes, actor, uid)]
             if method == "acdqueues":
-                return [wire.acd_queue_entity(q) for q in desk.run(agents.acd_queues, actor, uid)]
+                return [wire.acd_queue_entity(q) for q in desk.read(agents.acd_queues, actor, uid)]
             return [wire.call_entity(c) for c in desk.connect(actor, uid, *_connect_args(request))]
         return self._run(request, work)
 
@@ -227,7 +227,7 @@ class AgentApi:
     def lead_phones(self, request: Request, user_id: str, lead_id: str) -> Response:
         def work():
             uid, lid = _int(user_id, "UserID"), _int(lead_id, "LeadID")
-            return [wire.lead_phone_entity(p) for p in self.desk.run(agents.lead_phones, self._actor(request), uid, lid)]
+            return [wire.lead_phone_entity(p) for p in self.desk.read(agents.lead_phones, self._actor(request), uid, lid)]
         return self._run(request, work)
 
     def change_lead(self, request: Request, user_id: str, call_id: str, lead_phone_id: str) -> Response:

@@ -124,7 +124,7 @@ class AgentService(ServiceBase):
     @soap_operation(access=TOKEN)
     def GetCalls(ctx, TokenKey, UserID):
         return _run(ctx, "CallsAnswer", "Call",
-                    lambda d, a: [wire.call_entity(c) for c in d.run(agents.get_calls, a, UserID)])
+                    lambda d, a: [wire.call_entity(c) for c in d.read(agents.get_calls, a, UserID)])
 
     @rpc(Token, User, required(Unicode), optional(Long), _args=("TokenKey", "UserID", "PhoneNum", "LeadID"),
          _returns=_result("CallAnswer"))
@@ -168,31 +168,31 @@ class AgentService(ServiceBase):
     @soap_operation(access=TOKEN)
     def Campaigns(ctx, TokenKey, UserID):
         return _run(ctx, "CampaignsAnswer", "Campaign",
-                    lambda d, a: [wire.campaign_entity(c) for c in d.run(agents.campaigns, a, UserID)])
+                    lambda d, a: [wire.campaign_entity(c) for c in d.read(agents.campaigns, a, UserID)])
 
     @rpc(Token, User, _args=("TokenKey", "UserID"), _returns=_result("UsersAnswer"))
     @soap_operation(access=TOKEN)
     def Users(ctx, TokenKey, UserID):
         return _run(ctx, "UsersAnswer", "AgentNameIDPair",
-                    lambda d, a: [wire.user_entity(u) for u in d.run(agents.users, a, UserID)])
+                    lambda d, a: [wire.user_entity(u) for u in d.read(agents.users, a, UserID)])
 
     @rpc(Token, User, _args=("TokenKey", "UserID"), _returns=_result("ResultCodesAnswer"))
     @soap_operation(access=TOKEN)
     def ResultCodes(ctx, TokenKey, UserID):
         return _run(ctx, "ResultCodesAnswer", "ResultCode",
-                    lambda d, a: [wire.result_code_entity(r) for r in d.run(agents.result_codes, a, UserID)])
+                    lambda d, a: [wire.result_code_entity(r) for r in d.read(agents.result_codes, a, UserID)])
 
     @rpc(Token, User, _args=("TokenKey", "UserID"), _returns=_result("ACDQueuesAnswer"))
     @soap_operation(access=TOKEN)
     def AcdQueues(ctx, TokenKey, UserID):
         return _run(ctx, "ACDQueuesAnswer", "ACDQueue",
-                    lambda d, a: [wire.acd_queue_entity(q) for q in d.run(agents.acd_queues, a, UserID)])
+                    lambda d, a: [wire.acd_queue_entity(q) for q in d.read(agents.acd_queues, a, UserID)])
 
     @rpc(Token, User, required(Long), _args=("TokenKey", "UserID", "LeadID"), _returns=_result("LeadPhonesAnswer"))
     @soap_operation(access=TOKEN)
     def LeadPhones(ctx, TokenKey, UserID, LeadID):
         return _run(ctx, "LeadPhonesAnswer", "LeadPhone",
-                    lambda d, a: [wire.lead_phone_entity(p) for p in d.run(agents.lead_phones, a, UserID, LeadID)])
+                    lambda d, a: [wire.lead_phone_entity(p) for p in d.read(agents.lead_phones, a, UserID, LeadID)])
 
     @rpc(Token, User, Call, required(Long), _args=("TokenKey", "UserID", "CallID", "LeadPhoneID"),
          _returns=_result("CallAnswer"))

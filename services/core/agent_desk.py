@@ -125,9 +125,14 @@ class AgentDesk:
             raise
 
     def run(self, operation, actor: User, *args, **kwargs):
-        """An operation that needs no switch (a listing, a session change), in one transaction."""
+        """An operation that needs no switch (a session change), in one transaction."""
         with self.database.session() as session:
             return operation(session, session.get(User, actor.id), *args, **kwargs)
+
+    def read(self, listing, actor: User, *args, **kwargs):
+        """A listing, in one read transaction: on SQLite it waits for no writer."""
+        with self.database.read_session() as session:
+            return listing(session, session.get(User, actor.id), *args, **kwargs)
 
     def agent(self, actor: User, user_id: int) -> AgentView:
         with self.database.session() as session:
