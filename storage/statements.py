@@ -96,3 +96,9 @@ class Prepared:
             return [compiled.row(raw) for raw in cursor.fetchall()]
         finally:
             cursor.close()
+
+
+def detached(model, columns, values):
+    """An instance of `model` in no session, built from some of its table's `columns` and
+    their `values` (a prepared row): for callers that expect the model, without an ORM load."""
+    return model(**{column.key: value for column, value in zip(columns, values, strict=True)})

@@ -35,7 +35,7 @@ from storage.models import (
     ServiceQueue,
     User,
 )
-from storage.statements import Prepared
+from storage.statements import Prepared, detached
 
 from . import ledger
 from .agent_errors import (
@@ -104,7 +104,7 @@ def user_for_token(session: Session, token: Optional[str], now: Optional[datetim
     row = _USER_OF_TOKEN.first(session, {"token_hash": hash_token(token)})
     if row is None or row[0] <= (now or _now()):
         raise TokenInvalid("unknown or expired token")
-    return User(**{column.key: value for column, value in zip(_USERS.c, row[1:], strict=True)})
+    return detached(User, _USERS.c, row[1:])
 
 
 def authorize(session: Session, actor: User, user_id: int) -> User:

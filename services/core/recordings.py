@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import Call, Recording, User
-from storage.statements import Prepared
+from storage.statements import Prepared, detached
 
 from . import crm, events
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
@@ -49,8 +49,7 @@ def user_named(session: Session, username: Optional[str]) -> Optional[User]:
     """The account a sign-in names (None for none), read before its password is checked;
     a User of no session (its columns only)."""
     row = _USER_NAMED.first(session, {"username": username}) if username else None
-    return None if row is None else User(**{column.key: value for column, value in zip(_USER_COLUMNS, row,
-                                                                                      strict=True)})
+    return None if row is None else detached(User, _USER_COLUMNS, row)
 
 
 def verified_user(user: Optional[User], password: Optional[str]) -> User:
