@@ -69,23 +69,27 @@ def variants(database: Database, path: Path) -> dict:
             "SQLAlchemy read_session, one SELECT": sqlalchemy_session}
 
 
+def call(app) -> bytes:
+    """One GET / of `app`, called as a WSGI server would."""
+    return b"".join(app({"REQUEST_METHOD": "GET", "PATH_INFO": "/", "wsgi.input": None},
+                        lambda status, headers, exc_info=None: None))
+
+
 def loop_cost(app, count: int = 3000) -> float:
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "wsgi.input": None}
     started = time.process_time()
     for _ in range(count):
-        b"".join(app(environ, lambda status, headers, exc_info=None: None))
+        call(app)
     return (time.process_time() - started) / count * 1e6
 
 
 def threaded_rate(app, threads: int, seconds: float = 1.5) -> float:
     """Requests per second of `threads` threads calling `app` in a loop at once."""
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "wsgi.input": None}
     counts = [0] * threads
     stop = time.monotonic() + seconds
 
     def run(index: int) -> None:
         while time.monotonic() < stop:
-            b"".join(app(environ, lambda status, headers, exc_info=None: None))
+            call(app)
             counts[index] += 1
 
     workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]

@@ -9,7 +9,8 @@ alice's extension (so each AddLink links for real) and a finished call with its 
 the WSGI application directly, and prints the CPU time of one request of each kind: AddLink
 by the seed URL and by SOAP 1.1, an MP3 Range request (64 KiB, Basic auth),
 GetRecordingInfo (SOAP 1.1, Basic auth) and the Callbutton report of that call, next to
-a stock Spyne Soap11 echo and a plain-WSGI hello-world called the same way; then a pyinstrument profile of one of those loops.
+a stock Spyne Soap11 echo and a plain-WSGI hello-world called the same way; then a
+pyinstrument profile of one of those loops.
 """
 from __future__ import annotations
 

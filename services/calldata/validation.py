@@ -90,8 +90,9 @@ def call_validator(path: Path | str | None = None) -> Callable[[etree._Element],
     same authored XSD with one extra global declaration ``<xs:element name="Call"
     type="CallType"/>`` added in memory, so a single <Call> element can be validated on
     its own (about 3-4 microseconds a call, against about 300 with xmlschema, which stays
-    the validator of error documents and explains refused requests). The writer fixes everything around
-    the <Call> elements, so a stream whose every <Call> passes is a valid document.
+    the validator of error documents and explains refused requests). The writer fixes
+    everything around the <Call> elements, so a stream whose every <Call> passes is a
+    valid document.
     The returned function raises :class:`InvalidCallElement`."""
     key = str(Path(path or SCHEMA_PATH).resolve())
     _call_schema(key)  # compile now: a broken schema fails before any response starts
