@@ -28,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from services.cli import settle_heap  # noqa: E402
 from services.config import load_settings  # noqa: E402
 from services.core import ledger  # noqa: E402
 from services.core.provisioning import provision  # noqa: E402
@@ -187,6 +188,7 @@ def main() -> int:
                 ledger.apply_event(session, ledger.CallEvent(kind=kind, source="cti", external_id="live", at=at,
                                                              extension="201"), default_region="US")
         app = system.wsgi_app()
+        settle_heap()  # as `callsuite serve` does before it listens
         query = "host=WS-ALICE&activeCall=true"
         status, body = call(app, environ_for("/bluebutler/service/AddLink/id=probe", query))
         if not (status.startswith("200") and body.isdigit()):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import signal
@@ -110,6 +111,7 @@ def serve(settings: Settings, args) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    settle_heap()
     log.info("Callsuite listening on http://%s:%s (database %s, switch %s)", settings.host, server.effective_port,
              "sqlite" if system.database.is_sqlite else "external", settings.switch)
     log.info("Callsuite events listening on http://%s:%s", settings.host, system.events_server.port)
@@ -121,6 +123,15 @@ def serve(settings: Settings, args) -> int:
         system.close()
         writer.stop()  # writes what is queued
     return 0
+
+
+def settle_heap() -> None:
+    """Hide what start-up built (schemas, Spyne's and the mappers' models, ~200,000 objects
+    that live as long as the process) from the garbage collector. Left in its sight, every
+    full collection walks them all: ~140 ms during which no request moves, the p99 of every
+    hot operation under load."""
+    gc.collect()
+    gc.freeze()
 
 
 def _load_site(path: Path):
