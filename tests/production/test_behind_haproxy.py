@@ -55,7 +55,7 @@ callback_answer_after_s = 0.2
 callback_agent_answer_s = 0.2
 callback_talk_s = 0.5
 callback_retry_delay_s = 0.3
-callback_ring_timeout_s = 3.0
+callback_ring_timeout_s = 10.0
 callback_lease_s = 3.0
 crashed_calls_sweep_s = 1
 events_long_poll_s = 5
@@ -428,9 +428,26 @@ def test_a_process_killed_under_load_loses_nothing_accepted(cluster):
                                      .where(CallbackRequest.confirmation_code.in_(codes),
                                             CallbackEvent.status == "CallSucceeded")).all()
         return len(finals) == len(codes)
-    wait_until(all_finished, timeout=40, step=0.25)
+    try:
+        wait_until(all_finished, timeout=60, step=0.25)
+    except AssertionError:
+        said = [line for line in survivor.log.read_text().splitlines()
+                if any(word in line for word in ("callback", "Error", "WARNING", "Traceback"))]
+        raise AssertionError(f"callbacks not all CallSucceeded: {unfinished(cluster, codes)}; "
+                             f"what the survivor logged: {said[-30:]}") from None
     assert survivor.process.poll() is None
     # The killed process's channel was freed with its connection: the whole pool plays again.
     plays = [requests.get(cluster.url(f"/bluebutler/service/PlayByPhone/{recording}/+442079460111"), auth=BMS,
                           timeout=10).text.strip() for _ in range(PLAYBACK_CHANNELS)]
     assert plays == ["TRUE"] * PLAYBACK_CHANNELS
+
+
+def unfinished(cluster, codes) -> dict:
+    """Each request that has not succeeded: its state, attempts and status history."""
+    with cluster.database.read_session() as session:
+        pending = session.scalars(select(CallbackRequest).where(CallbackRequest.confirmation_code.in_(codes),
+                                                                CallbackRequest.state != "succeeded")).all()
+        return {r.confirmation_code: (r.state, r.attempts, r.claimed_by, [
+            (e.attempt, e.status, e.at.isoformat()) for e in session.scalars(
+                select(CallbackEvent).where(CallbackEvent.request_id == r.id).order_by(CallbackEvent.id))])
+            for r in pending}
