@@ -31,7 +31,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
+from helpers.server import serve_until  # noqa: E402  (stops waitress's threads before closing it)
 from sqlalchemy import select  # noqa: E402
 
 from services.config import load_settings  # noqa: E402
@@ -105,14 +107,17 @@ def served_cost(app, settings, seconds: int) -> tuple[float, float]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = create_http_server(app, settings, host="127.0.0.1", port=port)
-    threading.Thread(target=server.run, daemon=True).start()
+    stopping = threading.Event()
+    serving = threading.Thread(target=serve_until, args=(server, stopping), daemon=True)
+    serving.start()
     url = f"http://127.0.0.1:{port}/"
     subprocess.run(["wrk", "-t2", "-c8", "-d1s", url], capture_output=True, check=True)  # warm up
     started = os.times()
     out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", url], capture_output=True, text=True,
                          check=True).stdout
     ended = os.times()
-    server.close()
+    stopping.set()
+    serving.join()
     requests = int(next(line for line in out.splitlines() if "requests in" in line).split()[0])
     cpu = (ended.user - started.user) + (ended.system - started.system)
     return requests / seconds, cpu / requests * 1e6

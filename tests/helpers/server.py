@@ -123,7 +123,7 @@ def start_server(data_dir: Path, *, site: Optional[dict] = None, **overrides) ->
         provision(session, site)
     server = create_server(system, host="127.0.0.1", port=0)
     stopping = threading.Event()
-    thread = threading.Thread(target=_run, args=(server, stopping), daemon=True, name="waitress")
+    thread = threading.Thread(target=serve_until, args=(server, stopping), daemon=True, name="waitress")
     thread.start()
     live = LiveServer(f"http://127.0.0.1:{server.effective_port}", system, server, thread, stopping)
     # Generous: four test workers on two cores can keep a first answer waiting for seconds.
@@ -155,7 +155,8 @@ def cheapen_passwords(server: LiveServer, site: dict) -> None:
                                 .values(password_hash=cheap.hash(row["password"])))
 
 
-def _run(server, stopping: threading.Event) -> None:
+def serve_until(server, stopping: threading.Event) -> None:
+    """Serve `server` (waitress) until `stopping` is set, then stop its threads and close it."""
     # waitress's own run() loops until its socket map is empty; loop in small steps so the
     # test thread can stop it.
     while not stopping.is_set():
