@@ -15,7 +15,8 @@ when a process dies and several processes can share the database:
   transaction, before anything is dialled. Only the worker whose UPDATE changed the row
   goes on; the lease is renewed while the attempt runs.
 - Interrupted: a `calling` request whose lease ran out belongs to a worker that died (or
-  lost its lease). Another worker takes it with a conditional UPDATE on that lease and
+  lost its lease; a worker never counts the attempts it is still running among them).
+  Another worker takes it with a conditional UPDATE on that lease and
   closes the attempt as failed (CallingUserFailed when the user had not been connected),
   then reschedules it or fails it, like any failed attempt. The interrupted attempt is
   never dialled again: each attempt number dials the user at most once, and the next
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Collection, Optional
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -172,11 +173,15 @@ def failed(session: Session, claim: Claim, worker: str, now: datetime, policy: P
     return _close_failed(session, request, now, policy, user_reached)
 
 
-def interrupted(session: Session, now: datetime, limit: int) -> list[tuple[int, datetime]]:
-    """`calling` requests whose lease ran out: their worker died mid-attempt."""
+def interrupted(session: Session, now: datetime, limit: int,
+                running: Collection[int] = ()) -> list[tuple[int, datetime]]:
+    """`calling` requests whose lease ran out: their worker died mid-attempt. `running`: the
+    requests the asking worker is still running itself; a late renewal (a busy process) is
+    not a death, and closing them would end calls that are going on."""
     rows = session.execute(
         select(CallbackRequest.id, CallbackRequest.claimed_until)
-        .where(CallbackRequest.state == "calling", CallbackRequest.claimed_until < now)
+        .where(CallbackRequest.state == "calling", CallbackRequest.claimed_until < now,
+               *([CallbackRequest.id.not_in(running)] if running else []))
         .order_by(CallbackRequest.claimed_until).limit(limit))
     return [tuple(row) for row in rows]
 

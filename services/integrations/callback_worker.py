@@ -69,7 +69,7 @@ class CallbackWorker:
         self._stopping = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._pool: Optional[ThreadPoolExecutor] = None
-        self._running = 0
+        self._running: set[int] = set()  # the requests whose attempt this worker's pool runs
         self._lock = threading.Lock()
         self._local = threading.local()  # the claim of the attempt this pool thread runs
 
@@ -113,13 +113,15 @@ class CallbackWorker:
         if self.system.switch is None:
             return 0
         now = self.clock()
+        with self._lock:
+            running = frozenset(self._running)
         with self.database.session() as session:
-            for request_id, seen in engine.interrupted(session, now, 20):
+            for request_id, seen in engine.interrupted(session, now, 20, running):
                 outcome = engine.close_interrupted(session, request_id, seen, now, self.policy)
                 if outcome:
                     log.warning("callback request #%d: an interrupted attempt was closed (%s)", request_id, outcome)
         with self._lock:
-            free = self.concurrency - self._running
+            free = self.concurrency - len(self._running)
         if free <= 0:
             return 0
         started = 0
@@ -128,7 +130,7 @@ class CallbackWorker:
                                   for request_id, seen in engine.due(session, now, self.policy, free)) if c]
         for claim in claims:
             with self._lock:
-                self._running += 1
+                self._running.add(claim.request_id)
             self._pool.submit(self._attempt, claim)
             started += 1
         return started
@@ -189,7 +191,7 @@ class CallbackWorker:
             if agent is not None:
                 self._release_agent(agent)
             with self._lock:
-                self._running -= 1
+                self._running.discard(claim.request_id)
 
     def _step(self, claim: engine.Claim, status: str, **call_ids) -> None:
         with self.database.session() as session:

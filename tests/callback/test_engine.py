@@ -12,7 +12,9 @@ from helpers.callbutton import request_doc
 from helpers.server import start_server
 from sqlalchemy import select
 
+from services.core import callback_engine as engine
 from services.core import callbacks
+from services.integrations.callback_worker import CallbackWorker
 from storage.models import Call, CallbackRequest, ServiceQueue
 
 SUCCESS = ["CallingUser", "UserConnected", "CallingAgent", "AgentConnected", "CallAccepted", "CallSucceeded"]
@@ -145,4 +147,29 @@ def test_the_connected_call_is_linkable_by_addlink_from_the_agents_workstation(t
         assert reference == user_leg.recording.reference
         wait_for(lambda: finished(server, code))
     finally:
+        server.stop()
+
+
+def test_a_busy_worker_keeps_its_own_attempt_whose_renewal_came_late(tmp_path):
+    """The lease tells a dead worker's attempt from a live one's. A live worker whose renewal
+    is late (a process starved of CPU for longer than the lease) still runs its attempt:
+    its own sweep must not close it as interrupted and end a call that is going on. The
+    late renewal is made by moving this worker's clock past the lease mid-call."""
+    server = start_server(tmp_path, site=b.site(agents=[7]),
+                          **{**b.FAST_ENGINE, "callback_interval_s": 3600})  # the server's own worker stays idle
+    ahead = [timedelta(0)]
+    worker = CallbackWorker(server.system, policy=engine.Policy(max_attempts=2, retry_delay=timedelta(seconds=0.3),
+                                                                lease=timedelta(seconds=3)),
+                            interval_s=0.05, ring_timeout_s=3.0, answer_after_s=0.2, agent_answer_s=0.2, talk_s=2.0,
+                            clock=lambda: datetime.now(timezone.utc) + ahead[0])
+    worker.start()
+    try:
+        code = request_asap(server, b.ANSWERS)
+        wait_for(lambda: "CallAccepted" in statuses(server, code), what="the agent to take the call")
+        ahead[0] = timedelta(seconds=10)  # the lease has run out by this worker's clock
+        row = wait_for(lambda: finished(server, code), what="the callback to finish")
+        assert (row.state, row.attempts) == ("succeeded", 1)
+        assert statuses(server, code) == SUCCESS  # no Rescheduled: the attempt was never taken away
+    finally:
+        worker.stop()
         server.stop()

@@ -105,6 +105,7 @@ def test_a_lost_lease_stops_the_old_worker(db):
     later = T0 + POLICY.lease + timedelta(seconds=1)
     with db.session() as session:
         assert engine.interrupted(session, T0, 10) == []
+        assert engine.interrupted(session, later, 10, running={rid}) == []  # the asker still runs it
         ((found, until),) = engine.interrupted(session, later, 10)
         assert found == rid
         assert engine.close_interrupted(session, rid, until, later, POLICY) == "Rescheduled"
