@@ -14,9 +14,11 @@ database); this thread only polls, dials and waits. One attempt:
    round robin), else the queue's own number `queue-<id>`; a signed-in agent who is not
    ready is never rung. On the simulated switch the extension answers after
    `callback_agent_answer_s`: AgentConnected.
-4. The two legs are bridged: CallAccepted (the agent has taken the call). The user's leg
-   now carries the agent's extension, so AddLink from the agent's workstation finds it,
-   and is the claimed agent's call: in its getcalls, the agent on it, then wrapping.
+4. The two legs are bridged as soon as the agent answers (a leg that has ended by then
+   fails the attempt, the user reached), then CallAccepted (the agent has taken the
+   call). The user's leg now carries the agent's extension, so AddLink from the agent's
+   workstation finds it, and is the claimed agent's call: in its getcalls, the agent on
+   it, then wrapping.
 5. When either side hangs up the other is hung up too: CallSucceeded.
 
 The user leg rings at most `ring_timeout_s`; an agent leg that does not answer in that
@@ -39,6 +41,7 @@ from sqlalchemy import select
 from services.core import agent_errors, agents, ledger
 from services.core import callback_engine as engine
 from services.core.callbacks import AGENT_CONNECTED, CALL_ACCEPTED, CALLING_AGENT, USER_CONNECTED
+from services.telephony.driver import InvalidCallState
 from storage.models import User
 
 log = logging.getLogger(__name__)
@@ -162,13 +165,15 @@ class CallbackWorker:
                                            record=False)
             self._link(claim, agent_call)
             self._step(claim, "", agent_call_id=agent_call)
-            if not self._wait_answer(switch, agent_call, person_only=False):
+            # Bridged the moment the agent answers, before anything is written: the agent (or
+            # the user) may hang up while a busy process records AgentConnected.
+            if not (self._wait_answer(switch, agent_call, person_only=False)
+                    and self._bridged(switch, user_call, agent_call)):
                 self._hangup(switch, agent_call)
                 self._hangup(switch, user_call)
                 self._fail(claim, user_reached=True)
                 return
             self._step(claim, AGENT_CONNECTED)
-            switch.bridge(user_call, agent_call)
             self._link(claim, user_call, extension=extension, agent=agent)
             agent = None  # assigned: the agent is on the call now, the claim is over
             self._step(claim, CALL_ACCEPTED)
@@ -303,6 +308,15 @@ class CallbackWorker:
                 with self.database.session() as session:
                     if not engine.renew(session, claim, self.worker_id, self.clock(), self.policy):
                         raise _Lost()
+
+    @staticmethod
+    def _bridged(switch, user_call: str, agent_call: str) -> bool:
+        """False when a leg ended between the agent's answer and the bridge."""
+        try:
+            switch.bridge(user_call, agent_call)
+        except InvalidCallState:
+            return False
+        return True
 
     @staticmethod
     def _hangup(switch, call_id: Optional[str]) -> None:
