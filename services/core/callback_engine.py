@@ -16,11 +16,11 @@ when a process dies and several processes can share the database:
   goes on; the lease is renewed while the attempt runs.
 - Interrupted: a `calling` request whose lease ran out belongs to a worker that died (or
   lost its lease; a worker never counts the attempts it is still running among them).
-  Another worker takes it with a conditional UPDATE on that lease and
-  closes the attempt as failed (CallingUserFailed when the user had not been connected),
-  then reschedules it or fails it, like any failed attempt. The interrupted attempt is
-  never dialled again: each attempt number dials the user at most once, and the next
-  attempt waits the configured retry delay like any other.
+  Another worker takes it with a conditional UPDATE on that lease and closes the attempt
+  as failed (CallingUserFailed when the user had not been connected), then reschedules it
+  or fails it, like any failed attempt. The interrupted attempt is never dialled again:
+  each attempt number dials the user at most once, and the next attempt waits the
+  configured retry delay like any other.
 """
 from __future__ import annotations
 

@@ -30,6 +30,7 @@ from helpers.server import DEMO_SITE, REPO, LiveServer
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, text
 
+from services.core import callbacks
 from services.core.provisioning import provision
 from storage.database import Database
 from storage.models import ActivityLink, Call, CallbackEvent, CallbackRequest, OutboxEntry
@@ -447,7 +448,6 @@ def unfinished(cluster, codes) -> dict:
     with cluster.database.read_session() as session:
         pending = session.scalars(select(CallbackRequest).where(CallbackRequest.confirmation_code.in_(codes),
                                                                 CallbackRequest.state != "succeeded")).all()
-        return {r.confirmation_code: (r.state, r.attempts, r.claimed_by, [
-            (e.attempt, e.status, e.at.isoformat()) for e in session.scalars(
-                select(CallbackEvent).where(CallbackEvent.request_id == r.id).order_by(CallbackEvent.id))])
-            for r in pending}
+        return {r.confirmation_code: (r.state, r.attempts, r.claimed_by,
+                                      [(e.attempt, e.status, e.at.isoformat()) for e in callbacks.history(session, r.id)])
+                for r in pending}
