@@ -35,6 +35,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -299,12 +300,17 @@ def loads(demo: dict) -> list[Load]:
              "/bluebutler/service/AddLink/id=J{n}?host=WS-ALICE&activeCall=true&callback=cb"),
         Load("AddLink GET /rest/recording", "plain WSGI hello-world", "callsuite",
              "/rest/recording/AddLink?id=R{n}&host=WS-ALICE&activeCall=true"),
+        Load("floor: AddLink's SQL via sqlite3, GET", "plain WSGI hello-world", "floor",
+             "/addlink/F{n}?host=WS-ALICE"),
         Load("AddLink SOAP 1.1", "stock Spyne Soap11 echo", "callsuite", "/soap/recording", "POST",
              ADDLINK_BODY.format(env=SOAP11), {"Content-Type": "text/xml; charset=utf-8",
                                                "SOAPAction": '"AddLink"'}, answer=xml_text("AddLinkResult")),
         Load("AddLink SOAP 1.2", "stock Spyne Soap11 echo", "callsuite", "/soap/recording", "POST",
              ADDLINK_BODY.format(env=SOAP12), {"Content-Type": 'application/soap+xml; charset=utf-8'},
              answer=xml_text("AddLinkResult")),
+        Load("floor: AddLink's SQL via sqlite3, SOAP 1.1 on lxml", "stock Spyne Soap11 echo", "floor", "/soap",
+             "POST", ADDLINK_BODY.format(env=SOAP11), {"Content-Type": "text/xml; charset=utf-8",
+                                                      "SOAPAction": '"AddLink"'}, answer=xml_text("AddLinkResult")),
         Load("GetRecordingInfo SOAP 1.1 (Basic auth)", "stock Spyne Soap11 echo", "callsuite", "/soap/recording",
              "POST", INFO_BODY.format(ref=demo["reference"]),
              {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"GetRecordingInfo"',
@@ -319,6 +325,8 @@ def loads(demo: dict) -> list[Load]:
              f"/bluebutler/service/MP3/{demo['reference']}", headers={"Authorization": basic(*BMS),
                                                                        "Range": "bytes=0-65535"},
              expect=206, answer=lambda r: f"{len(r.content)} bytes"),
+        Load("floor: MP3 Range's SQL via sqlite3 + file_wrapper", "plain WSGI file_wrapper 64 KiB", "floor",
+             f"/mp3/{demo['reference']}", expect=206, answer=lambda r: f"{len(r.content)} bytes"),
         Load("Callbutton xml.jsp small report", "plain WSGI hello-world", "callsuite",
              "/cb/main/jsp/xml/xml.jsp", "POST", callbutton_doc,
              {"Authorization": basic(*PARTNER), "Content-Type": "text/xml"},
@@ -389,7 +397,7 @@ def main() -> int:
         cli = [sys.executable, "-m", "services.cli"]
         subprocess.run([*cli, "provision", "--data-dir", str(data_dir), str(REPO / "demo" / "site.json")],
                        cwd=REPO, env=env, check=True, capture_output=True)
-        ports = {name: free_port() for name in ("callsuite", "wsgi", "spyne")}
+        ports = {name: free_port() for name in ("callsuite", "wsgi", "spyne", "floor")}
         audio = tone_mp3(40.0)  # 32 kbit/s: 160 KB, enough for a 64 KiB range
         baseline_file = work / "file.bin"
         baseline_file.write_bytes(audio)  # the baselines send the very recording Callsuite sends
@@ -401,10 +409,18 @@ def main() -> int:
         processes.append(start([sys.executable, str(REPO / "bench" / "baselines.py"), "spyne",
                                 "--port", str(ports["spyne"])], logs["spyne"]))
         bases = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        pids = {name: process.pid for name, process in zip(ports, processes, strict=True)}
-        for process, name in zip(processes, ports, strict=True):
+        for process, name in zip(processes, ports, strict=False):
             wait_ready(process, bases[name] + "/", logs[name])
         demo = prepare(bases["callsuite"], audio)
+        # The floor runs AddLink's statements on a copy of this database, demo data and all.
+        floor_database = work / "floor.db"
+        with sqlite3.connect(data_dir / "callsuite.db") as source, sqlite3.connect(floor_database) as copy:
+            source.backup(copy)
+        processes.append(start([sys.executable, str(REPO / "bench" / "baselines.py"), "floor",
+                                "--port", str(ports["floor"]), "--database", str(floor_database),
+                                "--recordings", str(data_dir / "recordings")], logs["floor"]))
+        wait_ready(processes[-1], bases["floor"] + "/addlink/ready?host=WS-ALICE", logs["floor"])
+        pids = {name: process.pid for name, process in zip(ports, processes, strict=True)}
 
         every = loads(demo)
         chosen = [load for load in every if load.baseline is not None and (not args.only or args.only in load.name)]

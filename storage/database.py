@@ -29,7 +29,7 @@ BUSY_TIMEOUT_S = 10  # how long SQLite's busy handler lets a writer wait for ano
 WRITER_LOCK_TIMEOUT_S = 30
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def sqlite_pragmas(dbapi_connection, _record=None) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (reports, console) run while the switch writes calls.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -171,7 +171,7 @@ class Database:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", sqlite_pragmas)
             # pysqlite's own transaction handling defers BEGIN; take it over so writers
             # lock at BEGIN IMMEDIATE and never deadlock on lock upgrade.
             event.listen(self.engine, "connect", lambda conn, _r: setattr(conn, "isolation_level", None))
