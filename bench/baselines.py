@@ -3,7 +3,7 @@ settings as `callsuite serve` (services.http.app.create_http_server, default Set
 
     python bench/baselines.py wsgi  --port 8101 --file F   # plain WSGI: /hello, /file (64 KiB of F), /full (F)
     python bench/baselines.py spyne --port 8102   # a stock Spyne Soap11 echo service
-    python bench/baselines.py floor --port 8103 --database COPY.db   # AddLink's SQL and nothing else
+    python bench/baselines.py floor --port 8103 --database COPY.db --recordings DIR   # AddLink's and MP3's SQL, nothing else
 
 `wsgi`: GET /hello answers "hello"; GET /file answers the first 64 KiB of a file through
 wsgi.file_wrapper with 206 Partial Content, the least a Range download can cost; GET /full

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -414,7 +415,8 @@ def main() -> int:
         demo = prepare(bases["callsuite"], audio)
         # The floor runs AddLink's statements on a copy of this database, demo data and all.
         floor_database = work / "floor.db"
-        with sqlite3.connect(data_dir / "callsuite.db") as source, sqlite3.connect(floor_database) as copy:
+        with closing(sqlite3.connect(data_dir / "callsuite.db")) as source, \
+                closing(sqlite3.connect(floor_database)) as copy:
             source.backup(copy)
         processes.append(start([sys.executable, str(REPO / "bench" / "baselines.py"), "floor",
                                 "--port", str(ports["floor"]), "--database", str(floor_database),
