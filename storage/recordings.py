@@ -8,11 +8,15 @@ reader (or a crash) never sees half a recording under a real name.
 """
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
+import stat
+import threading
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -174,11 +178,79 @@ class RecordingWriter:
             self.abort()
 
 
+class StoredAudio:
+    """A recording open for reading (read, seek, tell, close), with its size and
+    modification time and the ETag werkzeug's send_file would give it. Dropped unsent (an
+    error between opening and answering), it closes itself.
+
+    Its read position lives in Python and reads are `os.pread`: the server's file_wrapper
+    asks tell and seek around every read, and each of those as a system call would hand the
+    GIL to another request's thread (bench/bench_served.py measures what a hand-over costs).
+    """
+
+    def __init__(self, fd: int, path: str, status: os.stat_result) -> None:
+        self._fd: Optional[int] = fd
+        self._position = 0
+        self.path = path
+        self.size = status.st_size
+        self.mtime = status.st_mtime
+        self.etag = f"{status.st_mtime}-{status.st_size}-{zlib.adler32(path.encode()) & 0xFFFFFFFF}"
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._position = base + offset
+        return self._position
+
+    def read(self, size: int = -1) -> bytes:
+        if self._fd is None:
+            raise ValueError("read of a closed recording")
+        wanted = self.size - self._position if size is None or size < 0 else size
+        if wanted <= 0:
+            return b""
+        data = os.pread(self._fd, wanted, self._position)
+        self._position += len(data)
+        return data
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self) -> None:  # an error between open and send drops the handle: its fd too
+        self.close()
+
+    def __enter__(self) -> "StoredAudio":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
 class RecordingStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._resolved_root = self.root.resolve()
+        self._absolute_root = Path(os.path.abspath(self.root))
+        # Folders `open` has found inside the store (the store makes them; a folder is
+        # resolved, symlinks and all, the first time this process opens a file in it).
+        self._folders_inside: set[str] = set()
+        self._folders_lock = threading.Lock()
 
     # -- writing -------------------------------------------------------------------------
     def _folder_for(self, started_at: datetime) -> tuple[Path, str]:
@@ -213,7 +285,8 @@ class RecordingStore:
             return writer.commit()
 
     # -- reading -------------------------------------------------------------------------
-    def path_of(self, relpath: str) -> Path:
+    @staticmethod
+    def _relative(relpath: str) -> PurePosixPath:
         if not isinstance(relpath, str) or not relpath:
             raise UnsafeRecordingPath("a recording path must be a non-empty string")
         if "\x00" in relpath or "\\" in relpath:
@@ -221,17 +294,47 @@ class RecordingStore:
         pure = PurePosixPath(relpath)
         if pure.is_absolute() or relpath.startswith("/") or ".." in pure.parts:
             raise UnsafeRecordingPath(f"unsafe recording path {relpath!r}")
-        candidate = self.root / pure
-        resolved = candidate.resolve()  # follows symlinks, so a link out of the store is caught too
+        return pure
+
+    def _inside(self, path: Path, relpath: str) -> None:
+        resolved = path.resolve()  # follows symlinks, so a link out of the store is caught too
         if resolved == self._resolved_root or not resolved.is_relative_to(self._resolved_root):
             raise UnsafeRecordingPath(f"recording path {relpath!r} is outside the store")
+
+    def path_of(self, relpath: str) -> Path:
+        candidate = self.root / self._relative(relpath)
+        self._inside(candidate, relpath)
         return candidate
+
+    def open(self, relpath: str) -> StoredAudio:
+        """The recording, open for reading: one open and one fstat, everything an edge
+        sending it needs. FileNotFoundError if there is no such file; UnsafeRecordingPath
+        for a path out of the store or a symlink (the store makes none)."""
+        candidate = self._absolute_root / self._relative(relpath)
+        folder = str(candidate.parent)
+        if folder not in self._folders_inside:
+            self._inside(candidate.parent, relpath)
+            with self._folders_lock:
+                if len(self._folders_inside) >= 4096:  # a folder a day: years of them
+                    self._folders_inside.clear()
+                self._folders_inside.add(folder)
+        try:
+            fd = os.open(candidate, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafeRecordingPath(f"recording path {relpath!r} is a symlink") from None
+            raise
+        try:
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):
+                raise FileNotFoundError(errno.ENOENT, "not a recording file", str(candidate))
+            return StoredAudio(fd, str(candidate), status)
+        except BaseException:
+            os.close(fd)
+            raise
 
     def exists(self, relpath: str) -> bool:
         return self.path_of(relpath).is_file()
-
-    def open(self, relpath: str) -> BinaryIO:
-        return open(self.path_of(relpath), "rb")
 
     def size(self, relpath: str) -> int:
         return self.path_of(relpath).stat().st_size

@@ -54,7 +54,7 @@ from services.core import calldetails, ledger, recordings
 from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthorized
 from services.core.throttle import TooManyAttempts
 from services.http.auth import basic_credentials, challenge, retry_after, signed_in
-from services.http.media import send_mp3
+from services.http.media import open_audio, send_mp3
 from services.http.openapi import MP3, XML, Operation, Param, text
 from services.http.routing import Route
 from services.http.wsgi import BodyTooLarge, base_url, read_body
@@ -198,9 +198,7 @@ class CallbuttonXmlService:
             signed_in(request.environ, f"partner:{partner.username}")
             with self.system.database.session() as session:
                 found = calldetails.recording_for_partner(session, partner, request.args.get("id", ""))
-                path = self.system.store.path_of(found.file_path)
-                if not path.is_file():
-                    raise NotFound("the recording file is missing")
+                audio = open_audio(self.system.store, found.file_path)
                 if request.method == "GET":  # a HEAD sends no audio
                     recordings.note_listening(session, ledger.recording_by_reference(session, found.reference),
                                               download="HTTP_RANGE" not in request.environ)
@@ -212,7 +210,7 @@ class CallbuttonXmlService:
             return Response("", status=403)
         except (NotFound, RecordingStoreError):
             return Response("", status=404)
-        return send_mp3(request, path, download_name=f"{found.call_id}.mp3", last_modified=found.available_at)
+        return send_mp3(request, audio, download_name=f"{found.call_id}.mp3", last_modified=found.available_at)
 
 
 def _logged(chunks: Iterator[bytes], username: str) -> Iterator[bytes]:

@@ -29,7 +29,7 @@ from services.core import calloptions, linking, recordings
 from services.core.errors import CallsuiteError, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from services.core.security import new_token
 from services.core.throttle import TooManyAttempts
-from services.http.media import send_mp3
+from services.http.media import open_audio, send_mp3
 from services.http.openapi import HTML, MP3, TEXT, Operation, Param, obj
 from services.http.routing import Route
 from services.http.wsgi import parse_id
@@ -381,8 +381,7 @@ class Console:
         try:
             with self.system.database.read_session() as session:
                 recording = recordings.recording_for_listener(session, session.get(User, viewer.id), reference)
-            path = self.system.store.path_of(recording.file_path)
-            modified = recording.available_at
+            audio = open_audio(self.system.store, recording.file_path)
             if request.method == "GET":  # the page's player (a HEAD sends no audio)
                 with self.system.database.session() as session:  # writes only when the audit log does
                     recordings.note_listening(session, recording, download=False)
@@ -390,7 +389,7 @@ class Console:
             return _refused(403, "you may not listen to that recording")
         except NotFound:
             return _refused(404, "no such recording")
-        return send_mp3(request, path, download_name=f"{reference}.mp3", last_modified=modified)
+        return send_mp3(request, audio, download_name=f"{reference}.mp3", last_modified=recording.available_at)
 
     def static(self, request: Request, name: str) -> Response:
         response = send_file(HERE / "static" / name, request.environ, mimetype=STATIC_FILES[name],

@@ -15,7 +15,7 @@ from services.core.errors import CallsuiteError, Forbidden, NotFound, Unauthoriz
 from services.core.throttle import TooManyAttempts
 from services.http.auth import challenge, listener, listener_reading, retry_after
 from services.http.jsonp import json_answer
-from services.http.media import send_mp3
+from services.http.media import open_audio, send_mp3
 from services.http.openapi import CALLBACK, JS, JSON, MP3, TEXT, Operation, Param, obj, text
 from services.http.routing import Route
 
@@ -106,9 +106,7 @@ class BlueButler:
             user, found = listener_reading(self.system, request.environ,
                                            lambda session: recordings.playable(session, reference))
             recording = recordings.listenable(user, found, reference)
-            path = self.system.store.path_of(recording.file_path)
-            if not path.is_file():
-                raise NotFound("the recording file is missing")
+            audio = open_audio(self.system.store, recording.file_path)
             if request.method == "GET":  # a HEAD sends no audio
                 # A player asks for ranges; a request for the whole file is a download. A
                 # write transaction only if the audit log writes (a play is logged once a minute).
@@ -120,7 +118,7 @@ class BlueButler:
             return Response("", status=403)
         except NotFound:
             return Response("", status=404)  # the seed's NULL
-        return send_mp3(request, path, download_name=f"{reference}.mp3", last_modified=recording.available_at)
+        return send_mp3(request, audio, download_name=f"{reference}.mp3", last_modified=recording.available_at)
 
     def play_by_phone(self, request: Request, reference: str, phone: str) -> Response:
         # Playing a recording down a phone line is listening to it: the same rights apply,

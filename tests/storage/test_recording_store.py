@@ -109,6 +109,34 @@ def test_a_symlink_out_of_the_store_is_refused(store, tmp_path):
         store.open("2026/link.mp3")
 
 
+def test_a_folder_symlinked_out_of_the_store_is_refused(store, tmp_path):
+    outside = tmp_path / "outside" / "11" / "22"
+    outside.mkdir(parents=True)
+    (outside / "x.mp3").write_bytes(b"ID3 not ours")
+    (store.root / "2026").symlink_to(tmp_path / "outside")
+    with pytest.raises(UnsafeRecordingPath):
+        store.open("2026/11/22/x.mp3")
+
+
+def test_an_open_recording_reads_from_any_position(store):
+    data = bytes(range(256)) * 40
+    relpath = store.put(STARTED, data, max_bytes=len(data))
+    with store.open(relpath) as audio:
+        assert (audio.size, audio.tell()) == (len(data), 0)
+        assert audio.read(10) == data[:10] and audio.tell() == 10
+        audio.seek(-5, io.SEEK_END)
+        assert audio.read() == data[-5:] and audio.read(3) == b""
+        audio.seek(1000)
+        assert audio.read(24) == data[1000:1024]
+        audio.seek(4, io.SEEK_CUR)
+        assert audio.read(2) == data[1028:1030]
+    assert audio.closed
+    with pytest.raises(ValueError):
+        audio.read(1)
+    with pytest.raises(FileNotFoundError):
+        store.open("2026/11/22/" + "0" * 32 + ".mp3")
+
+
 def test_delete_reports_whether_there_was_a_file(store):
     relpath = store.put(STARTED, b"abc", max_bytes=10)
     assert store.delete(relpath) is True
