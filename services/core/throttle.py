@@ -143,10 +143,10 @@ class SigninThrottle:
     # The Database, not a session: the password is checked (argon2, slow) between the read and the write.
     def authenticate(self, database, surface: str, account: Optional[str], address: Optional[str],
                      lookup: Callable[[Session], L], verify: Callable[[L], T]) -> T:
-        """check and `lookup(session)` (the account) in one read transaction, then
+        """check and `lookup(session)` (the account) in one read session, then
         `verify(account)` (which raises Unauthorized for wrong credentials) outside any
         transaction (argon2 is slow), then record the outcome."""
-        with database.read_session() as session:
+        with database.read_session(snapshot=False) as session:  # a failure counted meanwhile is harmless
             earlier_failures = self.check(session, surface, account, address)
             found = lookup(session)
         try:

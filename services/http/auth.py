@@ -81,9 +81,10 @@ def listener(system, environ: dict):
 
 
 def listener_reading(system, environ: dict, read: Optional[Callable[[Session], T]]) -> tuple[object, Optional[T]]:
-    """`listener`, and `read(session)` run in the sign-in's own read transaction (after the
+    """`listener`, and `read(session)` run in the sign-in's own read session (after the
     account's look-up, before the password is checked; its answer is dropped if the sign-in
-    fails): a request that reads one thing for its user takes one transaction."""
+    fails): a request that reads one thing for its user takes one session. Its statements
+    need not agree with each other (Database.read_session's snapshot=False)."""
     credentials = basic_credentials(environ)
     if credentials is None:
         raise Unauthorized("credentials required")
