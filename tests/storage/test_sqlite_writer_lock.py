@@ -119,3 +119,17 @@ def test_two_database_objects_on_one_file_share_the_lock(database, tmp_path):
     finally:
         other.dispose()
     assert count(database) == 2
+
+
+def test_a_read_session_without_snapshot_sees_each_commit_as_it_happens(database):
+    # A snapshot read keeps seeing the database as at its first statement; the sign-in's
+    # reads (snapshot=False) hold no read transaction between statements.
+    for snapshot, seen_after_write in ((True, 0), (False, 1)):
+        with database.session() as session:
+            session.execute(text("DELETE FROM notes"))
+        with database.read_session(snapshot=snapshot) as reader:
+            assert reader.execute(COUNT).scalar_one() == 0
+            with database.session() as writer:
+                writer.execute(INSERT, {"body": "meanwhile"})
+            assert reader.execute(COUNT).scalar_one() == seen_after_write
+            assert reader.connection().connection.driver_connection.in_transaction is snapshot
