@@ -58,7 +58,6 @@ from services.http.media import open_audio, send_mp3
 from services.http.openapi import MP3, XML, Operation, Param, text
 from services.http.routing import Route
 from services.http.wsgi import BodyTooLarge, base_url, read_body
-from storage.recordings import RecordingStoreError
 
 from . import request as report_request
 from . import stream, validation
@@ -208,7 +207,7 @@ class CallbuttonXmlService:
             return Response(str(exc) + "\n", status=429, headers=retry_after(exc.retry_after_s))
         except Forbidden:
             return Response("", status=403)
-        except (NotFound, RecordingStoreError):
+        except NotFound:  # open_audio's too: a missing file or a path the store refuses
             return Response("", status=404)
         return send_mp3(request, audio, download_name=f"{found.call_id}.mp3", last_modified=found.available_at)
 
