@@ -13,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .units import StatementUnit
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = 0x43616C6C  # any constant shared by every process of this application
 
@@ -184,6 +186,7 @@ class Database:
                 event.listen(self.engine, "connect", lambda conn, _r: setattr(conn, "writer_lock", lock))
             event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._hooks = hooks
         if hooks is not None:
             event.listen(self._sessions, "before_commit", hooks.before_commit)
             event.listen(self._sessions, "after_commit", hooks.after_commit)
@@ -207,20 +210,47 @@ class Database:
             session.close()
 
     @contextmanager
-    def read_session(self, *, snapshot: bool = True) -> Iterator[Session]:
+    def read_session(self) -> Iterator[Session]:
         """A transaction that only reads (reports, look-ups, credential checks): on SQLite it
-        takes no write lock, so long reads never hold up the switch writing calls.
-
-        snapshot=False, for a few look-ups that need not agree with each other (a sign-in's):
-        on SQLite no BEGIN and no ROLLBACK, each statement sees the database as it is when it
-        runs. Two statements fewer matter on a request as short as an MP3 Range request."""
+        takes no write lock, so long reads never hold up the switch writing calls."""
         session = self._sessions()
         try:
-            session.connection(execution_options={"callsuite_read_only": True,
-                                                  "callsuite_statement_snapshots": not snapshot})
+            session.connection(execution_options={"callsuite_read_only": True})
             yield session
         finally:
             session.close()  # ends the transaction; loaded objects stay readable, detached
+
+    @contextmanager
+    def unit(self) -> Iterator[StatementUnit]:
+        """session() for a hot path that runs only prepared or Core statements
+        (storage.units): one transaction, committed on success with the same domain-event
+        hooks, rolled back on any error; opened at its first statement, so a unit that
+        runs none touches no connection."""
+        unit = StatementUnit(self.engine)
+        try:
+            yield unit
+            if self._hooks is not None:
+                self._hooks.before_commit(unit)  # its subscribers' statements join the transaction
+            unit.commit()
+            if self._hooks is not None:
+                self._hooks.after_commit(unit)
+        except BaseException:
+            unit.rollback()
+            raise
+        finally:
+            unit.close()
+
+    @contextmanager
+    def read_unit(self) -> Iterator[StatementUnit]:
+        """A few look-ups by prepared statements that need not agree with each other (a
+        sign-in's): on SQLite no BEGIN and no ROLLBACK, each statement sees the database as
+        it is when it runs; no write lock. Statements fewer matter on a request as short as
+        an MP3 Range request."""
+        unit = StatementUnit(self.engine, {"callsuite_read_only": True, "callsuite_statement_snapshots": True})
+        try:
+            yield unit
+        finally:
+            unit.close()
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent). On PostgreSQL under an

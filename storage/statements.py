@@ -5,7 +5,8 @@ statement (an execution context, parameter construction, result metadata, events
 request that runs three of them spends more there than in the database. A `Prepared`
 statement does that work once: its SQL, its parameters' order and its bind and result
 conversions (the column types' own, so UtcDateTime and friends behave as everywhere) are
-kept per dialect, and each execution is one cursor call inside the session's transaction.
+kept per dialect, and each execution is one cursor call inside the transaction of the session or
+statement unit (storage.units) it runs in.
 Driver errors come out as SQLAlchemy's (IntegrityError, OperationalError...), the same
 exceptions every other statement raises.
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Optional
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+
+from .units import UnitOfWork
 
 
 class _Compiled:
@@ -62,7 +64,7 @@ class Prepared:
             compiled = self._by_dialect[dialect.name] = _Compiled(self.statement, dialect)
         return compiled
 
-    def _execute(self, session: Session, params: Mapping[str, Any]):
+    def _execute(self, session: UnitOfWork, params: Mapping[str, Any]):
         connection = session.connection()  # begins the session's transaction as any statement would
         compiled = self._compiled(connection.dialect)
         parameters = compiled.parameters(params)
@@ -75,12 +77,12 @@ class Prepared:
                                       dialect=connection.dialect) from exc
         return compiled, cursor
 
-    def run(self, session: Session, params: Mapping[str, Any]) -> None:
+    def run(self, session: UnitOfWork, params: Mapping[str, Any]) -> None:
         """Execute for its effect."""
         _, cursor = self._execute(session, params)
         cursor.close()
 
-    def first(self, session: Session, params: Mapping[str, Any]) -> Optional[tuple]:
+    def first(self, session: UnitOfWork, params: Mapping[str, Any]) -> Optional[tuple]:
         """The first row (converted by the columns' types), or None."""
         compiled, cursor = self._execute(session, params)
         try:
@@ -89,7 +91,7 @@ class Prepared:
             cursor.close()
         return None if raw is None else compiled.row(raw)
 
-    def all(self, session: Session, params: Mapping[str, Any]) -> list[tuple]:
+    def all(self, session: UnitOfWork, params: Mapping[str, Any]) -> list[tuple]:
         """Every row (converted by the columns' types)."""
         compiled, cursor = self._execute(session, params)
         try:

@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Call, ClientCode, PartnerAccount, Recording
 from storage.statements import Prepared
+from storage.units import UnitOfWork
 
 from .callfacts import STORED_FACTS, CallFacts
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
@@ -173,7 +174,7 @@ _PARTNER_NAMED = Prepared(select(*(_PARTNERS.c[name] for name in PartnerRow._fie
                           .where(_PARTNERS.c.username == bindparam("username")))
 
 
-def partner_account(session: Session, username: Optional[str]) -> Optional[PartnerRow]:
+def partner_account(session: UnitOfWork, username: Optional[str]) -> Optional[PartnerRow]:
     """The partner account a sign-in names (None for none), read before its password is checked."""
     if not username:
         return None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Call, Recording, User
 from storage.statements import Prepared, detached
+from storage.units import UnitOfWork
 
 from . import crm, events
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
@@ -45,7 +46,7 @@ _PLAYABLE = Prepared(
            _RECORDINGS.c.file_path.is_not(None)))
 
 
-def user_named(session: Session, username: Optional[str]) -> Optional[User]:
+def user_named(session: UnitOfWork, username: Optional[str]) -> Optional[User]:
     """The account a sign-in names (None for none), read before its password is checked;
     a User of no session (its columns only)."""
     row = _USER_NAMED.first(session, {"username": username}) if username else None
@@ -91,7 +92,7 @@ def recording_for_listener(session: Session, user: User, reference: str) -> Play
     return listenable(user, playable(session, reference), reference)
 
 
-def playable(session: Session, reference: str) -> Optional[Playable]:
+def playable(session: UnitOfWork, reference: str) -> Optional[Playable]:
     """The available recording of this reference, whoever asks (None: there is none)."""
     row = _PLAYABLE.first(session, {"reference": reference})
     return None if row is None else Playable(*row)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import SigninFailure
 from storage.statements import Prepared
+from storage.units import StatementUnit, UnitOfWork
 
 from .errors import CallsuiteError, Unauthorized
 
@@ -91,7 +92,7 @@ class SigninThrottle:
     def _key(surface: str, account: Optional[str], address: Optional[str]) -> tuple[str, str, str]:
         return surface, (account or "")[:MAX_ACCOUNT], client_key(address)[:MAX_ADDRESS]
 
-    def _recent(self, session: Session, surface: str, account: str, address: str,
+    def _recent(self, session: UnitOfWork, surface: str, account: str, address: str,
                 now: datetime) -> tuple[list[datetime], list[datetime]]:
         """The failures in the window newest first: of this (surface, account, address), and
         of the address. One statement: an account's failures at an address are among the
@@ -114,7 +115,7 @@ class SigninThrottle:
             return None
         return (times[limit - 1] + self.window - now).total_seconds()
 
-    def check(self, session: Session, surface: str, account: Optional[str], address: Optional[str]) -> int:
+    def check(self, session: UnitOfWork, surface: str, account: Optional[str], address: Optional[str]) -> int:
         """Raise TooManyAttempts if this address may not try this account now; else the
         number of recent failures of this (surface, account, address)."""
         surface, account, address = self._key(surface, account, address)
@@ -142,11 +143,11 @@ class SigninThrottle:
 
     # The Database, not a session: the password is checked (argon2, slow) between the read and the write.
     def authenticate(self, database, surface: str, account: Optional[str], address: Optional[str],
-                     lookup: Callable[[Session], L], verify: Callable[[L], T]) -> T:
-        """check and `lookup(session)` (the account) in one read session, then
+                     lookup: Callable[[StatementUnit], L], verify: Callable[[L], T]) -> T:
+        """check and `lookup(session)` (the account, by prepared statements) in one read unit, then
         `verify(account)` (which raises Unauthorized for wrong credentials) outside any
         transaction (argon2 is slow), then record the outcome."""
-        with database.read_session(snapshot=False) as session:  # a failure counted meanwhile is harmless
+        with database.read_unit() as session:  # prepared look-ups only; a failure counted meanwhile is harmless
             earlier_failures = self.check(session, surface, account, address)
             found = lookup(session)
         try:

@@ -6,11 +6,10 @@ import base64
 import binascii
 from typing import Callable, Optional, TypeVar
 
-from sqlalchemy.orm import Session
-
 from services.core import recordings
 from services.core.calldetails import address_allowed
 from services.core.errors import Unauthorized
+from storage.units import StatementUnit
 
 T = TypeVar("T")
 MAX_CREDENTIAL = 1024  # longer user names, passwords or tokens are refused unread
@@ -80,11 +79,11 @@ def listener(system, environ: dict):
     return listener_reading(system, environ, None)[0]
 
 
-def listener_reading(system, environ: dict, read: Optional[Callable[[Session], T]]) -> tuple[object, Optional[T]]:
-    """`listener`, and `read(session)` run in the sign-in's own read session (after the
+def listener_reading(system, environ: dict, read: Optional[Callable[[StatementUnit], T]]) -> tuple[object, Optional[T]]:
+    """`listener`, and `read(session)` run in the sign-in's own read unit (after the
     account's look-up, before the password is checked; its answer is dropped if the sign-in
-    fails): a request that reads one thing for its user takes one session. Its statements
-    need not agree with each other (Database.read_session's snapshot=False)."""
+    fails): a request that reads one thing for its user takes one unit. `read` runs prepared
+    statements only, which need not agree with each other (Database.read_unit)."""
     credentials = basic_credentials(environ)
     if credentials is None:
         raise Unauthorized("credentials required")

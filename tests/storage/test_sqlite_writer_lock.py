@@ -121,15 +121,16 @@ def test_two_database_objects_on_one_file_share_the_lock(database, tmp_path):
     assert count(database) == 2
 
 
-def test_a_read_session_without_snapshot_sees_each_commit_as_it_happens(database):
-    # A snapshot read keeps seeing the database as at its first statement; the sign-in's
-    # reads (snapshot=False) hold no read transaction between statements.
-    for snapshot, seen_after_write in ((True, 0), (False, 1)):
+def test_a_read_unit_sees_each_commit_as_it_happens_and_a_read_session_does_not(database):
+    # A read session keeps seeing the database as at its first statement; the sign-in's
+    # read unit holds no read transaction between its statements.
+    for reading, seen_after_write in ((database.read_session, 0), (database.read_unit, 1)):
         with database.session() as session:
             session.execute(text("DELETE FROM notes"))
-        with database.read_session(snapshot=snapshot) as reader:
-            assert reader.execute(COUNT).scalar_one() == 0
+        with reading() as reader:
+            connection = reader.connection()
+            assert connection.execute(COUNT).scalar_one() == 0
             with database.session() as writer:
                 writer.execute(INSERT, {"body": "meanwhile"})
-            assert reader.execute(COUNT).scalar_one() == seen_after_write
-            assert reader.connection().connection.driver_connection.in_transaction is snapshot
+            assert connection.execute(COUNT).scalar_one() == seen_after_write
+            assert connection.connection.driver_connection.in_transaction is (seen_after_write == 0)
