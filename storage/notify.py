@@ -11,16 +11,17 @@ import threading
 from typing import Callable
 
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+
+from .units import UnitOfWork
 
 log = logging.getLogger(__name__)
 CHANNEL = "callsuite_events"
 
 
-def send(session: Session, messages: list[dict]) -> None:
+def send(session: UnitOfWork, messages: list[dict]) -> None:
     for message in messages:
-        session.execute(text("SELECT pg_notify(:channel, :payload)"),
-                        {"channel": CHANNEL, "payload": json.dumps(message, separators=(",", ":"))})
+        session.connection().execute(text("SELECT pg_notify(:channel, :payload)"),
+                                     {"channel": CHANNEL, "payload": json.dumps(message, separators=(",", ":"))})
 
 
 class Listener:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import AuditEntry, Recording
 from storage.statements import Prepared
+from storage.units import UnitOfWork
 
 from . import events
 
@@ -108,7 +109,7 @@ class AuditLog:
 
     # -- subscribers ---------------------------------------------------------------------
 
-    def _write(self, session: Session, action: str, recording_id: Optional[int], *, origin: Optional[Origin] = None,
+    def _write(self, session: UnitOfWork, action: str, recording_id: Optional[int], *, origin: Optional[Origin] = None,
                detail: Optional[str] = None, now: Optional[datetime] = None) -> None:
         origin = origin or current() or SWITCH
         values = {"at": now or datetime.now(timezone.utc), "action": action, "user": _cut(origin.user, 200),
@@ -120,7 +121,7 @@ class AuditLog:
         else:
             _INSERT_ENTRY_OF_RECORDING.run(session, {**values, "recording_id": recording_id})
 
-    def _linked(self, session: Session, event: events.LinkMade) -> None:
+    def _linked(self, session: UnitOfWork, event: events.LinkMade) -> None:
         self._write(session, "linked", event.recording_id, detail=f"activity {event.activity_id}")
 
     def _switched(self, session: Session, event, action: str) -> None:

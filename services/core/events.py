@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 from sqlalchemy.orm import Session
 
+from storage.units import UnitOfWork
+
 log = logging.getLogger(__name__)
 
 _PENDING = "callsuite.events.pending"
@@ -103,11 +105,11 @@ EVENT_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
     CallStarted, CallAnswered, CallEnded, RecordingReady, RecordingPaused, RecordingResumed, LinkMade,
     CallbackStatusChanged, RecordingPlayed, RecordingDownloaded, RecordingProtected, RecordingDeleted)}
 
-InTransactionHandler = Callable[[Session, Any], None]
+InTransactionHandler = Callable[[UnitOfWork, Any], None]
 OnCommitHandler = Callable[[Any], None]
 
 
-def publish(session: Session, event: Any) -> None:
+def publish(session: UnitOfWork, event: Any) -> None:
     """Announce `event` as part of the change being made in `session` (tagged with the
     innermost transaction, so a rolled-back savepoint takes its events with it)."""
     transaction = session.get_nested_transaction() or session.get_transaction()
@@ -130,7 +132,7 @@ class EventBus:
     def __init__(self) -> None:
         self._in_transaction: dict[type, list[InTransactionHandler]] = defaultdict(list)
         self._on_commit: dict[type, list[OnCommitHandler]] = defaultdict(list)
-        self.forward: Callable[[Session, list], None] | None = None  # set where events cross processes
+        self.forward: Callable[[UnitOfWork, list], None] | None = None  # set where events cross processes
 
     def subscribe(self, event_type: type, handler: InTransactionHandler) -> None:
         """`handler(session, event)` runs inside the publishing transaction, before commit;
@@ -144,7 +146,7 @@ class EventBus:
 
     # -- hooks the database calls ------------------------------------------------------
 
-    def before_commit(self, session: Session) -> None:
+    def before_commit(self, session: UnitOfWork) -> None:
         if session.in_nested_transaction():
             return  # a savepoint: its events wait for the real commit
         committed = session.info.setdefault(_COMMITTED, [])
@@ -158,7 +160,7 @@ class EventBus:
         if committed and self.forward is not None:
             self.forward(session, committed)
 
-    def after_commit(self, session: Session) -> None:
+    def after_commit(self, session: UnitOfWork) -> None:
         self.deliver(session.info.pop(_COMMITTED, []))  # empty after a savepoint's commit
 
     def after_soft_rollback(self, session: Session, rolled_back) -> None:

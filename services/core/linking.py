@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import ActivityLink, Call, Company, Extension, Recording, Workstation
 from storage.statements import Prepared
+from storage.units import UnitOfWork
 
 from . import events, ledger
 from .errors import Conflict, InvalidInput, NotFound
@@ -85,7 +86,7 @@ _INSERT_LINK = Prepared(insert(_LINKS).values({name: bindparam(name, type_=_LINK
                                                for name in _LINK_COLUMNS}).returning(_LINKS.c.id))
 
 
-def workstation(session: Session, host: Optional[str], client_address: Optional[str]) -> Optional[Station]:
+def workstation(session: UnitOfWork, host: Optional[str], client_address: Optional[str]) -> Optional[Station]:
     """The workstation named by host (a host name or an IP address), or, without host, the
     workstation at the request's client address; None if there is none."""
     row = None
@@ -106,7 +107,7 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-def add_link(session: Session, request: AddLinkRequest,
+def add_link(session: UnitOfWork, request: AddLinkRequest,
              now: Optional[datetime] = None) -> tuple[LinkOutcome, Optional[str]]:
     """The outcome and, when linked, the recording's reference number."""
     now = now or datetime.now(timezone.utc)

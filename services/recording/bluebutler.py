@@ -94,8 +94,8 @@ class BlueButler:
                 data=tuple(args.get(f"data{i}") for i in range(1, 6)), host=args.get("host") or None,
                 client_address=request.remote_addr,
                 active_call=linking.parse_bool(args.get("activecall"), "activeCall"))
-            with self.system.database.session() as session:
-                value = link_answer(*linking.add_link(session, link))
+            with self.system.database.unit() as unit:
+                value = link_answer(*linking.add_link(unit, link))
         except CallsuiteError as exc:
             log.info("AddLink %r refused: %s", activity_id, exc)
             value = ERROR

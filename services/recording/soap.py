@@ -57,8 +57,8 @@ class RecordingService(ServiceBase):
         request = linking.AddLinkRequest(activity_id=id, bms_type=type, data=(data1, data2, data3, data4, data5),
                                          host=host, client_address=_client_address(ctx),
                                          active_call=bool(activeCall))
-        with ctx.udc.database.session() as session:
-            return link_answer(*linking.add_link(session, request))
+        with ctx.udc.database.unit() as unit:
+            return link_answer(*linking.add_link(unit, request))
 
     @rpc(required(Unicode), required(Unicode), _args=("refNum", "phoneNumber"), _returns=required(Unicode))
     @soap_operation(access=LISTENER)
