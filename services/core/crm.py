@@ -91,17 +91,22 @@ def audio_file(company: Optional[Company], recording: Optional[Recording], store
     """
     if recording is None:
         return ""
-    prefix = company.recording_path_prefix if company is not None else None
+    return audio_file_at(company.recording_path_prefix if company is not None else None,
+                         recording.reference, recording.file_path, recording.state, store)
+
+
+def audio_file_at(prefix: Optional[str], reference: str, file_path: Optional[str], state: str, store) -> str:
+    """audio_file from the columns it reads: the company's prefix and the recording's."""
     if prefix and prefix.lower().startswith(("http://", "https://")):
-        return prefix + recording.reference
-    if not recording.file_path or recording.state in ("missing", "purged"):
+        return prefix + reference
+    if not file_path or state in ("missing", "purged"):
         return ""
     if prefix:
         separator = "\\" if "\\" in prefix else "/"
         if not prefix.endswith(separator):
             prefix += separator
-        return prefix + recording.file_path.replace("/", separator)
-    return str(store.path_of(recording.file_path))
+        return prefix + file_path.replace("/", separator)
+    return str(store.path_of(file_path))
 
 
 def call_record(session: Session, call: Call, store, company: Optional[Company] = None) -> CallRecord:

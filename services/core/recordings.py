@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Call, Recording, User
+from storage.models import Call, Company, Extension, Recording, User
 from storage.statements import Prepared, detached
 from storage.units import UnitOfWork
 
@@ -160,26 +160,72 @@ def _digits(number: Optional[str]) -> str:
     return "".join(ch for ch in number or "" if ch.isdigit())
 
 
-def retrieve_rec_file(session: Session, store, *, extension: str, when: datetime, phone: Optional[str],
+class RecallCandidate(NamedTuple):
+    """A recording Recall's look-up may answer: its own columns, its call's and the prefix of
+    the call's company (the call's own, or its extension's; crm.company_for_call)."""
+    id: int
+    call_id: int
+    reference: str
+    file_path: Optional[str]
+    state: str
+    started_at: datetime
+    ani: Optional[str]
+    did: Optional[str]
+    target: Optional[str]
+    recording_path_prefix: Optional[str]
+
+
+# Recall's look-up runs on every CRM screen pop: one prepared SELECT (storage.statements),
+# the recordings, their calls and companies together, no ORM load per candidate.
+_EXTENSIONS, _COMPANIES = Extension.__table__, Company.__table__
+_RECALL_CANDIDATES = Prepared(
+    select(_RECORDINGS.c.id, _RECORDINGS.c.call_id, _RECORDINGS.c.reference, _RECORDINGS.c.file_path,
+           _RECORDINGS.c.state, _CALLS.c.started_at, _CALLS.c.ani, _CALLS.c.did, _CALLS.c.target,
+           _COMPANIES.c.recording_path_prefix)
+    .select_from(_RECORDINGS.join(_CALLS, _RECORDINGS.c.call_id == _CALLS.c.id)
+                 .outerjoin(_EXTENSIONS, _EXTENSIONS.c.number == _CALLS.c.extension)
+                 .outerjoin(_COMPANIES, _COMPANIES.c.id == func.coalesce(_CALLS.c.company_id,
+                                                                         _EXTENSIONS.c.company_id)))
+    .where(_CALLS.c.extension == bindparam("extension"), _RECORDINGS.c.state == "available",
+           _CALLS.c.started_at <= bindparam("latest_start", type_=_CALLS.c.started_at.type),
+           or_(_CALLS.c.ended_at.is_(None),
+               _CALLS.c.ended_at >= bindparam("earliest_end", type_=_CALLS.c.ended_at.type)))
+    .order_by(_CALLS.c.started_at.desc()).limit(50))
+_PROTECT = Prepared(update(_RECORDINGS).where(_RECORDINGS.c.id == bindparam("recording_id"),
+                                              _RECORDINGS.c.deletion_protected.is_(False))
+                    .values(deletion_protected=True).returning(_RECORDINGS.c.id))
+
+
+def recall_candidates(session: UnitOfWork, *, extension: str, when: datetime,
+                      tolerance: timedelta) -> list[RecallCandidate]:
+    """The available recordings of calls on `extension` that span `when` (or began within
+    `tolerance` of it), newest first, at most 50."""
+    return [RecallCandidate(*row) for row in _RECALL_CANDIDATES.all(session, {
+        "extension": extension, "latest_start": when + tolerance, "earliest_end": when - tolerance})]
+
+
+# The Database, not a session: a look-up that protects nothing is a read unit (no write lock).
+def retrieve_rec_file(database, store, *, extension: str, when: datetime, phone: Optional[str],
                       protect: bool, tolerance: timedelta) -> str:
     """Full path of the recording of the call on `extension` that spans `when` (or began
     within `tolerance` of it), matching `phone` against either party, as the company's CRM
     can open it (crm.audio_file); "" when none."""
     if not extension:
         raise InvalidInput("sExtension is required")
-    candidates = session.scalars(
-        select(Recording).join(Call, Recording.call_id == Call.id)
-        .where(Call.extension == extension, Recording.state == "available",
-               Call.started_at <= when + tolerance,
-               or_(Call.ended_at.is_(None), Call.ended_at >= when - tolerance))
-        .order_by(Call.started_at.desc()).limit(50)).all()
+    with database.unit() if protect else database.read_unit() as unit:
+        return _recall(unit, store, extension=extension, when=when, phone=phone, protect=protect,
+                       tolerance=tolerance)
+
+
+def _recall(session: UnitOfWork, store, *, extension: str, when: datetime, phone: Optional[str],
+            protect: bool, tolerance: timedelta) -> str:
+    candidates = recall_candidates(session, extension=extension, when=when, tolerance=tolerance)
     wanted = _digits(phone)
-    for recording in sorted(candidates, key=lambda r: abs((r.call.started_at - when).total_seconds())):
-        call = recording.call
+    for found in sorted(candidates, key=lambda c: abs((c.started_at - when).total_seconds())):
         if wanted and not any(_digits(n).endswith(wanted) or (wanted.endswith(_digits(n)) and _digits(n))
-                              for n in (call.ani, call.did, call.target)):
+                              for n in (found.ani, found.did, found.target)):
             continue
-        if protect:
-            protect_from_deletion(session, recording)
-        return crm.audio_file(crm.company_for_call(session, call), recording, store)
+        if protect and _PROTECT.first(session, {"recording_id": found.id}) is not None:
+            events.publish(session, events.RecordingProtected(call_id=found.call_id, recording_id=found.id))
+        return crm.audio_file_at(found.recording_path_prefix, found.reference, found.file_path, found.state, store)
     return ""

@@ -73,11 +73,10 @@ class Recall:
         try:
             when = parse_recall_datetime(args.get("dtCallDateTime", ""), settings.timezone)
             protect = linking.parse_bool(args.get("bDeletionProtected"), "bDeletionProtected")
-            with self.system.database.session() as session:
-                path = recordings.retrieve_rec_file(
-                    session, self.system.store, extension=args.get("sExtension", ""), when=when,
-                    phone=args.get("sPhoneNumber") or None, protect=protect,
-                    tolerance=timedelta(seconds=settings.recall_tolerance_s))
+            path = recordings.retrieve_rec_file(
+                self.system.database, self.system.store, extension=args.get("sExtension", ""), when=when,
+                phone=args.get("sPhoneNumber") or None, protect=protect,
+                tolerance=timedelta(seconds=settings.recall_tolerance_s))
             payload = {"d": path}
         except InvalidInput as exc:
             status, payload = 400, {"Message": str(exc)}

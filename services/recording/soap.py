@@ -92,10 +92,9 @@ class RecordingService(ServiceBase):
         system = ctx.udc
         recordings.may_ask_for_extension(caller(ctx), sExtension)
         when = parse_recall_datetime(dtCallDateTime, system.settings.timezone)
-        with system.database.session() as session:
-            return recordings.retrieve_rec_file(
-                session, system.store, extension=sExtension, when=when, phone=sPhoneNumber,
-                protect=bool(bDeletionProtected), tolerance=timedelta(seconds=system.settings.recall_tolerance_s))
+        return recordings.retrieve_rec_file(
+            system.database, system.store, extension=sExtension, when=when, phone=sPhoneNumber,
+            protect=bool(bDeletionProtected), tolerance=timedelta(seconds=system.settings.recall_tolerance_s))
 
     @rpc(optional(Unicode), optional(Unicode), optional(Unicode), optional(Unicode), optional(Unicode),
          optional(Unicode), optional(Integer32), optional(Integer32),
