@@ -20,7 +20,7 @@ from .units import UnitOfWork
 
 
 class _Compiled:
-    __slots__ = ("sql", "names", "defaults", "binds", "results", "dbapi_error")
+    __slots__ = ("sql", "names", "defaults", "binds", "columns", "dialect", "results", "dbapi_error")
 
     def __init__(self, statement, dialect) -> None:
         compiled = statement.compile(dialect=dialect)
@@ -32,9 +32,10 @@ class _Compiled:
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self.binds.append((name, processor))
-        self.results: list[Optional[Callable]] = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.exported_columns]
+        self.columns, self.dialect = list(statement.exported_columns), dialect
+        # Some result conversions depend on the driver's type code of the column (psycopg's
+        # numerics): known from the first execution's cursor.description.
+        self.results: Optional[list[Optional[Callable]]] = None
         self.dbapi_error = dialect.loaded_dbapi.Error
 
     def parameters(self, given: Mapping[str, Any]):
@@ -45,6 +46,12 @@ class _Compiled:
         if self.names is None:
             return values
         return tuple(values[name] for name in self.names)
+
+    def conversions(self, cursor) -> list[Optional[Callable]]:
+        if self.results is None:
+            self.results = [column.type.dialect_impl(self.dialect).result_processor(self.dialect, described[1])
+                            for column, described in zip(self.columns, cursor.description, strict=True)]
+        return self.results
 
     def row(self, raw) -> tuple:
         return tuple(value if process is None or value is None else process(value)
@@ -87,6 +94,8 @@ class Prepared:
         compiled, cursor = self._execute(session, params)
         try:
             raw = cursor.fetchone()
+            if raw is not None:
+                compiled.conversions(cursor)
         finally:
             cursor.close()
         return None if raw is None else compiled.row(raw)
@@ -95,7 +104,10 @@ class Prepared:
         """Every row (converted by the columns' types)."""
         compiled, cursor = self._execute(session, params)
         try:
-            return [compiled.row(raw) for raw in cursor.fetchall()]
+            rows = cursor.fetchall()
+            if rows:
+                compiled.conversions(cursor)
+            return [compiled.row(raw) for raw in rows]
         finally:
             cursor.close()
 
