@@ -92,6 +92,43 @@ def recording_for_listener(session: Session, user: User, reference: str) -> Play
     return listenable(user, playable(session, reference), reference)
 
 
+class RecordingFacts(NamedTuple):
+    """A recording as GetRecordingInfo describes it: its columns and its call's."""
+    reference: str
+    call_id: int
+    direction: str
+    extension: Optional[str]
+    ani: Optional[str]
+    did: Optional[str]
+    target: Optional[str]
+    started_at: datetime
+    ended_at: Optional[datetime]
+    state: str
+    duration_s: Optional[float]
+    deletion_protected: bool
+    paused_spans: Optional[list]
+
+
+_RECORDING_FACTS = Prepared(
+    select(_RECORDINGS.c.reference, _RECORDINGS.c.call_id, _CALLS.c.direction, _CALLS.c.extension, _CALLS.c.ani,
+           _CALLS.c.did, _CALLS.c.target, _CALLS.c.started_at, _CALLS.c.ended_at, _RECORDINGS.c.state,
+           _RECORDINGS.c.duration_s, _RECORDINGS.c.deletion_protected, _RECORDINGS.c.paused_spans)
+    .select_from(_RECORDINGS.join(_CALLS, _CALLS.c.id == _RECORDINGS.c.call_id))
+    .where(_RECORDINGS.c.reference == bindparam("reference")))
+
+
+def described_recording(session: UnitOfWork, user: User, reference: str) -> RecordingFacts:
+    """The recording of this reference, in any state, if `user` may hear it; NotFound, or
+    Forbidden for another's."""
+    row = _RECORDING_FACTS.first(session, {"reference": reference})
+    if row is None:
+        raise NotFound(f"no recording {reference!r}")
+    facts = RecordingFacts(*row)
+    if not _may_hear_extension(user, facts.extension):
+        raise Forbidden("this user may not listen to that recording")
+    return facts
+
+
 def playable(session: UnitOfWork, reference: str) -> Optional[Playable]:
     """The available recording of this reference, whoever asks (None: there is none)."""
     row = _PLAYABLE.first(session, {"reference": reference})

@@ -6,7 +6,7 @@ from datetime import timedelta
 from spyne import Boolean, Integer32, ServiceBase, Unicode, rpc
 
 from services.core import ledger, linking, recordings, search
-from services.core.errors import Forbidden, NotFound
+from services.core.errors import Forbidden
 from services.soap.access import LISTENER, OPEN, caller, listener_or_networks
 from services.soap.faults import soap_operation
 from services.soap.types import optional, required
@@ -29,12 +29,11 @@ def activity_link(link) -> ActivityLink:
         LinkedAt=link.linked_at)
 
 
-def recording_info(recording) -> RecordingInfo:
-    call = recording.call
+def recording_info(recording: recordings.RecordingFacts) -> RecordingInfo:
     return RecordingInfo(
-        ReferenceNumber=recording.reference, CallId=call.id, Direction=call.direction,
-        Extension=call.extension, CallingNumber=call.ani, CalledNumber=call.did or call.target,
-        StartTime=call.started_at, EndTime=call.ended_at, State=recording.state,
+        ReferenceNumber=recording.reference, CallId=recording.call_id, Direction=recording.direction,
+        Extension=recording.extension, CallingNumber=recording.ani, CalledNumber=recording.did or recording.target,
+        StartTime=recording.started_at, EndTime=recording.ended_at, State=recording.state,
         DurationSeconds=recording.duration_s, DeletionProtected=recording.deletion_protected,
         Gaps=[Gap(OffsetSeconds=span["offset_s"], LengthSeconds=span["length_s"])
               for span in recording.paused_spans or [] if "offset_s" in span])
@@ -77,13 +76,8 @@ class RecordingService(ServiceBase):
     @rpc(required(Unicode), _args=("refNum",), _returns=required(RecordingInfo))
     @soap_operation(access=LISTENER)
     def GetRecordingInfo(ctx, refNum):
-        with ctx.udc.database.read_session() as session:
-            recording = ledger.recording_by_reference(session, refNum)
-            if recording is None:
-                raise NotFound(f"no recording {refNum!r}")
-            if not recordings.may_listen(caller(ctx), recording):
-                raise Forbidden("this user may not listen to that recording")
-            return recording_info(recording)
+        with ctx.udc.database.read_unit() as unit:
+            return recording_info(recordings.described_recording(unit, caller(ctx), refNum))
 
     @rpc(required(Unicode), optional(Unicode), required(Unicode), optional(Boolean),
          _args=("sExtension", "sPhoneNumber", "dtCallDateTime", "bDeletionProtected"), _returns=required(Unicode))

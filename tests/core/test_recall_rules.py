@@ -1,7 +1,8 @@
 """Recall's look-up in process (dense rules, services/core/recordings.retrieve_rec_file), on
 the suite's database (SQLite, or PostgreSQL in the second half of CI):
 which recording answers an extension, a date-time and a phone number, how its file is
-named for the CRM, and what asking to protect it changes."""
+named for the CRM, and what asking to protect it changes; and how GetRecordingInfo finds
+and describes a recording."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -89,3 +90,29 @@ def test_protecting_marks_the_recording_once_and_a_plain_look_up_writes_nothing(
         recording = session.query(Recording).one()
         assert recording.deletion_protected is True
     assert [(event.recording_id, event.call_id) for event in protected] == [(recording.id, recording.call_id)]
+
+
+def test_a_recording_is_described_with_its_gaps_to_those_who_may_hear_it(world):
+    from services.core.errors import Forbidden, NotFound
+    from storage.models import User
+
+    database = world[0]
+    recorded(database, "paused", "201", T0 - timedelta(minutes=1), T0 + timedelta(minutes=1))
+    with database.session() as session:
+        recording = session.query(Recording).one()
+        recording.paused_spans = [{"offset_s": 12.5, "length_s": 4.0}, {"at": "no offset: not a gap"}]
+        recording.duration_s, recording.deletion_protected = 61.5, True
+    alice = User(id=1, username="alice", password_hash="-", extension="201")
+    bob = User(id=2, username="bob", password_hash="-", extension="202")
+    supervisor = User(id=3, username="sue", password_hash="-", global_listening=True)
+    with database.read_unit() as unit:
+        facts = recordings.described_recording(unit, alice, "R-paused")
+        assert recordings.described_recording(unit, supervisor, "R-paused") == facts
+        with pytest.raises(Forbidden):
+            recordings.described_recording(unit, bob, "R-paused")
+        with pytest.raises(NotFound):
+            recordings.described_recording(unit, supervisor, "R-none")
+    assert (facts.reference, facts.extension, facts.ani, facts.state) == ("R-paused", "201", "+13125550100", "available")
+    assert facts.started_at == T0 - timedelta(minutes=1) and facts.started_at.tzinfo is not None
+    assert facts.duration_s == 61.5 and facts.deletion_protected is True
+    assert facts.paused_spans == [{"offset_s": 12.5, "length_s": 4.0}, {"at": "no offset: not a gap"}]
