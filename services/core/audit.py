@@ -23,7 +23,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator, Optional
 
 from sqlalchemy import bindparam, func, insert, select
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEntry, Recording
@@ -128,7 +127,7 @@ class AuditLog:
         origin = current() or self._claimed(event.call_id)
         self._write(session, action, event.recording_id, origin=origin)
 
-    def _played(self, session: Session, event: events.RecordingPlayed) -> None:
+    def _played(self, session: UnitOfWork, event: events.RecordingPlayed) -> None:
         if event.medium == "phone":
             self._write(session, "played_by_phone", event.recording_id)
             return
@@ -137,7 +136,7 @@ class AuditLog:
         listening = (event.recording_id, origin.user, origin.address)
         if self._logged_since(listening, now - REPLAY_WINDOW):
             return  # no statement at all: a player's Range requests take no write lock
-        logged_at = session.scalar(select(func.max(AuditEntry.at)).where(
+        logged_at = session.connection().scalar(select(func.max(AuditEntry.at)).where(
             AuditEntry.action == "played", AuditEntry.recording_id == event.recording_id,
             _same(AuditEntry.user, origin.user), _same(AuditEntry.address, origin.address),
             AuditEntry.at > now - REPLAY_WINDOW))
@@ -145,7 +144,7 @@ class AuditLog:
             self._remember(listening, logged_at)
             return
         self._write(session, "played", event.recording_id, origin=origin, now=now)
-        sqlalchemy_event.listen(session, "after_commit", lambda _s: self._remember(listening, now), once=True)
+        events.after_commit(session, lambda: self._remember(listening, now))
 
     # Plays this process knows are logged (a committed entry, and when): the next minute of
     # a player's Range requests needs no database. Only a skip: a miss asks the database,

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 _PENDING = "callsuite.events.pending"
 _COMMITTED = "callsuite.events.committed"
+_AFTER_COMMIT = "callsuite.events.after_commit"  # callbacks of the transaction being made
+_CALLBACKS_DUE = "callsuite.events.callbacks_due"  # ... moved here by its (outermost) commit
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,12 @@ def publish(session: UnitOfWork, event: Any) -> None:
     session.info.setdefault(_PENDING, []).append((transaction, event))
 
 
+def after_commit(session: UnitOfWork, callback: Callable[[], None]) -> None:
+    """Run `callback()` once the change being made in `session` is committed (never if it
+    rolls back): for what a subscriber may only remember once its write is durable."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
 def to_message(event: Any) -> dict:
     return {"type": type(event).__name__, **dataclasses.asdict(event)}
 
@@ -159,8 +167,14 @@ class EventBus:
             committed.extend(batch)
         if committed and self.forward is not None:
             self.forward(session, committed)
+        session.info.setdefault(_CALLBACKS_DUE, []).extend(session.info.pop(_AFTER_COMMIT, []))
 
     def after_commit(self, session: UnitOfWork) -> None:
+        for callback in session.info.pop(_CALLBACKS_DUE, []):  # empty after a savepoint's commit
+            try:
+                callback()
+            except Exception:
+                log.exception("after-commit callback %r failed", callback)
         self.deliver(session.info.pop(_COMMITTED, []))  # empty after a savepoint's commit
 
     def after_soft_rollback(self, session: Session, rolled_back) -> None:
@@ -177,6 +191,8 @@ class EventBus:
             session.info[_PENDING] = pending
         if not rolled_back.nested:
             session.info.pop(_COMMITTED, None)
+            session.info.pop(_AFTER_COMMIT, None)
+            session.info.pop(_CALLBACKS_DUE, None)
 
     def deliver(self, events: list) -> None:
         """Run the on-commit subscribers (for this process's commits and for events that

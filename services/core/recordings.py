@@ -144,7 +144,7 @@ def listenable(user: User, recording: Optional[Playable], reference: str) -> Pla
     return recording
 
 
-def note_listening(session: Session, recording: Playable | Recording, *, download: bool) -> None:
+def note_listening(session: UnitOfWork, recording: Playable | Recording, *, download: bool) -> None:
     """The audio is being sent to someone: announce it (the audit log records who)."""
     kind = events.RecordingDownloaded if download else events.RecordingPlayed
     events.publish(session, kind(call_id=recording.call_id, recording_id=recording.id))

@@ -110,8 +110,8 @@ class BlueButler:
             if request.method == "GET":  # a HEAD sends no audio
                 # A player asks for ranges; a request for the whole file is a download. A
                 # write transaction only if the audit log writes (a play is logged once a minute).
-                with self.system.database.session() as session:
-                    recordings.note_listening(session, recording, download="HTTP_RANGE" not in request.environ)
+                with self.system.database.unit() as unit:
+                    recordings.note_listening(unit, recording, download="HTTP_RANGE" not in request.environ)
         except (Unauthorized, TooManyAttempts) as exc:
             return refusal(exc)
         except Forbidden:

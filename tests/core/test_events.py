@@ -122,3 +122,27 @@ def test_a_savepoint_keeps_its_events_for_the_real_commit_or_takes_them_back(sys
     assert seen == [("in transaction", events.CallStarted(kept)), ("committed", events.CallStarted(kept))]
     with system.database.session() as session:
         assert session.scalar(select(Call).where(Call.external_id == "sp-undone")) is None
+
+
+@pytest.mark.parametrize("unit_of_work", ["session", "unit"])
+def test_an_after_commit_callback_runs_once_after_the_real_commit_and_never_after_a_rollback(system, unit_of_work):
+    ran: list = []
+    opened = system.database.session if unit_of_work == "session" else system.database.unit
+    with opened() as session:
+        if unit_of_work == "session":
+            with session.begin_nested():
+                events.after_commit(session, lambda: ran.append("kept"))
+            assert ran == []  # a savepoint's commit is not the commit
+        else:
+            events.after_commit(session, lambda: ran.append("kept"))
+        events.after_commit(session, lambda: 1 / 0)  # a failing callback is logged, the others still run
+        events.after_commit(session, lambda: ran.append("last"))
+        assert ran == []
+    assert ran == ["kept", "last"]
+    with pytest.raises(Conflict):
+        with opened() as session:
+            events.after_commit(session, lambda: ran.append("rolled back"))
+            raise Conflict("the change fails")
+    with opened():
+        pass
+    assert ran == ["kept", "last"]
