@@ -5,8 +5,8 @@ statement (an execution context, parameter construction, result metadata, events
 request that runs three of them spends more there than in the database. A `Prepared`
 statement does that work once: its SQL, its parameters' order and its bind and result
 conversions (the column types' own, so UtcDateTime and friends behave as everywhere) are
-kept per dialect, and each execution is one cursor call inside the transaction of the session or
-statement unit (storage.units) it runs in.
+kept per dialect, and each execution is one cursor call inside the transaction of the
+session or statement unit (storage.units) it runs in.
 Driver errors come out as SQLAlchemy's (IntegrityError, OperationalError...), the same
 exceptions every other statement raises.
 """

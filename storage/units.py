@@ -2,9 +2,9 @@
 
 A Session costs ~40 µs of Python a request beyond its statements (its transaction objects,
 flush bookkeeping, events; bench/profile_addlink.py), on requests that spend ~300 µs in
-all. A `StatementUnit` is what is left once that goes: the connection, begun at the first statement, and the
-session's `info` and transaction look-ups that the domain events need (events.publish and
-the EventBus hooks treat it as a session without savepoints). It runs prepared statements
+all. A `StatementUnit` is what is left once that goes: the connection, begun at the first
+statement, and the session's `info` and transaction look-ups that the domain events need
+(events.publish and the EventBus hooks treat it as a session without savepoints). It runs prepared statements
 (storage.statements) and Core statements through `connection()`; it has no ORM methods,
 so a use case that loads or adds models cannot be handed one by mistake (AttributeError,
 never a silently different result). Database.unit() and Database.read_unit() hand them out.

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, TypeVar
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -18,6 +18,8 @@ from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .phone import to_e164
 from .security import verify_password_cached
 from .vocabulary import PlaybackOutcome
+
+R = TypeVar("R", "Playable", "RecordingFacts")
 
 # Every signed-in request reads its account, and every MP3 request its recording: prepared
 # once (storage.statements), no ORM load.
@@ -121,12 +123,7 @@ def described_recording(session: UnitOfWork, user: User, reference: str) -> Reco
     """The recording of this reference, in any state, if `user` may hear it; NotFound, or
     Forbidden for another's."""
     row = _RECORDING_FACTS.first(session, {"reference": reference})
-    if row is None:
-        raise NotFound(f"no recording {reference!r}")
-    facts = RecordingFacts(*row)
-    if not _may_hear_extension(user, facts.extension):
-        raise Forbidden("this user may not listen to that recording")
-    return facts
+    return listenable(user, None if row is None else RecordingFacts(*row), reference)
 
 
 def playable(session: UnitOfWork, reference: str) -> Optional[Playable]:
@@ -135,8 +132,9 @@ def playable(session: UnitOfWork, reference: str) -> Optional[Playable]:
     return None if row is None else Playable(*row)
 
 
-def listenable(user: User, recording: Optional[Playable], reference: str) -> Playable:
-    """`recording` (found by `playable`) if `user` may hear it; NotFound, or Forbidden for another's."""
+def listenable(user: User, recording: Optional[R], reference: str) -> R:
+    """`recording` (found by `playable` or described, with its call's extension) if `user`
+    may hear it; NotFound, or Forbidden for another's."""
     if recording is None:
         raise NotFound(f"no recording {reference!r}")
     if not _may_hear_extension(user, recording.extension):
