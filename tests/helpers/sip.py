@@ -145,7 +145,8 @@ class SipLab:
         """`parties`: user name -> password, so kamailio knows them before they register."""
         self.passwords.update(parties)
         base = random.randrange(40000, 60000 - self.rtp_ports, 200)  # rtpengine's, away from other labs
-        self._spawn("rtpengine", ["rtpengine", "-f", "-E", "--table=-1", "--delete-delay=0",
+        # --config-file=none: not /etc/rtpengine/rtpengine.conf, whose HTTP port two labs would share.
+        self._spawn("rtpengine", ["rtpengine", "--config-file=none", "-f", "-E", "--table=-1", "--delete-delay=0",
                                   "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}",
                                   f"--listen-cli=127.0.0.1:{free_port(1)}",
                                   f"--recording-dir={self.recordings}", "--recording-method=pcap",
@@ -203,32 +204,43 @@ class SipLab:
         folder = self.folder / f"party-{user}"
         folder.mkdir(exist_ok=True)
         source = f"aufile,{clock_wav(folder / 'clock.wav', *clock)}" if clock else "aubridge,silence"
-        sip_port, ctrl_port = free_port(2), free_port(1)
-        (folder / "config").write_text("\n".join([
-            "poll_method epoll", f"sip_listen 127.0.0.1:{sip_port}", "audio_player aubridge,heard",
-            f"audio_source {source}", "audio_alert aubridge,alert", "ausrc_srate 8000", "auplay_srate 8000",
-            "audio_channels 1", "call_max_calls 1000", "ringback_disabled yes", "menu_bell no", "module_path /usr/lib/baresip/modules",
-            "module g711.so", "module aufile.so", "module aubridge.so", "module sndfile.so" if keep_heard else "",
-            "module_app account.so", "module_app menu.so", "module_app ctrl_tcp.so",
-            f"ctrl_tcp_listen 127.0.0.1:{ctrl_port}", f"snd_path {folder}", ""]))
-        (folder / "accounts").write_text(f"<sip:{user}@127.0.0.1:{self.sip_port}>;auth_pass={self.passwords[user]};"
-                                         f"answermode={answer};regint=3600;audio_codecs=PCMU,PCMA\n")
-        (folder / "contacts").write_text("")
-        process = self._spawn(f"party-{user}", ["baresip", "-f", str(folder)])
-        events: list = []
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                control = BaresipControl("127.0.0.1", ctrl_port, events.append)
+        for attempt in range(3):  # a port found free may be taken before baresip binds it
+            sip_port, ctrl_port = free_port(2), free_port(1)
+            (folder / "config").write_text("\n".join([
+                "poll_method epoll", f"sip_listen 127.0.0.1:{sip_port}", "audio_player aubridge,heard",
+                f"audio_source {source}", "audio_alert aubridge,alert", "ausrc_srate 8000", "auplay_srate 8000",
+                "audio_channels 1", "call_max_calls 1000", "ringback_disabled yes", "menu_bell no",
+                "module_path /usr/lib/baresip/modules", "module g711.so", "module aufile.so", "module aubridge.so",
+                "module sndfile.so" if keep_heard else "", "module_app account.so", "module_app menu.so",
+                "module_app ctrl_tcp.so", f"ctrl_tcp_listen 127.0.0.1:{ctrl_port}", f"snd_path {folder}", ""]))
+            (folder / "accounts").write_text(f"<sip:{user}@127.0.0.1:{self.sip_port}>;auth_pass={self.passwords[user]};"
+                                             f"answermode={answer};regint=3600;audio_codecs=PCMU,PCMA\n")
+            (folder / "contacts").write_text("")
+            process = self._spawn(f"party-{user}", ["baresip", "-f", str(folder)])
+            events: list = []
+            control = self._control(process, ctrl_port, events)
+            if control is not None:
                 break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"party {user} did not start") from None
-                time.sleep(0.05)
+            if attempt == 2:
+                raise RuntimeError(f"party {user} did not start; see {self.folder / f'party-{user}.log'}")
         party = Party(user, folder, process, control, events)
         self.parties.append(party)
         self._wait_registered(party)
         return party
+
+    @staticmethod
+    def _control(process: subprocess.Popen, ctrl_port: int, events: list) -> Optional[BaresipControl]:
+        """Its control connection, or None when the process exited first."""
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                return BaresipControl("127.0.0.1", ctrl_port, events.append)
+            except OSError:
+                if process.poll() is not None:
+                    return None
+                if time.monotonic() > deadline:
+                    raise RuntimeError("a party did not open its control port") from None
+                time.sleep(0.05)
 
     def _wait_registered(self, party: Party) -> None:
         deadline = time.monotonic() + 10

@@ -113,6 +113,9 @@ class _Leg:
     recording_path: Optional[str] = None
     recording_duration_s: Optional[float] = None
     finished: threading.Event = field(default_factory=threading.Event)  # recording handled
+    # Held while rtpengine is told to start or stop recording the leg: orders those commands
+    # without holding the switch's lock across a network round trip (taken before it, never after).
+    media: threading.Lock = field(default_factory=threading.Lock)
     timer: Optional[threading.Timer] = None
     last_ticket: int = 0  # the relay ticket of the last event posted about it
 
@@ -135,6 +138,7 @@ class SipSwitch:
         self._events: "list[dict]" = []
         self._events_cond = threading.Condition()
         self._files = ThreadPoolExecutor(2, thread_name_prefix="sip-switch-files")
+        self._media = ThreadPoolExecutor(2, thread_name_prefix="sip-switch-media")  # rtpengine's round trips
         self.ng = NgClient.from_address(config.rtpengine_ng)
         self.restarts = 0
         self._end_leftovers()
@@ -203,17 +207,19 @@ class SipSwitch:
                 self._answered(leg)
             elif kind == "CALL_CLOSED" and leg.state in _LIVE:
                 self._closed_by_switch(leg, str(event.get("param") or ""))
+        if kind == "CALL_ESTABLISHED" and leg.record:
+            try:
+                self._media.submit(self._start_recording, leg)
+            except RuntimeError:
+                pass  # the switch is closing: the call is being hung up
 
     def _answered(self, leg: _Leg) -> None:
         now = datetime.now(timezone.utc)
         leg.state, leg.answered_at = "answered", now
         if leg.channel is not None:
             self.pool.set_state(leg.channel, "playing")
-        if leg.record:
-            if leg.paused:
-                leg.spans[-1][0] = max(leg.spans[-1][0], now)  # a pause from before the answer starts now
-            else:
-                self._start_recording(leg)
+        if leg.record and leg.paused:
+            leg.spans[-1][0] = max(leg.spans[-1][0], now)  # a pause from before the answer starts now
         self._post(leg, "call.answered", now)
         if leg.duration_s is not None:
             leg.timer = threading.Timer(leg.duration_s, self._hangup_quietly, args=(leg.call_id,))
@@ -221,10 +227,17 @@ class SipSwitch:
             leg.timer.start()
 
     def _start_recording(self, leg: _Leg) -> None:
-        try:
-            self.ng.start_recording(leg.sip_call_id)
-        except (NgError, OSError):
-            log.exception("rtpengine cannot record call %s; it goes on unrecorded", leg.call_id)
+        """Once answered, off the event thread and outside the switch's lock: a slow
+        rtpengine delays this call's recording, not every other call's events and commands."""
+        with leg.media:
+            with self._lock:
+                due = leg.state == "answered" and not leg.paused
+            if not due:
+                return  # paused meanwhile (resuming starts it), or already over
+            try:
+                self.ng.start_recording(leg.sip_call_id)
+            except (NgError, OSError):
+                log.exception("rtpengine cannot record call %s; it goes on unrecorded", leg.call_id)
 
     def _closed_by_switch(self, leg: _Leg, reason: str) -> None:
         status = _STATUS.match(reason)
@@ -507,36 +520,42 @@ class SipSwitch:
 
     def pause_recording(self, call_id: str) -> None:
         leg = self._find(call_id)
-        with self._lock:
-            self._require_recording(leg)
-            if leg.paused:
-                return
-            now = datetime.now(timezone.utc)
-            if leg.state == "answered":
+        with leg.media:
+            with self._lock:
+                self._require_recording(leg)
+                if leg.paused:
+                    return
+                answered = leg.state == "answered"
+            if answered:
                 try:
                     self.ng.stop_recording(leg.sip_call_id)
-                except NgError as exc:
+                except (NgError, OSError) as exc:
                     raise SwitchUnavailable(f"rtpengine did not pause the recording: {exc}") from None
-            leg.paused = True
-            leg.spans.append([now, None])
-            ticket = self._post(leg, "recording.paused", now)
+            with self._lock:
+                now = datetime.now(timezone.utc)
+                leg.paused = True
+                leg.spans.append([now, None])
+                ticket = self._post(leg, "recording.paused", now)
         self._relay.wait(ticket)
 
     def resume_recording(self, call_id: str) -> None:
         leg = self._find(call_id)
-        with self._lock:
-            self._require_recording(leg)
-            if not leg.paused:
-                return
-            now = datetime.now(timezone.utc)
-            if leg.state == "answered":
+        with leg.media:
+            with self._lock:
+                self._require_recording(leg)
+                if not leg.paused:
+                    return
+                answered = leg.state == "answered"
+            if answered:
                 try:
                     self.ng.start_recording(leg.sip_call_id)
-                except NgError as exc:
+                except (NgError, OSError) as exc:
                     raise SwitchUnavailable(f"rtpengine did not resume the recording: {exc}") from None
-            leg.paused = False
-            leg.spans[-1][1] = now
-            ticket = self._post(leg, "recording.resumed", now)
+            with self._lock:
+                now = datetime.now(timezone.utc)
+                leg.paused = False
+                leg.spans[-1][1] = now
+                ticket = self._post(leg, "recording.resumed", now)
         self._relay.wait(ticket)
 
     @staticmethod
@@ -658,6 +677,7 @@ class SipSwitch:
         self._stop.set()
         for leg in live:
             self._hangup_quietly(leg.call_id)
+        self._media.shutdown(wait=True)
         self._files.shutdown(wait=True)
         self._sidecar.stop()
         with self._events_cond:

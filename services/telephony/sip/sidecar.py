@@ -81,6 +81,10 @@ def _config(sip_port: int, ctrl_port: int, rtp_ports: str) -> str:
     ])
 
 
+class _ExitedAtStart(ControlError):
+    pass
+
+
 class Sidecar:
     def __init__(self, binary: str, folder: Path, on_event: Callable[[dict], None],
                  rtp_ports: str = "20000-39999") -> None:
@@ -91,7 +95,20 @@ class Sidecar:
         self.process: Optional[subprocess.Popen] = None
         self.control: Optional[BaresipControl] = None
 
-    def start(self, timeout_s: float = 10.0) -> None:
+    def start(self, timeout_s: float = 10.0, attempts: int = 3) -> None:
+        """Start baresip on free ports. A port found free can be taken before baresip binds
+        it (by any outgoing connection on a busy host): baresip then exits, and it is tried
+        again on other ports."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start(timeout_s)
+                return
+            except _ExitedAtStart:
+                if attempt == attempts:
+                    raise
+                log.warning("baresip exited at start (a port taken meanwhile?); trying other ports")
+
+    def _start(self, timeout_s: float) -> None:
         home = self.folder / "baresip"
         home.mkdir(parents=True, exist_ok=True)
         sip_port, ctrl_port = free_port(2), free_port(1)
@@ -108,7 +125,7 @@ class Sidecar:
         deadline = time.monotonic() + timeout_s
         while True:
             if self.process.poll() is not None:
-                raise ControlError(f"baresip exited at start (code {self.process.returncode}); see baresip.log")
+                raise _ExitedAtStart(f"baresip exited at start (code {self.process.returncode}); see baresip.log")
             try:
                 self.control = BaresipControl("127.0.0.1", ctrl_port, self.on_event)
                 self.control.command("uanew", f"<{HOME_AOR}>;regint=0")

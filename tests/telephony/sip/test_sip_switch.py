@@ -165,7 +165,7 @@ def test_an_agent_dial_with_the_recording_paused_leaves_exactly_the_paused_secon
     call_id = agent.get(f"/dial/user/7/phone/{quote(CUSTOMER)}").one["CallId"]
     with live.db.read_session() as session:
         switch_id = session.get(Call, call_id).external_id
-    wait_for(lambda: live.system.switch.call(switch_id).state == "answered", timeout_s=10, what="the answer")
+    wait_for(lambda: live.system.switch.call(switch_id).state == "answered", timeout_s=20, what="the answer")
     time.sleep(2.2)
     assert agent.call("stoprecord", call_id).one["RecordingState"] == 2
     time.sleep(3.0)
@@ -197,14 +197,14 @@ def test_an_agent_holds_retrieves_and_connects_two_parties_who_then_hear_each_ot
     switch = live.system.switch
     with live.db.read_session() as session:
         first_id = session.get(Call, first).external_id
-    wait_for(lambda: switch.call(first_id).state == "answered", timeout_s=10, what="the answer")
+    wait_for(lambda: switch.call(first_id).state == "answered", timeout_s=20, what="the answer")
     assert agent.call("hold", first).one["CallState"] == 3 and switch.call(first_id).held
     assert agent.call("retrieve", first).one["CallState"] == 2 and not switch.call(first_id).held
     assert agent.call("hold", first).ok  # to consult a second party
     second = agent.get(f"/dial/user/7/phone/{quote(THIRD)}").one["CallId"]
     with live.db.read_session() as session:
         switch_ids = [first_id, session.get(Call, second).external_id]
-    wait_for(lambda: switch.call(switch_ids[1]).state == "answered", timeout_s=10, what="the answer")
+    wait_for(lambda: switch.call(switch_ids[1]).state == "answered", timeout_s=20, what="the answer")
     try:
         r = agent.do("connectcalls", call1=str(first), call2=str(second), resultcode1="XFER", resultcode2="SALE")
         assert [c["CallId"] for c in r.entities] == [first, second], r.body
@@ -236,7 +236,7 @@ def test_a_customer_who_cannot_be_reached_is_retried_then_fails(live, phone, res
 def place(switch, number: str) -> str:
     call_id = switch.place_call(extension=None, number=number, direction="outbound", ani=None, did=None,
                                 answer_after_s=None, duration_s=None, record=True)
-    wait_for(lambda: switch.call(call_id).state != "ringing", timeout_s=10, what="the answer")
+    wait_for(lambda: switch.call(call_id).state != "ringing", timeout_s=20, what="the answer")
     assert switch.call(call_id).state == "answered"
     return call_id
 
