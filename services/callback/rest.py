@@ -29,7 +29,8 @@ CHALLENGE = ("WWW-Authenticate", 'Buzzeasy realm="RequestCallbackService"')
 
 
 INT_MIN, INT_MAX = -2 ** 31, 2 ** 31 - 1
-READ_ONLY = frozenset({"GetAvailableTimes", "GetNextThreeTimeSlots", "GetEWTByServiceID"})
+READ_ONLY = frozenset({"GetAvailableTimes", "GetNextThreeTimeSlots"})
+STATEMENTS_ONLY = frozenset({"GetEWTByServiceID"})  # read with prepared statements: no ORM session
 
 
 class BadArgument(ValueError):
@@ -141,7 +142,8 @@ class CallbackRest:
             caller = wire.caller(self.system, _int(args, company, "company"), _str(args, "password"),
                                  request.remote_addr)
             database = self.system.database
-            with (database.read_session() if operation in READ_ONLY else database.session()) as session:
+            with (database.read_unit() if operation in STATEMENTS_ONLY
+                  else database.read_session() if operation in READ_ONLY else database.session()) as session:
                 result = handler(session, args, caller)
         except (BadArgument, InvalidInput) as exc:
             return _bad(str(exc))

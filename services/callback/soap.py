@@ -75,8 +75,8 @@ class RequestCallbackService(ServiceBase):
     def GetEWTByServiceID(ctx, serviceQueueID, companyID, password):
         system = ctx.udc
         caller = wire.caller(system, companyID, password, _address(ctx))
-        with system.database.read_session() as session:
-            return callbacks.ewt_of(session, caller, serviceQueueID)
+        with system.database.read_unit() as unit:
+            return callbacks.ewt_of(unit, caller, serviceQueueID)
 
     @rpc(required(Unicode), required(Unicode), required(Integer32), required(DateTime), required(Integer32),
          required(Integer32), required(Unicode), optional(Unicode), *FIELD_TYPES,

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import CallbackEvent, CallbackRequest, CallbackSlot, Company, ServiceQueue
 from storage.statements import Prepared
+from storage.units import UnitOfWork
 
 from . import events
 from .errors import CallsuiteError, InvalidInput, Unauthorized
@@ -133,7 +134,7 @@ def authenticate(database, credentials: Credentials, throttle: Optional[Throttle
     without its password being checked, exactly like a wrong one; an unknown company is
     checked against a dummy hash, in the same time as a wrong password."""
     account, address = str(credentials.company_id), credentials.address
-    with database.read_session() as session:
+    with database.read_unit() as session:
         earlier_failures = 0
         if throttle is not None:
             try:
@@ -369,13 +370,17 @@ def update_ewt(session: Session, caller: Caller, queue_id: Optional[int], ewt_mi
     return True
 
 
-def ewt_of(session: Session, caller: Caller, queue_id: Optional[int]) -> int:
+# own_queue's rule as one statement: the authenticated company's active queue.
+_QUEUES = ServiceQueue.__table__.c
+_OWN_QUEUE_EWT = Prepared(select(_QUEUES.ewt_minutes).where(
+    _QUEUES.id == bindparam("id"), _QUEUES.company_id == bindparam("company"), _QUEUES.active.is_(True)))
+
+
+def ewt_of(unit: UnitOfWork, caller: Caller, queue_id: Optional[int]) -> int:
     """The queue's EWT in minutes; -1 (the seed's authentication failure code) when refused."""
-    try:
-        queue = caller.own_queue(session, queue_id)
-    except AuthenticationFailed:
-        return int(ResultCode.AUTHENTICATION_FAILED)
-    return queue.ewt_minutes
+    row = (_OWN_QUEUE_EWT.first(unit, {"id": queue_id, "company": caller.credentials.company_id})
+           if caller.verified and queue_id is not None else None)
+    return int(ResultCode.AUTHENTICATION_FAILED) if row is None else row[0]
 
 
 # --- BuzzMeInfo --------------------------------------------------------------------------

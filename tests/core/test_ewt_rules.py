@@ -1,0 +1,48 @@
+"""GetEWTByServiceID's rule in process (services/core/callbacks.ewt_of), on the suite's
+database (SQLite, or PostgreSQL in the second half of CI): a company reads the EWT of its
+own active queues only; anything else answers the seed's -1, as a wrong password does."""
+import pytest
+from helpers import server as suite
+
+from services.core import callbacks
+from services.core.security import hash_password
+from storage.database import Database, sqlite_url
+from storage.models import Company, ServiceQueue
+
+PASSWORD = "ewt-secret"
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ewt")
+    database = Database(suite.test_database_url(folder) or sqlite_url(folder))
+    database.migrate()
+    with database.session() as session:
+        session.add_all([Company(id=1, name="One", password_hash=hash_password(PASSWORD)),
+                         Company(id=2, name="Two", password_hash=hash_password(PASSWORD))])
+        session.flush()
+        session.add_all([ServiceQueue(id=10, company_id=1, name="open", ewt_minutes=7),
+                         ServiceQueue(id=11, company_id=1, name="closed", ewt_minutes=9, active=False),
+                         ServiceQueue(id=20, company_id=2, name="theirs", ewt_minutes=11)])
+    yield database
+    database.dispose()
+
+
+def ewt(database, company, queue, password=PASSWORD):
+    caller = callbacks.authenticate(database, callbacks.Credentials(company, password, "192.0.2.1"), None)
+    with database.read_unit() as unit:
+        return callbacks.ewt_of(unit, caller, queue)
+
+
+@pytest.mark.parametrize(("company", "queue", "password", "answer"), [
+    (1, 10, PASSWORD, 7),  # its own active queue
+    (2, 20, PASSWORD, 11),
+    (1, 11, PASSWORD, -1),  # its own, inactive
+    (1, 20, PASSWORD, -1),  # another company's
+    (1, 99, PASSWORD, -1),  # no such queue
+    (1, None, PASSWORD, -1),  # no queue given
+    (1, 10, "wrong", -1),  # a wrong password
+    (3, 10, PASSWORD, -1),  # no such company
+], ids=["own", "other-own", "inactive", "foreign", "unknown", "none", "wrong-password", "unknown-company"])
+def test_a_company_reads_the_ewt_of_its_own_active_queues_only(database, company, queue, password, answer):
+    assert ewt(database, company, queue, password) == answer
