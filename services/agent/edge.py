@@ -181,7 +181,7 @@ class AgentApi:
             actor = self._actor(request)
             desk = self.desk
             if method == "getcalls":
-                return [wire.call_entity(c) for c in desk.read(agents.get_calls, actor, uid)]
+                return [wire.call_entity(c) for c in desk.calls(actor, uid)]
             if method == "goready":
                 return wire.agent_entity(desk.run(agents.go_ready, actor, uid))
             if method == "login":

@@ -124,7 +124,7 @@ class AgentService(ServiceBase):
     @soap_operation(access=TOKEN)
     def GetCalls(ctx, TokenKey, UserID):
         return _run(ctx, "CallsAnswer", "Call",
-                    lambda d, a: [wire.call_entity(c) for c in d.read(agents.get_calls, a, UserID)])
+                    lambda d, a: [wire.call_entity(c) for c in d.calls(a, UserID)])
 
     @rpc(Token, User, required(Unicode), optional(Long), _args=("TokenKey", "UserID", "PhoneNum", "LeadID"),
          _returns=_result("CallAnswer"))

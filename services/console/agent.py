@@ -71,7 +71,7 @@ class WebAgent:
             codes = [{"code": r.code, "description": r.description} for r in
                      session.query(ResultCode).filter(ResultCode.is_agent_viewable.is_(True)).order_by(ResultCode.id)]
         state = desk.agent(actor, viewer.id)
-        calls = desk.read(agents.get_calls, actor, viewer.id)
+        calls = desk.calls(actor, viewer.id)
         body = _templates.get_template(template).render(
             viewer=viewer, agent=state, calls=[self._call(c) for c in calls], campaigns=campaigns,
             result_codes=codes, error=error, csrf=csrf_for(viewer.token, "session"))

@@ -25,6 +25,7 @@ from .agents import (
     check_recording,
     check_retrieve,
     create_new_lead,
+    get_calls,
     issue_token,
     plan_dial,
     record_connect,
@@ -115,8 +116,8 @@ class AgentDesk:
         CTI's): after too many, TooManyAttempts. Only wrong ones are counted and checked,
         so an agent with a valid token never waits."""
         try:
-            with self.database.read_session() as session:
-                return user_for_token(session, token)
+            with self.database.read_unit() as unit:
+                return user_for_token(unit, token)
         except TokenInvalid:
             if self.throttle is not None and address is not None:
                 with self.database.session() as session:
@@ -133,6 +134,11 @@ class AgentDesk:
         """A listing, in one read transaction: on SQLite it waits for no writer."""
         with self.database.read_session() as session:
             return listing(session, session.get(User, actor.id), *args, **kwargs)
+
+    def calls(self, actor: User, user_id: int) -> list[CallView]:
+        """getcalls, on every poll of a desk: prepared statements in a read unit, no ORM."""
+        with self.database.read_unit() as unit:
+            return get_calls(unit, actor, user_id)
 
     def agent(self, actor: User, user_id: int) -> AgentView:
         with self.database.session() as session:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -31,11 +31,13 @@ from storage.models import (
     Lead,
     LeadPhone,
     QueueAgent,
+    Recording,
     ResultCode,
     ServiceQueue,
     User,
 )
 from storage.statements import Prepared, detached
+from storage.units import UnitOfWork
 
 from . import ledger
 from .agent_errors import (
@@ -95,7 +97,7 @@ _USER_OF_TOKEN = Prepared(select(_TOKENS.c.expires_at, *_USERS.c)
                           .where(_TOKENS.c.token_hash == bindparam("token_hash")))
 
 
-def user_for_token(session: Session, token: Optional[str], now: Optional[datetime] = None) -> User:
+def user_for_token(session: UnitOfWork, token: Optional[str], now: Optional[datetime] = None) -> User:
     """The token's user: a User of no session (its columns only)."""
     if not token:
         raise TokenMissing("no TokenKey cookie: get a token from /webservices/services/token")
@@ -109,12 +111,27 @@ def user_for_token(session: Session, token: Optional[str], now: Optional[datetim
 
 def authorize(session: Session, actor: User, user_id: int) -> User:
     """The agent `user_id` a token may act for: its own user, or anyone for a supervisor."""
-    if actor.id != user_id and not actor.supervisor:
-        raise NotYourAgent(f"this token acts for user {actor.id} only, not {user_id}")
+    _may_act_for(actor, user_id)
     user = actor if actor.id == user_id else session.get(User, user_id)
     if user is None:
         raise NoSuchThing(f"no user {user_id}")
     return user
+
+
+def _may_act_for(actor: User, user_id: int) -> None:
+    if actor.id != user_id and not actor.supervisor:
+        raise NotYourAgent(f"this token acts for user {actor.id} only, not {user_id}")
+
+
+_USER_EXISTS = Prepared(select(_USERS.c.id).where(_USERS.c.id == bindparam("id")))
+
+
+def _authorized_id(unit: UnitOfWork, actor: User, user_id: int) -> int:
+    """`authorize`'s rule with statements only: the id of the agent the actor may act for."""
+    _may_act_for(actor, user_id)
+    if actor.id != user_id and _USER_EXISTS.first(unit, {"id": user_id}) is None:
+        raise NoSuchThing(f"no user {user_id}")
+    return user_id
 
 
 # --- views (plain values for the edges) --------------------------------------------------
@@ -148,7 +165,34 @@ class AgentView:
     since: datetime
 
 
+class CallFacts(NamedTuple):
+    """What a CallView is made of: the call's columns, its recording's state, its lead's name."""
+    id: int
+    started_at: datetime
+    state: str
+    held: bool
+    disposed_at: Optional[datetime]
+    direction: str
+    target: Optional[str]
+    ani: Optional[str]
+    campaign_id: Optional[int]
+    lead_id: Optional[int]
+    result_code: Optional[str]
+    recording_state: Optional[str]  # None: no recording row
+    first_name: Optional[str]
+    last_name: Optional[str]
+
+
 def call_view(session: Session, call: Call) -> CallView:
+    recording = call.recording
+    lead = session.get(Lead, call.lead_id) if call.lead_id else None
+    return _view(CallFacts(call.id, call.started_at, call.state, call.held, call.disposed_at, call.direction,
+                           call.target, call.ani, call.campaign_id, call.lead_id, call.result_code,
+                           recording.state if recording is not None else None,
+                           lead.first_name if lead else None, lead.last_name if lead else None))
+
+
+def _view(call: CallFacts) -> CallView:
     if call.state == "ended":
         state = "ended"
     elif call.state == "ringing":
@@ -156,17 +200,15 @@ def call_view(session: Session, call: Call) -> CallView:
     else:
         state = "held" if call.held else "connected"
     status = "disposed" if call.disposed_at else ("wrapping" if call.state == "ended" else "active")
-    recording = call.recording
-    if recording is None or recording.state == "none":
+    if call.recording_state is None or call.recording_state == "none":
         rec = "not_recorded"
-    elif recording.state == "paused":
+    elif call.recording_state == "paused":
         rec = "paused"
-    elif recording.state == "recording" and call.state != "ended":
+    elif call.recording_state == "recording" and call.state != "ended":
         rec = "recording"
     else:
         rec = "stopped"
-    lead = session.get(Lead, call.lead_id) if call.lead_id else None
-    name = " ".join(part for part in (lead.first_name, lead.last_name) if part) if lead else ""
+    name = " ".join(part for part in (call.first_name, call.last_name) if part)
     phone = (call.target if call.direction == "outbound" else call.ani) or ""
     return CallView(call_id=call.id, started_at=call.started_at, call_state=CALL_STATE[state],
                     call_status=CALL_STATUS[status], customer_name=name, customer_name2="", phone_number=phone,
@@ -254,9 +296,23 @@ def _refuse_busy(session: Session, row: AgentSession, doing: str) -> None:
         raise Wrapping(f"a call waits for its disposition: dispose it before trying to {doing}")
 
 
-def get_calls(session: Session, actor: User, user_id: int) -> list[CallView]:
-    user = authorize(session, actor, user_id)
-    return [call_view(session, call) for call in _open_calls(session, user.id)]
+_CALLS, _RECORDINGS, _LEADS = Call.__table__, Recording.__table__, Lead.__table__
+# getcalls runs on every poll of every agent's desk: the open calls with their recordings'
+# states and leads' names in one prepared SELECT (call_view's facts).
+_OPEN_CALL_FACTS = Prepared(
+    select(_CALLS.c.id, _CALLS.c.started_at, _CALLS.c.state, _CALLS.c.held, _CALLS.c.disposed_at, _CALLS.c.direction,
+           _CALLS.c.target, _CALLS.c.ani, _CALLS.c.campaign_id, _CALLS.c.lead_id, _CALLS.c.result_code,
+           _RECORDINGS.c.state, _LEADS.c.first_name, _LEADS.c.last_name)
+    .select_from(_CALLS.outerjoin(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id)
+                 .outerjoin(_LEADS, _LEADS.c.id == _CALLS.c.lead_id))
+    .where(_CALLS.c.agent_id == bindparam("user_id"), _CALLS.c.disposed_at.is_(None))
+    .order_by(_CALLS.c.started_at, _CALLS.c.id))
+
+
+def get_calls(unit: UnitOfWork, actor: User, user_id: int) -> list[CallView]:
+    """The agent's calls not yet dispositioned (as `_open_calls`), as views."""
+    agent_id = _authorized_id(unit, actor, user_id)
+    return [_view(CallFacts(*row)) for row in _OPEN_CALL_FACTS.all(unit, {"user_id": agent_id})]
 
 
 def ready_agents(session: Session, queue_id: int, now: Optional[datetime] = None) -> list[int]:
