@@ -101,8 +101,8 @@ class CallDataService(ServiceBase):
         if start is not None and end is not None and end < start:
             raise InvalidInput("Date range not valid: endDate is before startDate")
         flag = bool(includeStatus)
-        with database.read_session() as session:
-            clients = calldetails.resolve_clients(session, partner, [RequestedClient(c, flag) for c in codes],
+        with database.read_unit() as unit:
+            clients = calldetails.resolve_clients(unit, partner, [RequestedClient(c, flag) for c in codes],
                                                   all_clients=codes[0] == calldetails.ALL)
         public = base_url(environ) if environ else ""
         total = 0

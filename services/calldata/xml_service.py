@@ -160,8 +160,8 @@ class CallbuttonXmlService:
             return self._failure(partner.username, client_ip, ERROR, exc.message)
 
         try:
-            with database.read_session() as session:
-                clients = calldetails.resolve_clients(session, partner, parsed.clients, parsed.all_clients)
+            with database.read_unit() as unit:
+                clients = calldetails.resolve_clients(unit, partner, parsed.clients, parsed.all_clients)
             # Read the first batch now, while an error can still be answered properly.
             streams = [(c.code, c.status, calldetails.iter_calls(database, c.code, parsed.start, parsed.end))
                        for c in clients]

@@ -199,21 +199,26 @@ def verified_partner(row, username: Optional[str], password: Optional[str], clie
     return Partner(id=row.id, username=row.username, grants=grants)
 
 
-def granted_codes(session: Session, partner: Partner) -> list[str]:
+_CODES = ClientCode.__table__.c
+_EVERY_CODE = Prepared(select(_CODES.code))
+_CODE_NAMED = Prepared(select(_CODES.code).where(_CODES.code == bindparam("code")))
+
+
+def granted_codes(session: UnitOfWork, partner: Partner) -> list[str]:
     """Every client code the partner may read, sorted."""
     codes = {code for code in partner.grants if code != ALL}
     if partner.grants_everything:
-        codes.update(session.scalars(select(ClientCode.code)))
+        codes.update(row[0] for row in _EVERY_CODE.all(session, {}))
     return sorted(codes)
 
 
-def is_granted(session: Session, partner: Partner, code: str) -> bool:
+def is_granted(session: UnitOfWork, partner: Partner, code: str) -> bool:
     if code in partner.grants and code != ALL:
         return True
-    return partner.grants_everything and session.get(ClientCode, code) is not None
+    return partner.grants_everything and _CODE_NAMED.first(session, {"code": code}) is not None
 
 
-def resolve_clients(session: Session, partner: Partner, requested: Sequence[RequestedClient],
+def resolve_clients(session: UnitOfWork, partner: Partner, requested: Sequence[RequestedClient],
                     all_clients: bool) -> list[RequestedClient]:
     """The client codes to report, in order, with their status flags.
 
@@ -332,15 +337,15 @@ def iter_calls(database, code: str, start: Optional[datetime], end: Optional[dat
                batch_size: int = BATCH_SIZE) -> Iterator[ReportCall]:
     """The calls of one client code in [start, end], by start time, lazily, in batches.
 
-    Each batch is one short read transaction (``database.read_session()``), closed before any call
-    of it is yielded, so the consumer may take as long as it likes between calls.
+    Each batch is one short read (``database.read_unit()``), closed before any call of it is
+    yielded, so the consumer may take as long as it likes between calls.
     """
     params = {"did": did_for_code(code), "since": start or _EARLIEST,
               "until": end + timedelta(seconds=1) if end is not None else _LATEST, "batch": max(1, int(batch_size))}
     statement = _FIRST_BATCH
     while True:
-        with database.read_session() as session:
-            rows = statement.all(session, params)
+        with database.read_unit() as unit:
+            rows = statement.all(unit, params)
         for row in rows:
             yield _report_call(row)
         if len(rows) < params["batch"]:

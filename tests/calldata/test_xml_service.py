@@ -282,6 +282,11 @@ def test_star_is_every_granted_client(live, schema):
     root = ok(live, schema, request_doc("*", start="", end=""), auth=("everything", "all-secret"))
     assert list(clients_of(root)) == ["8005551234", "8665550000", "8775559876"]
     assert root.findtext("Username") == "everything"
+    root = ok(live, schema, request_doc("8775559876"), auth=("everything", "all-secret"))  # a code by name
+    assert list(clients_of(root)) == ["8775559876"]
+    _, message = failure(live, schema, request_doc("8009990000"), auth=("everything", "all-secret"),
+                         status="UNAUTHORIZED")  # every code there is: not one that does not exist
+    assert "not authorized for client code(s) 8009990000" in message
     root = ok(live, schema, request_doc("*"), auth=("nothing", "none-secret"))
     assert clients_of(root) == {}
     _, message = failure(live, schema, request_doc("8005551234", "*"))
