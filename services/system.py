@@ -302,8 +302,8 @@ class System:
 
     def health(self) -> tuple[dict, bool]:
         try:
-            with self.database.read_session() as session:
-                session.execute(text("SELECT 1"))
+            with self.database.read_unit() as unit:
+                unit.connection().execute(text("SELECT 1"))
             database = "ok"
         except Exception:
             database = "unavailable"
