@@ -68,8 +68,8 @@ def authenticate(database, username: Optional[str], password: Optional[str]) -> 
     """The user with these credentials (detached)."""
     if not username or password is None:
         raise Unauthorized("credentials required")
-    with database.read_session() as session:
-        user = user_named(session, username)
+    with database.read_unit() as unit:
+        user = user_named(unit, username)
     return verified_user(user, password)
 
 
