@@ -8,7 +8,6 @@ import pytest
 from helpers import server as suite
 
 from services.core import agent_errors, agents
-from storage.database import Database, sqlite_url
 from storage.models import Call, Lead, Recording, User
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=timezone.utc)
@@ -17,8 +16,7 @@ T0 = datetime(2026, 12, 3, 9, 0, tzinfo=timezone.utc)
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
     folder = tmp_path_factory.mktemp("agent-views")
-    database = Database(suite.test_database_url(folder) or sqlite_url(folder))
-    database.migrate()
+    database = suite.suite_database(folder)
     with database.session() as session:
         session.add_all([User(id=7, username="alice", password_hash="-"), User(id=8, username="bob", password_hash="-"),
                          User(id=9, username="sue", password_hash="-", supervisor=True)])

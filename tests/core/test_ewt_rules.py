@@ -6,7 +6,6 @@ from helpers import server as suite
 
 from services.core import callbacks
 from services.core.security import hash_password
-from storage.database import Database, sqlite_url
 from storage.models import Company, ServiceQueue
 
 PASSWORD = "ewt-secret"
@@ -15,8 +14,7 @@ PASSWORD = "ewt-secret"
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ewt")
-    database = Database(suite.test_database_url(folder) or sqlite_url(folder))
-    database.migrate()
+    database = suite.suite_database(folder)
     with database.session() as session:
         session.add_all([Company(id=1, name="One", password_hash=hash_password(PASSWORD)),
                          Company(id=2, name="Two", password_hash=hash_password(PASSWORD))])

@@ -9,7 +9,6 @@ import pytest
 from helpers import server as suite
 
 from services.core import events, recordings
-from storage.database import Database, sqlite_url
 from storage.models import Call, Company, Extension, Recording
 from storage.recordings import RecordingStore
 
@@ -22,8 +21,7 @@ def world(tmp_path):
     bus = events.EventBus()
     protected = []
     bus.subscribe(events.RecordingProtected, lambda session, event: protected.append(event))
-    database = Database(suite.test_database_url(tmp_path) or sqlite_url(tmp_path), hooks=bus)
-    database.migrate()
+    database = suite.suite_database(tmp_path, hooks=bus)
     with database.session() as session:
         session.add_all([Company(id=1, name="Share", recording_path_prefix="\\\\recorder\\calls"),
                          Company(id=2, name="Web", recording_path_prefix="https://rec.example/MP3/"),

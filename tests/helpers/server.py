@@ -17,6 +17,7 @@ import requests
 from services.config import load_settings
 from services.core.provisioning import provision
 from services.system import System, create_server
+from storage.database import Database, sqlite_url
 
 from .audio import tone_mp3
 from .postgres import PostgresServer
@@ -88,6 +89,14 @@ class LiveServer:
 # A server restarted on the same data folder finds the same database.
 _postgres: Optional[PostgresServer] = None
 _databases: dict[Path, str] = {}
+
+
+def suite_database(folder: Path, hooks=None) -> Database:
+    """A migrated, empty database on the suite's engine (SQLite in `folder`, or a fresh
+    PostgreSQL database in CI's second half), for in-process tests of dense rules."""
+    database = Database(test_database_url(folder) or sqlite_url(folder), hooks=hooks)
+    database.migrate()
+    return database
 
 
 def test_database_url(data_dir: Path) -> Optional[str]:

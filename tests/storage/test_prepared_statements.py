@@ -8,7 +8,6 @@ from helpers import server as suite
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from storage.database import Database, sqlite_url
 from storage.models import AuditEntry, Workstation
 from storage.statements import Prepared
 
@@ -18,8 +17,7 @@ T0 = datetime(2026, 12, 2, 9, 30, 15, 123456, tzinfo=timezone.utc)
 
 @pytest.fixture
 def db(tmp_path):
-    database = Database(suite.test_database_url(tmp_path) or sqlite_url(tmp_path))
-    database.migrate()
+    database = suite.suite_database(tmp_path)
     yield database
     database.dispose()
 

@@ -53,8 +53,7 @@ def entries(database: Database, detail: str) -> int:
 def bus_and_db(tmp_path):
     bus = events.EventBus()
     subscribers = Subscribers(bus)
-    database = Database(suite.test_database_url(tmp_path) or sqlite_url(tmp_path), hooks=bus)
-    database.migrate()
+    database = suite.suite_database(tmp_path, hooks=bus)
     subscribers.database = database
     yield subscribers, database
     database.dispose()
