@@ -225,8 +225,10 @@ def _agent_row(session: Session, user_id: int) -> AgentSession:
     return row
 
 
-_OPEN_CALLS = (select(Call).where(Call.agent_id == bindparam("user_id"), Call.disposed_at.is_(None))
-               .order_by(Call.started_at, Call.id))  # built once: getcalls runs it on every poll
+# An agent's open calls: not yet dispositioned (in progress, or waiting in wrap-up).
+_OPEN_OF_AGENT = (Call.agent_id == bindparam("user_id"), Call.disposed_at.is_(None))
+_OPEN_CALLS = (select(Call).where(*_OPEN_OF_AGENT)
+               .order_by(Call.started_at, Call.id))  # built once: every agent state reads it
 
 
 def _open_calls(session: Session, user_id: int) -> list[Call]:
@@ -305,8 +307,7 @@ _OPEN_CALL_FACTS = Prepared(
            _RECORDINGS.c.state, _LEADS.c.first_name, _LEADS.c.last_name)
     .select_from(_CALLS.outerjoin(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id)
                  .outerjoin(_LEADS, _LEADS.c.id == _CALLS.c.lead_id))
-    .where(_CALLS.c.agent_id == bindparam("user_id"), _CALLS.c.disposed_at.is_(None))
-    .order_by(_CALLS.c.started_at, _CALLS.c.id))
+    .where(*_OPEN_OF_AGENT).order_by(_CALLS.c.started_at, _CALLS.c.id))
 
 
 def get_calls(unit: UnitOfWork, actor: User, user_id: int) -> list[CallView]:

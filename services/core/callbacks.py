@@ -134,14 +134,14 @@ def authenticate(database, credentials: Credentials, throttle: Optional[Throttle
     without its password being checked, exactly like a wrong one; an unknown company is
     checked against a dummy hash, in the same time as a wrong password."""
     account, address = str(credentials.company_id), credentials.address
-    with database.read_unit() as session:
+    with database.read_unit() as unit:
         earlier_failures = 0
         if throttle is not None:
             try:
-                earlier_failures = throttle.check(session, surface=SURFACE, account=account, address=address) or 0
+                earlier_failures = throttle.check(unit, surface=SURFACE, account=account, address=address) or 0
             except CallsuiteError:
                 return Caller(credentials, verified=False)
-        company = (_COMPANY_PASSWORD.first(session, {"id": credentials.company_id})
+        company = (_COMPANY_PASSWORD.first(unit, {"id": credentials.company_id})
                    if credentials.company_id is not None else None)
         password_hash = company[0] if company is not None else None
     verified = verify_password_cached(password_hash, credentials.password) and company is not None
