@@ -242,10 +242,10 @@ class Database:
 
     @contextmanager
     def read_unit(self) -> Iterator[StatementUnit]:
-        """A few look-ups by prepared statements that need not agree with each other (a
-        sign-in's): on SQLite no BEGIN and no ROLLBACK, each statement sees the database as
-        it is when it runs; no write lock. Statements fewer matter on a request as short as
-        an MP3 Range request."""
+        """Reads by prepared statements that need not see one snapshot together (a
+        sign-in's look-ups, a listing that is one SELECT, a report's batch): on SQLite no
+        BEGIN and no ROLLBACK, each statement sees the database as it is when it runs; no
+        write lock. Statements fewer matter on a request as short as an MP3 Range request."""
         unit = StatementUnit(self.engine, {"callsuite_read_only": True, "callsuite_statement_snapshots": True})
         try:
             yield unit
