@@ -2,13 +2,14 @@
 
     pip install -e '.[bench]'
     python bench/profile_addlink.py [--requests 2000] [--html FILE]
-                                    [--profile get|soap|echo|mp3|info|report]
+                                    [--profile get|soap|echo|mp3|info|report|callback|cti]
 
 Builds the system on a fresh SQLite data folder with the demo site, a live recorded call on
 alice's extension (so each AddLink links for real) and a finished call with its MP3, calls
 the WSGI application directly, and prints the CPU time of one request of each kind: AddLink
 by the seed URL and by SOAP 1.1, an MP3 Range request (64 KiB, Basic auth),
-GetRecordingInfo (SOAP 1.1, Basic auth) and the Callbutton report of that call, next to
+GetRecordingInfo (SOAP 1.1, Basic auth), the Callbutton report of that call, Buzzeasy's REST
+RequestCallWhenAvailable (a new ASAP request each time) and a CTI call.started, next to
 a stock Spyne Soap11 echo and a plain-WSGI hello-world called the same way; then a
 pyinstrument profile of one of those loops.
 """
@@ -37,6 +38,7 @@ from services.system import System  # noqa: E402
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))
 from baselines import spyne_echo  # noqa: E402
+from demo_site import bench_site  # noqa: E402
 from helpers.audio import tone_mp3  # noqa: E402  (the suite's MP3 maker)
 
 CTI_TOKEN = "profile-cti-token-0123456789abcdef"
@@ -158,6 +160,27 @@ def report_environ(_n: int) -> dict:
     return environ
 
 
+def callback_environ(n: int) -> dict:
+    """Buzzeasy's REST RequestCallWhenAvailable: a new ASAP callback request each time."""
+    body = json.dumps({"name": "Profile", "phoneNo": "+13125550188", "serviceQueue": "1", "company": "1",
+                       "password": "demo-company-pw", "field1": str(n)}).encode()
+    environ = environ_for("/RequestCallbackService/Service.svc/rest/RequestCallWhenAvailable", "")
+    environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+                    "wsgi.input": io.BytesIO(body)})
+    return environ
+
+
+def cti_environ(n: int) -> dict:
+    """A CTI call.started event of a new call each time."""
+    body = json.dumps({"event": "call.started", "call_id": f"profile-{n}", "at": datetime.now(timezone.utc).isoformat(),
+                       "extension": "209", "direction": "inbound", "ani": "+13125550100",
+                       "did": "8005551234"}).encode()
+    environ = environ_for("/cti/v1/events", "")
+    environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+                    "HTTP_AUTHORIZATION": f"Bearer {CTI_TOKEN}", "wsgi.input": io.BytesIO(body)})
+    return environ
+
+
 def echo_environ(_n: int) -> dict:
     environ = environ_for("/", "")
     environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/xml; charset=utf-8",
@@ -169,9 +192,10 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML view here")
-    parser.add_argument("--profile", choices=("get", "soap", "echo", "mp3", "info", "report"), default="get",
-                        help="which loop pyinstrument profiles: AddLink GET, AddLink SOAP 1.1, the Spyne echo, "
-                             "the MP3 Range request, GetRecordingInfo or the Callbutton report")
+    parser.add_argument("--profile", choices=("get", "soap", "echo", "mp3", "info", "report", "callback", "cti"),
+                        default="get", help="which loop pyinstrument profiles: AddLink GET, AddLink SOAP 1.1, the "
+                        "Spyne echo, the MP3 Range request, GetRecordingInfo, the Callbutton report, Buzzeasy's "
+                        "REST RequestCallWhenAvailable or a CTI call.started")
     args = parser.parse_args()
     from pyinstrument import Profiler
 
@@ -181,7 +205,7 @@ def main() -> int:
     system = System(settings).start()
     try:
         with system.database.session() as session:
-            provision(session, json.loads((REPO / "demo" / "site.json").read_text()))
+            provision(session, bench_site())
         now = datetime.now(timezone.utc)
         with system.database.session() as session:
             for kind, at in (("call.started", now - timedelta(seconds=30)), ("call.answered", now)):
@@ -195,10 +219,21 @@ def main() -> int:
             raise SystemExit(f"AddLink did not link: {status} {body!r}")
 
         reference = recorded_call(app)
+        # The queue's EWT raised (as bench/run.py does): the callback engine leaves the new
+        # requests waiting instead of dialling them on the side of the loops.
+        ewt = json.dumps({"serviceQueue": "1", "ewt": "60", "company": "1", "password": "demo-company-pw"}).encode()
+        environ = environ_for("/RequestCallbackService/Service.svc/rest/UpdateEWTRecord", "")
+        environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json",
+                        "CONTENT_LENGTH": str(len(ewt)), "wsgi.input": io.BytesIO(ewt)})
+        if call(app, environ)[1] != b"true":
+            raise SystemExit("UpdateEWTRecord was refused")
         for name, environ in (("MP3", mp3_environ(reference)), ("GetRecordingInfo", info_environ(reference)),
-                              ("Callbutton report", report_environ(0))):
+                              ("Callbutton report", report_environ(0)), ("RequestCallWhenAvailable",
+                              callback_environ(-1)), ("CTI call.started", cti_environ(-1))):
             status, body = call(app, environ)
-            if not status.startswith(("200", "206")) or b'status="ERROR"' in body:
+            refused = (not status.startswith(("200", "201", "206")) or b'status="ERROR"' in body
+                       or (name == "RequestCallWhenAvailable" and json.loads(body)["ResultCode"] != 0))
+            if refused:
                 raise SystemExit(f"{name} was refused: {status} {body[:300]!r}")
 
         def addlink(n: int) -> dict:
@@ -217,16 +252,24 @@ def main() -> int:
         mp3 = loop(app, args.requests, lambda n: mp3_environ(reference))
         info = loop(app, args.requests, lambda n: info_environ(reference))
         report = loop(app, args.requests, report_environ)
+        # After the report: CTI's new calls would join it.
+        loop(app, 200, lambda n: callback_environ(-n - 2))
+        callback = loop(app, args.requests, callback_environ)
+        loop(app, 200, lambda n: cti_environ(-n - 2))
+        cti = loop(app, args.requests, cti_environ)
         echoed = loop(echo, args.requests, echo_environ)
         print(f"in process, CPU per request: AddLink GET {mean * 1e6:.0f} µs, AddLink SOAP 1.1 {soap * 1e6:.0f} µs, "
               f"MP3 Range 64 KiB {mp3 * 1e6:.0f} µs, GetRecordingInfo SOAP 1.1 {info * 1e6:.0f} µs, "
-              f"Callbutton small report {report * 1e6:.0f} µs, "
+              f"Callbutton small report {report * 1e6:.0f} µs, RequestCallWhenAvailable REST {callback * 1e6:.0f} µs, "
+              f"CTI call.started {cti * 1e6:.0f} µs, "
               f"stock Spyne Soap11 echo {echoed * 1e6:.0f} µs, plain WSGI hello-world {base * 1e6:.1f} µs "
               f"({args.requests} requests each)")
         profiled = {"get": (app, lambda n: addlink(args.requests + n)),
                     "soap": (app, lambda n: soap_environ(f"T-{n}")), "echo": (echo, echo_environ),
                     "mp3": (app, lambda n: mp3_environ(reference)),
-                    "info": (app, lambda n: info_environ(reference)), "report": (app, report_environ)}[args.profile]
+                    "info": (app, lambda n: info_environ(reference)), "report": (app, report_environ),
+                    "callback": (app, lambda n: callback_environ(args.requests + n)),
+                    "cti": (app, lambda n: cti_environ(args.requests + n))}[args.profile]
         profiler = Profiler(interval=0.0002)
         profiler.start()
         loop(profiled[0], args.requests, profiled[1])

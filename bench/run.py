@@ -6,7 +6,8 @@ then the figures of the other benchmarks.
                         [--only TEXT] [--skip-others]
 
 Starts `callsuite serve` in a subprocess (fresh temporary data folder, SQLite, simulated
-switch, `callsuite provision demo/site.json` first, default settings: access log on) and
+switch, `callsuite provision` of the demo site first (bench/demo_site.py: its callback queue open
+round the clock), default settings: access log on) and
 two baselines on the same waitress settings (bench/baselines.py): a plain-WSGI
 hello-world (and the recording itself through `wsgi.file_wrapper`, whole and its first
 64 KiB: the baselines of the MP3 rows) and a stock Spyne Soap11 echo service (the baseline
@@ -51,6 +52,7 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+from demo_site import bench_site  # noqa: E402  (the demo site, its queue open round the clock)
 from helpers.audio import tone_mp3  # noqa: E402  (the suite's MP3 maker: one way to make test audio)
 
 CTI_TOKEN = "bench-cti-token-0123456789abcdef"
@@ -396,7 +398,9 @@ def main() -> int:
         data_dir = work / "data"
         env = {**os.environ, "CALLSUITE_CTI_TOKEN": CTI_TOKEN, "PYTHONPATH": str(REPO)}
         cli = [sys.executable, "-m", "services.cli"]
-        subprocess.run([*cli, "provision", "--data-dir", str(data_dir), str(REPO / "demo" / "site.json")],
+        site = work / "site.json"
+        site.write_text(json.dumps(bench_site()))
+        subprocess.run([*cli, "provision", "--data-dir", str(data_dir), str(site)],
                        cwd=REPO, env=env, check=True, capture_output=True)
         ports = {name: free_port() for name in ("callsuite", "wsgi", "spyne", "floor")}
         audio = tone_mp3(40.0)  # 32 kbit/s: 160 KB, enough for a 64 KiB range
