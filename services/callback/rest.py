@@ -30,7 +30,9 @@ CHALLENGE = ("WWW-Authenticate", 'Buzzeasy realm="RequestCallbackService"')
 
 INT_MIN, INT_MAX = -2 ** 31, 2 ** 31 - 1
 READ_ONLY = frozenset({"GetAvailableTimes", "GetNextThreeTimeSlots"})
-STATEMENTS_ONLY = frozenset({"GetEWTByServiceID"})  # read with prepared statements: no ORM session
+# Run with prepared statements only: in a statement unit, no ORM session.
+STATEMENTS_ONLY = frozenset({"GetEWTByServiceID"})  # reads
+STATEMENT_WRITES = frozenset({"RequestCallWhenAvailable", "UpdateEWTRecord"})
 
 
 class BadArgument(ValueError):
@@ -143,6 +145,7 @@ class CallbackRest:
                                  request.remote_addr)
             database = self.system.database
             with (database.read_unit() if operation in STATEMENTS_ONLY
+                  else database.unit() if operation in STATEMENT_WRITES
                   else database.read_session() if operation in READ_ONLY else database.session()) as session:
                 result = handler(session, args, caller)
         except (BadArgument, InvalidInput) as exc:

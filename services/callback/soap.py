@@ -37,9 +37,9 @@ class RequestCallbackService(ServiceBase):
         system = ctx.udc
         request = callbacks.NewRequest(name, phoneNo, serviceQueue, region, dict(zip(callbacks.FIELDS, fields, strict=True)))
         caller = wire.caller(system, company, password, _address(ctx))
-        with system.database.session() as session:
+        with system.database.unit() as unit:
             return _response(callbacks.request_call_when_available(
-                session, caller, request,
+                unit, caller, request,
                 telephony_available=wire.telephony_available(system)))
 
     @rpc(required(Integer32), required(Integer32), required(Unicode), required(DateTime),
@@ -66,8 +66,8 @@ class RequestCallbackService(ServiceBase):
     def UpdateEWTRecord(ctx, serviceQueue, ewt, company, password):
         system = ctx.udc
         caller = wire.caller(system, company, password, _address(ctx))
-        with system.database.session() as session:
-            return callbacks.update_ewt(session, caller, serviceQueue, ewt)
+        with system.database.unit() as unit:
+            return callbacks.update_ewt(unit, caller, serviceQueue, ewt)
 
     @rpc(required(Integer32), required(Integer32), required(Unicode),
          _args=("serviceQueueID", "companyID", "password"), _returns=required(Integer32))

@@ -18,12 +18,12 @@ from datetime import date, datetime, timezone
 from typing import Mapping, Optional, Protocol, Sequence, Union
 
 import phonenumbers
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import CallbackEvent, CallbackRequest, CallbackSlot, Company, ServiceQueue
-from storage.statements import Prepared
+from storage.statements import Prepared, detached
 from storage.units import UnitOfWork
 
 from . import events
@@ -108,17 +108,29 @@ class Caller:
             raise AuthenticationFailed()
         return company
 
-    def own_queue(self, session: Session, queue_id: Optional[int]) -> ServiceQueue:
-        """The authenticated company's active queue, or AuthenticationFailed. The company
-        is not loaded: the queue names it, and a company with queues cannot be gone."""
-        queue = session.get(ServiceQueue, queue_id) if self.verified and queue_id is not None else None
-        if queue is None or queue.company_id != self.credentials.company_id or not queue.active:
+    def queue(self, unit: UnitOfWork, queue_id: Optional[int]) -> tuple[Company, ServiceQueue]:
+        """The authenticated company's active queue (_OWN_QUEUE) and the company, or
+        AuthenticationFailed; one prepared statement, both detached, holding what the request
+        and slot rules read (zone, number rules, calendar)."""
+        row = (_OWN_QUEUE_AND_COMPANY.first(unit, {"id": queue_id, "company": self.credentials.company_id})
+               if self.verified and queue_id is not None else None)
+        if row is None:
             raise AuthenticationFailed()
-        return queue
+        cut = len(_ADMISSION_COMPANY)
+        return detached(Company, _ADMISSION_COMPANY, row[:cut]), detached(ServiceQueue, _ADMISSION_QUEUE, row[cut:])
 
-    def queue(self, session: Session, queue_id: Optional[int]) -> tuple[Company, ServiceQueue]:
-        queue = self.own_queue(session, queue_id)
-        return self.company(session), queue
+
+_COMPANIES, _QUEUES = Company.__table__.c, ServiceQueue.__table__.c
+_ADMISSION_COMPANY = (_COMPANIES.id, _COMPANIES.timezone, _COMPANIES.regions, _COMPANIES.whitelist,
+                      _COMPANIES.blacklist)
+_ADMISSION_QUEUE = (_QUEUES.id, _QUEUES.company_id, _QUEUES.name, _QUEUES.opening_hours, _QUEUES.slot_minutes,
+                    _QUEUES.slot_capacity, _QUEUES.holidays, _QUEUES.ewt_minutes, _QUEUES.active)
+# The caller's queue: the authenticated company's, and active (else AuthenticationFailed).
+_OWN_QUEUE = (_QUEUES.id == bindparam("id"), _QUEUES.company_id == bindparam("company"), _QUEUES.active.is_(True))
+_OWN_QUEUE_AND_COMPANY = Prepared(select(*_ADMISSION_COMPANY, *_ADMISSION_QUEUE)
+                                  .join_from(Company.__table__, ServiceQueue.__table__,
+                                             _QUEUES.company_id == _COMPANIES.id)
+                                  .where(*_OWN_QUEUE))
 
 
 # Only what the sign-in needs: a whole company row decodes five JSON columns.
@@ -219,42 +231,49 @@ class NewRequest:
                 raise InvalidInput(f"{key} is longer than {MAX_FIELD} characters")
 
 
-def _new_codes(session: Session, company_id: int) -> tuple[str, str]:
+_REQUESTS = CallbackRequest.__table__.c
+_CODES_TAKEN = Prepared(select(_REQUESTS.id).where(
+    (_REQUESTS.confirmation_code == bindparam("code"))
+    | ((_REQUESTS.company_id == bindparam("company")) & (_REQUESTS.pin == bindparam("pin"))
+       & or_(*(_REQUESTS.state == state for state in OPEN_STATES)))).limit(1))
+_NEW_REQUEST_COLUMNS = ("confirmation_code", "pin", "company_id", "queue_id", "name", "phone_e164", "fields", "asap",
+                        "scheduled_date", "timeslot_id", "scheduled_for", "requested_at", "state", "retries",
+                        "attempts", "next_attempt_at")
+_INSERT_REQUEST = Prepared(insert(CallbackRequest.__table__).values(
+    {name: bindparam(name, type_=_REQUESTS[name].type) for name in _NEW_REQUEST_COLUMNS}))
+
+
+def _new_codes(unit: UnitOfWork, company_id: int) -> tuple[str, str]:
     """A fresh 10-digit confirmation code whose last 6 digits (the PIN) no open request of
     the company uses."""
     while True:
         code = f"{secrets.randbelow(10 ** 10):010d}"
         pin = code[-6:]
-        taken = session.scalar(select(CallbackRequest.id).where(
-            (CallbackRequest.confirmation_code == code)
-            | ((CallbackRequest.company_id == company_id) & (CallbackRequest.pin == pin)
-               & CallbackRequest.state.in_(OPEN_STATES))).limit(1))
-        if taken is None:
+        if _CODES_TAKEN.first(unit, {"code": code, "company": company_id, "pin": pin}) is None:
             return code, pin
 
 
-def _store(session: Session, company: Company, queue: ServiceQueue, request: NewRequest, e164: str,
+def _store(unit: UnitOfWork, company: Company, queue: ServiceQueue, request: NewRequest, e164: str,
            now: datetime, *, due: datetime, slot_date: Optional[date] = None,
-           timeslot_id: Optional[int] = None) -> CallbackRequest:
-    code, pin = _new_codes(session, company.id)
-    row = CallbackRequest(
-        confirmation_code=code, pin=pin, company_id=company.id, queue_id=queue.id,
-        name=request.name, phone_e164=e164,
-        fields={k: v for k, v in (request.fields or {}).items() if k in FIELDS and v is not None},
-        asap=slot_date is None, scheduled_date=slot_date, timeslot_id=timeslot_id,
-        scheduled_for=None if slot_date is None else due, requested_at=now, state="open",
-        retries=0, attempts=0, next_attempt_at=due)
-    session.add(row)
-    session.flush()
-    return row
+           timeslot_id: Optional[int] = None) -> str:
+    """The new open request (one prepared INSERT): its confirmation code."""
+    code, pin = _new_codes(unit, company.id)
+    _INSERT_REQUEST.run(unit, {
+        "confirmation_code": code, "pin": pin, "company_id": company.id, "queue_id": queue.id,
+        "name": request.name, "phone_e164": e164,
+        "fields": {k: v for k, v in (request.fields or {}).items() if k in FIELDS and v is not None},
+        "asap": slot_date is None, "scheduled_date": slot_date, "timeslot_id": timeslot_id,
+        "scheduled_for": None if slot_date is None else due, "requested_at": now, "state": "open",
+        "retries": 0, "attempts": 0, "next_attempt_at": due})
+    return code
 
 
-def _admit(session: Session, caller: Caller, request: NewRequest,
+def _admit(unit: UnitOfWork, caller: Caller, request: NewRequest,
            telephony_available: bool) -> Union[Response, tuple[Company, ServiceQueue, str]]:
     """What both request operations check first: the caller's company and queue, then the
     number (format, white and black lists, telephony). A refusal comes back as its Response."""
     try:
-        company, queue = caller.queue(session, request.queue_id)
+        company, queue = caller.queue(unit, request.queue_id)
     except AuthenticationFailed:
         return Response.refused(ResultCode.AUTHENTICATION_FAILED)
     e164, refusal = _screen(company, request.phone, request.region, telephony_available)
@@ -263,17 +282,17 @@ def _admit(session: Session, caller: Caller, request: NewRequest,
     return company, queue, e164
 
 
-def request_call_when_available(session: Session, caller: Caller, request: NewRequest, *,
+def request_call_when_available(unit: UnitOfWork, caller: Caller, request: NewRequest, *,
                                 telephony_available: bool, now: Optional[datetime] = None) -> Response:
+    """Prepared statements only: the edges run it in a statement unit (Database.unit)."""
     now = now or datetime.now(timezone.utc)
-    admitted = _admit(session, caller, request, telephony_available)
+    admitted = _admit(unit, caller, request, telephony_available)
     if isinstance(admitted, Response):
         return admitted
     company, queue, e164 = admitted
     if not QueueCalendar.of(queue, company).is_open(now):
         return Response.refused(ResultCode.OUT_OF_HOURS)
-    row = _store(session, company, queue, request, e164, now, due=now)
-    return Response(row.confirmation_code, ResultCode.OK)
+    return Response(_store(unit, company, queue, request, e164, now, due=now), ResultCode.OK)
 
 
 def take_place(session: Session, queue: ServiceQueue, slot_date: date, timeslot_id: int) -> bool:
@@ -307,9 +326,9 @@ def request_call_schedule(session: Session, caller: Caller, request: NewRequest,
         slot = QueueCalendar.of(queue, company).slot(day, timeslot_id)
     if slot is None or slot.start <= now or not take_place(session, queue, day, timeslot_id):
         return Response.refused(ResultCode.OUT_OF_HOURS)  # unknown, closed, past or full
-    row = _store(session, company, queue, request, e164, now, due=slot.start.astimezone(timezone.utc),
-                 slot_date=day, timeslot_id=timeslot_id)
-    return Response(row.confirmation_code, ResultCode.OK)
+    code = _store(session, company, queue, request, e164, now, due=slot.start.astimezone(timezone.utc),
+                  slot_date=day, timeslot_id=timeslot_id)
+    return Response(code, ResultCode.OK)
 
 
 # --- slots -------------------------------------------------------------------------------
@@ -358,22 +377,19 @@ def next_three_time_slots(session: Session, caller: Caller, queue_id: Optional[i
 
 # --- EWT ---------------------------------------------------------------------------------
 
-def update_ewt(session: Session, caller: Caller, queue_id: Optional[int], ewt_minutes: Optional[int]) -> bool:
+_SET_OWN_QUEUE_EWT = Prepared(update(ServiceQueue.__table__).where(*_OWN_QUEUE)
+                              .values(ewt_minutes=bindparam("ewt")).returning(_QUEUES.id))
+
+
+def update_ewt(unit: UnitOfWork, caller: Caller, queue_id: Optional[int], ewt_minutes: Optional[int]) -> bool:
     """False for wrong credentials or an EWT that is not a number of minutes >= 0."""
-    try:
-        queue = caller.own_queue(session, queue_id)
-    except AuthenticationFailed:
+    if not caller.verified or queue_id is None or ewt_minutes is None or ewt_minutes < 0:
         return False
-    if ewt_minutes is None or ewt_minutes < 0:
-        return False
-    queue.ewt_minutes = int(ewt_minutes)
-    return True
+    return _SET_OWN_QUEUE_EWT.first(unit, {"id": queue_id, "company": caller.credentials.company_id,
+                                           "ewt": int(ewt_minutes)}) is not None
 
 
-# own_queue's rule as one statement: the authenticated company's active queue.
-_QUEUES = ServiceQueue.__table__.c
-_OWN_QUEUE_EWT = Prepared(select(_QUEUES.ewt_minutes).where(
-    _QUEUES.id == bindparam("id"), _QUEUES.company_id == bindparam("company"), _QUEUES.active.is_(True)))
+_OWN_QUEUE_EWT = Prepared(select(_QUEUES.ewt_minutes).where(*_OWN_QUEUE))
 
 
 def ewt_of(unit: UnitOfWork, caller: Caller, queue_id: Optional[int]) -> int:
