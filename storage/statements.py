@@ -41,7 +41,7 @@ class _Compiled:
     def parameters(self, given: Mapping[str, Any]):
         values = {**self.defaults, **given}
         for name, processor in self.binds:
-            if name in values:
+            if values.get(name) is not None:  # None is SQL NULL for every type (JSON's processor would write 'null')
                 values[name] = processor(values[name])
         if self.names is None:
             return values

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional, Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from storage.models import Call, Campaign, Recording
+from storage.statements import Prepared
+from storage.units import UnitOfWork
 
 from . import events
 from .callfacts import CallFacts
@@ -75,23 +77,34 @@ class Gap:
     length_s: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
-    call: Call
+    """What an event left its call as."""
+    call_id: int
+    state: str
+    reference: Optional[str]  # its recording's, if it is recorded
+    recording_id: Optional[int]
     changed: bool  # False when the event repeated one already applied
+
+    @classmethod
+    def of(cls, call: Call, changed: bool) -> "Outcome":
+        recording = call.recording
+        return cls(call.id, call.state, recording.reference if recording else None,
+                   recording.id if recording else None, changed)
 
 
 # Statements every call event runs, built once (a statement made per call is compiled for
 # SQLAlchemy's cache each time).
-_REFERENCE_TAKEN = select(Recording.id).where(Recording.reference == bindparam("reference"))
+_REFERENCE_TAKEN = Prepared(select(Recording.__table__.c.id)
+                            .where(Recording.__table__.c.reference == bindparam("reference")))
 _CALL_BY_SOURCE_ID = select(Call).where(Call.source == bindparam("source"), Call.external_id == bindparam("external_id"))
 
 
-def new_reference(session: Session) -> str:
+def new_reference(session: UnitOfWork) -> str:
     """A fresh 10-digit recording reference number (blueButler's refNum)."""
     while True:
         reference = str(secrets.randbelow(9_000_000_000) + 1_000_000_000)
-        if session.scalar(_REFERENCE_TAKEN, {"reference": reference}) is None:
+        if _REFERENCE_TAKEN.first(session, {"reference": reference}) is None:
             return reference
 
 
@@ -108,51 +121,80 @@ def _require_call(session: Session, event: CallEvent) -> Call:
     return call
 
 
-def apply_event(session: Session, event: CallEvent, *, default_region: str = "US") -> Outcome:
-    handler = _HANDLERS[event.kind]
-    outcome = handler(session, event, default_region)
+# The events the ledger applies with prepared statements only: a statement unit
+# (Database.unit) may carry them; the others load the call into an ORM session.
+STATEMENTS_ONLY = frozenset({"call.started"})
+
+
+def apply_event(session: UnitOfWork, event: CallEvent, *, default_region: str = "US") -> Outcome:
+    outcome = _HANDLERS[event.kind](session, event, default_region)
     if outcome.changed:
-        session.flush()
-        call = outcome.call
         if event.kind.startswith("recording."):
-            events.publish(session, _ANNOUNCED[event.kind](call_id=call.id, recording_id=call.recording.id))
+            events.publish(session, _ANNOUNCED[event.kind](call_id=outcome.call_id, recording_id=outcome.recording_id))
         else:
-            events.publish(session, _ANNOUNCED[event.kind](call_id=call.id))
+            events.publish(session, _ANNOUNCED[event.kind](call_id=outcome.call_id))
     return outcome
 
 
-def _started(session: Session, event: CallEvent, region: str) -> Outcome:
-    existing = find_call(session, event.source, event.external_id)
-    if existing is not None:
-        if existing.started_at != event.at:
-            raise Conflict(f"call {event.external_id!r} already started at {existing.started_at.isoformat()}")
-        return Outcome(existing, False)
-    # Drawn before the call is added: its check would otherwise flush the call on its own,
-    # and a flush costs more than the INSERTs in it.
-    reference = new_reference(session) if event.record else None
-    call = Call(
-        source=event.source, external_id=event.external_id,
-        direction=event.direction or "inbound", state="ringing", started_at=event.at,
-        extension=event.extension, ani=normalize_party(event.ani, region),
-        did=normalize_party(event.did, region), target=normalize_party(event.target, region),
-        dtmf=event.dtmf,
-    )
-    _apply_details(session, call, event)
-    session.add(call)
-    if reference is not None:
-        call.recording = Recording(reference=reference, state="recording", created_at=event.at, paused_spans=[])
+def _changed(session: Session, call: Call) -> Outcome:
     session.flush()
-    return Outcome(call, True)
+    return Outcome.of(call, True)
+
+
+_CALL_COLUMNS, _RECORDING_COLUMNS = Call.__table__.c, Recording.__table__.c
+_STARTED_BY_SOURCE_ID = Prepared(
+    select(_CALL_COLUMNS.id, _CALL_COLUMNS.state, _CALL_COLUMNS.started_at, _RECORDING_COLUMNS.reference,
+           _RECORDING_COLUMNS.id)
+    .select_from(Call.__table__.outerjoin(Recording.__table__, _RECORDING_COLUMNS.call_id == _CALL_COLUMNS.id))
+    .where(_CALL_COLUMNS.source == bindparam("source"), _CALL_COLUMNS.external_id == bindparam("external_id")))
+_DETAILS = ("info_digits", "index_number", "other_data", "caller_address")
+_NEW_CALL_COLUMNS = ("source", "external_id", "direction", "state", "started_at", "extension", "ani", "did", "target",
+                     "dtmf", "campaign_id", *_DETAILS, "reviewed", "held")
+_INSERT_CALL = Prepared(insert(Call.__table__).values(
+    {name: bindparam(name, type_=_CALL_COLUMNS[name].type) for name in _NEW_CALL_COLUMNS}).returning(_CALL_COLUMNS.id))
+_NEW_RECORDING_COLUMNS = ("reference", "call_id", "state", "format", "paused_spans", "deletion_protected", "created_at")
+_INSERT_RECORDING = Prepared(insert(Recording.__table__).values(
+    {name: bindparam(name, type_=_RECORDING_COLUMNS[name].type) for name in _NEW_RECORDING_COLUMNS})
+    .returning(_RECORDING_COLUMNS.id))
+_CAMPAIGN_EXISTS = Prepared(select(Campaign.__table__.c.id).where(Campaign.__table__.c.id == bindparam("id")))
+
+
+def _started(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
+    """Prepared statements only (STATEMENTS_ONLY): the event a PBX sends most."""
+    existing = _STARTED_BY_SOURCE_ID.first(session, {"source": event.source, "external_id": event.external_id})
+    if existing is not None:
+        call_id, state, started_at, reference, recording_id = existing
+        if started_at != event.at:
+            raise Conflict(f"call {event.external_id!r} already started at {started_at.isoformat()}")
+        return Outcome(call_id, state, reference, recording_id, False)
+    _check_campaign(session, event)
+    (call_id,) = _INSERT_CALL.first(session, {
+        "source": event.source, "external_id": event.external_id, "direction": event.direction or "inbound",
+        "state": "ringing", "started_at": event.at, "extension": event.extension,
+        "ani": normalize_party(event.ani, region), "did": normalize_party(event.did, region),
+        "target": normalize_party(event.target, region), "dtmf": event.dtmf, "campaign_id": event.campaign_id,
+        **{name: getattr(event, name) for name in _DETAILS}, "reviewed": False, "held": False})
+    reference = recording_id = None
+    if event.record:
+        reference = new_reference(session)
+        (recording_id,) = _INSERT_RECORDING.first(session, {
+            "reference": reference, "call_id": call_id, "state": "recording", "format": "mp3", "paused_spans": [],
+            "deletion_protected": False, "created_at": event.at})
+    return Outcome(call_id, "ringing", reference, recording_id, True)
+
+
+def _check_campaign(session: UnitOfWork, event: CallEvent) -> None:
+    if event.campaign_id is not None and _CAMPAIGN_EXISTS.first(session, {"id": event.campaign_id}) is None:
+        raise InvalidInput(f"unknown campaign {event.campaign_id}")
 
 
 def _apply_details(session: Session, call: Call, event: CallEvent) -> None:
     """Tracking details may come with the start or only at the end (the index number is
     spoken at the end of the call); what an event leaves out stays as it was."""
+    _check_campaign(session, event)
     if event.campaign_id is not None:
-        if session.get(Campaign, event.campaign_id) is None:
-            raise InvalidInput(f"unknown campaign {event.campaign_id}")
         call.campaign_id = event.campaign_id
-    for name in ("info_digits", "index_number", "other_data", "caller_address"):
+    for name in _DETAILS:
         value = getattr(event, name)
         if value is not None:
             setattr(call, name, value)
@@ -161,7 +203,7 @@ def _apply_details(session: Session, call: Call, event: CallEvent) -> None:
 def _answered(session: Session, event: CallEvent, region: str) -> Outcome:
     call = _require_call(session, event)
     if call.state == "answered" and call.answered_at == event.at:
-        return Outcome(call, False)
+        return Outcome.of(call, False)
     if call.state != "ringing":
         raise Conflict(f"call {event.external_id!r} is {call.state}; it cannot be answered now")
     call.state = "answered"
@@ -170,14 +212,14 @@ def _answered(session: Session, event: CallEvent, region: str) -> Outcome:
         call.target = normalize_party(event.target, region)
     if event.extension:
         call.extension = event.extension
-    return Outcome(call, True)
+    return _changed(session, call)
 
 
 def _ended(session: Session, event: CallEvent, region: str) -> Outcome:
     call = _require_call(session, event)
     if call.state == "ended":
         if call.ended_at == event.at:
-            return Outcome(call, False)
+            return Outcome.of(call, False)
         raise Conflict(f"call {event.external_id!r} already ended at {call.ended_at.isoformat()}")
     if call.answered_at is not None and event.at < call.answered_at:
         raise Conflict("call.ended is before the call was answered")
@@ -195,7 +237,7 @@ def _ended(session: Session, event: CallEvent, region: str) -> Outcome:
     if recording is not None and recording.state in ("recording", "paused"):
         # Nobody answered: there is no conversation, so no audio will come.
         recording.state = "awaiting_audio" if call.answered_at else "none"
-    return Outcome(call, True)
+    return _changed(session, call)
 
 
 def _close_pause(recording: Recording, at: datetime) -> None:
@@ -216,22 +258,22 @@ def _recorded_call(session: Session, event: CallEvent) -> tuple[Call, Recording]
 def _paused(session: Session, event: CallEvent, region: str) -> Outcome:
     call, recording = _recorded_call(session, event)
     if recording.state == "paused":
-        return Outcome(call, False)
+        return Outcome.of(call, False)
     if call.state == "ended" or recording.state != "recording":
         raise Conflict(f"recording of call {event.external_id!r} is {recording.state}; it cannot pause")
     recording.paused_spans = [*(recording.paused_spans or []), {"from": event.at.isoformat(), "to": None}]
     recording.state = "paused"
-    return Outcome(call, True)
+    return _changed(session, call)
 
 
 def _resumed(session: Session, event: CallEvent, region: str) -> Outcome:
     call, recording = _recorded_call(session, event)
     if recording.state == "recording":
-        return Outcome(call, False)
+        return Outcome.of(call, False)
     if recording.state != "paused":
         raise Conflict(f"recording of call {event.external_id!r} is {recording.state}; it cannot resume")
     _close_pause(recording, event.at)
-    return Outcome(call, True)
+    return _changed(session, call)
 
 
 _ANNOUNCED = {

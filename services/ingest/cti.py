@@ -134,11 +134,11 @@ class CtiIngest:
                 dtmf=document.get("dtmf"), result=document.get("result"), campaign_id=campaign,
                 info_digits=document.get("info_digits"), index_number=document.get("index_number"),
                 other_data=document.get("other_data"), caller_address=address)
-            with self.system.database.session() as session:
+            database = self.system.database
+            with database.unit() if event.kind in ledger.STATEMENTS_ONLY else database.session() as session:
                 outcome = ledger.apply_event(session, event, default_region=self.system.settings.default_region)
-                call = outcome.call
-                body = {"call_id": call.external_id, "state": call.state, "applied": outcome.changed,
-                        "reference": call.recording.reference if call.recording else None}
+            body = {"call_id": event.external_id, "state": outcome.state, "applied": outcome.changed,
+                    "reference": outcome.reference}
         except CallsuiteError as exc:
             return _domain_error(exc)
         return json_answer(body, None, 201 if outcome.changed and event.kind == "call.started" else 200)

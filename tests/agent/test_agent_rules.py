@@ -12,7 +12,7 @@ from helpers.server import DEMO_SITE
 from services.core import agent_errors, agents, ledger
 from services.core.provisioning import provision
 from storage.database import Database
-from storage.models import AgentSession, QueueAgent, User
+from storage.models import AgentSession, Call, QueueAgent, User
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,9 @@ def db(template, tmp_path):
 
 
 def start_call(session, name: str, user_id: int, *, at: datetime) -> object:
-    call = ledger.apply_event(session, ledger.CallEvent(kind="call.started", source="sim", external_id=name, at=at,
-                                                        extension="201", direction="outbound")).call
+    outcome = ledger.apply_event(session, ledger.CallEvent(kind="call.started", source="sim", external_id=name, at=at,
+                                                           extension="201", direction="outbound"))
+    call = session.get(Call, outcome.call_id)
     call.agent_id = user_id
     return call
 

@@ -110,7 +110,7 @@ def test_a_savepoint_keeps_its_events_for_the_real_commit_or_takes_them_back(sys
     system.events.on_commit(events.CallStarted, lambda event: seen.append(("committed", event)))
     with system.database.session() as session:
         with session.begin_nested():
-            kept = ledger.apply_event(session, _started("sp-kept")).call.id
+            kept = ledger.apply_event(session, _started("sp-kept")).call_id
         assert seen == []  # a savepoint's commit is not the commit
         try:
             with session.begin_nested():
