@@ -32,6 +32,9 @@ def test_a_call_through_cti_lands_in_the_ledger(live):
     assert call.ani == "+13125550142" and call.did == "+18005551234"
     assert (call.duration_s, call.talk_time_s, call.dtmf) == (185, 180, "12#")
     assert call.recording.reference == reference
+    with live.db.session() as session:  # details a PBX leaves out are SQL NULL, not JSON's null
+        assert session.scalar(select(Call.id).where(Call.external_id == "pbx-1", Call.caller_address.is_(None),
+                                                    Call.other_data.is_(None))) == call.id
 
 
 def test_repeated_events_are_idempotent(live):
