@@ -48,33 +48,32 @@ def verify_password(password_hash: str | None, password: str | None) -> bool:
 
 
 class _VerifiedCache:
-    """Remembers, for a minute, that a password matched a stored hash, so a media player's
-    stream of Range requests does not pay argon2 (~0.2 s, 64 MB) on every request. Keyed by
-    a digest of the hash and the password: a changed password misses the cache.
+    """Remembers that a password matched a stored hash, so a media player's stream of Range
+    requests does not pay argon2 (~0.2 s, 64 MB) on every request. Keyed by a digest of the
+    hash and the password: a changed password misses the cache, so the answer an entry holds
+    can never go stale, and an entry in use stays for as long as it is used (each hit starts
+    its minute again) without argon2 running again. An entry unused for a minute goes: the
+    digest it is kept under is fast to test guesses against, so it is kept no longer than
+    the client that needs it. (Checking entries in use again in the background cost each
+    active account one argon2 run every 45 s, and its clients' requests a CPU stall.)
 
     Requests that miss together (a client's parallel connections) share one argon2 check:
     the first runs it, the others wait for its answer instead of each running their own (8
-    at once took seconds on 2 cores). An entry in use is checked again in the background in
-    its last quarter minute, so a steady client never waits for argon2 when it expires."""
+    at once took seconds on 2 cores)."""
 
-    REFRESH_FRACTION = 0.25  # of the ttl: how long before expiry a hit re-checks in the background
-
-    def __init__(self, ttl_s: float = 60.0, size: int = 1024) -> None:
-        self.ttl_s, self.size = ttl_s, size
+    def __init__(self, ttl_s: float = 60.0, size: int = 1024, clock=time.monotonic) -> None:
+        self.ttl_s, self.size, self.clock = ttl_s, size, clock
         self._entries: dict[bytes, float] = {}
         self._checking: dict[bytes, "_Check"] = {}
         self._lock = threading.Lock()
 
     def check(self, password_hash: str, password: str) -> bool:
         key = hashlib.sha256(password_hash.encode() + b"\0" + password.encode()).digest()
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             expiry = self._entries.get(key)
             if expiry is not None and expiry > now:
-                if expiry - now < self.ttl_s * self.REFRESH_FRACTION and key not in self._checking:
-                    refresh = self._checking[key] = _Check()
-                    threading.Thread(target=self._verify, args=(key, refresh, password_hash, password),
-                                     name="password-cache-refresh", daemon=True).start()
+                self._entries[key] = now + self.ttl_s
                 return True
             running = self._checking.get(key)
             if running is None:
@@ -96,7 +95,7 @@ class _VerifiedCache:
             with self._lock:
                 del self._checking[key]
                 if running.matched:
-                    now = time.monotonic()
+                    now = self.clock()
                     if len(self._entries) >= self.size:
                         self._entries = {k: v for k, v in self._entries.items() if v > now}
                         if len(self._entries) >= self.size:
