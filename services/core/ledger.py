@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional, Sequence
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from storage.models import Call, Campaign, Recording
@@ -114,16 +114,21 @@ def find_call(session: Session, source: str, external_id: str) -> Optional[Call]
 
 def _require_call(session: Session, event: CallEvent) -> Call:
     call = find_call(session, event.source, event.external_id)
-    if call is None:
-        raise NotFound(f"{event.kind} for unknown call {event.external_id!r}: send call.started first")
-    if event.at < call.started_at:
-        raise Conflict(f"{event.kind} at {event.at.isoformat()} is before the call started")
+    _check_known(event, call.started_at if call is not None else None)
     return call
+
+
+def _check_known(event: CallEvent, started_at: Optional[datetime]) -> None:
+    """What every event but a start needs: a known call, and a time not before its start."""
+    if started_at is None:
+        raise NotFound(f"{event.kind} for unknown call {event.external_id!r}: send call.started first")
+    if event.at < started_at:
+        raise Conflict(f"{event.kind} at {event.at.isoformat()} is before the call started")
 
 
 # The events the ledger applies with prepared statements only: a statement unit
 # (Database.unit) may carry them; the others load the call into an ORM session.
-STATEMENTS_ONLY = frozenset({"call.started"})
+STATEMENTS_ONLY = frozenset({"call.started", "call.answered"})
 
 
 def apply_event(session: UnitOfWork, event: CallEvent, *, default_region: str = "US") -> Outcome:
@@ -142,9 +147,9 @@ def _changed(session: Session, call: Call) -> Outcome:
 
 
 _CALL_COLUMNS, _RECORDING_COLUMNS = Call.__table__.c, Recording.__table__.c
-_STARTED_BY_SOURCE_ID = Prepared(
-    select(_CALL_COLUMNS.id, _CALL_COLUMNS.state, _CALL_COLUMNS.started_at, _RECORDING_COLUMNS.reference,
-           _RECORDING_COLUMNS.id)
+_STATE_BY_SOURCE_ID = Prepared(
+    select(_CALL_COLUMNS.id, _CALL_COLUMNS.state, _CALL_COLUMNS.started_at, _CALL_COLUMNS.answered_at,
+           _RECORDING_COLUMNS.reference, _RECORDING_COLUMNS.id)
     .select_from(Call.__table__.outerjoin(Recording.__table__, _RECORDING_COLUMNS.call_id == _CALL_COLUMNS.id))
     .where(_CALL_COLUMNS.source == bindparam("source"), _CALL_COLUMNS.external_id == bindparam("external_id")))
 _DETAILS = ("info_digits", "index_number", "other_data", "caller_address")
@@ -161,9 +166,9 @@ _CAMPAIGN_EXISTS = Prepared(select(Campaign.__table__.c.id).where(Campaign.__tab
 
 def _started(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
     """Prepared statements only (STATEMENTS_ONLY): the event a PBX sends most."""
-    existing = _STARTED_BY_SOURCE_ID.first(session, {"source": event.source, "external_id": event.external_id})
+    existing = _STATE_BY_SOURCE_ID.first(session, {"source": event.source, "external_id": event.external_id})
     if existing is not None:
-        call_id, state, started_at, reference, recording_id = existing
+        call_id, state, started_at, _, reference, recording_id = existing
         if started_at != event.at:
             raise Conflict(f"call {event.external_id!r} already started at {started_at.isoformat()}")
         return Outcome(call_id, state, reference, recording_id, False)
@@ -200,19 +205,30 @@ def _apply_details(session: Session, call: Call, event: CallEvent) -> None:
             setattr(call, name, value)
 
 
-def _answered(session: Session, event: CallEvent, region: str) -> Outcome:
-    call = _require_call(session, event)
-    if call.state == "answered" and call.answered_at == event.at:
-        return Outcome.of(call, False)
-    if call.state != "ringing":
-        raise Conflict(f"call {event.external_id!r} is {call.state}; it cannot be answered now")
-    call.state = "answered"
-    call.answered_at = event.at
-    if event.target:
-        call.target = normalize_party(event.target, region)
-    if event.extension:
-        call.extension = event.extension
-    return _changed(session, call)
+# Only a ringing call is answered, checked again by the UPDATE itself (two answers at once: one wins).
+_ANSWER = Prepared(
+    update(Call.__table__).where(_CALL_COLUMNS.id == bindparam("id"), _CALL_COLUMNS.state == "ringing")
+    .values(state="answered", answered_at=bindparam("at", type_=_CALL_COLUMNS.answered_at.type),
+            target=func.coalesce(bindparam("target", type_=_CALL_COLUMNS.target.type), _CALL_COLUMNS.target),
+            extension=func.coalesce(bindparam("extension", type_=_CALL_COLUMNS.extension.type),
+                                    _CALL_COLUMNS.extension))
+    .returning(_CALL_COLUMNS.id))
+
+
+def _answered(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
+    """Prepared statements only (STATEMENTS_ONLY)."""
+    found = _STATE_BY_SOURCE_ID.first(session, {"source": event.source, "external_id": event.external_id})
+    _check_known(event, found[2] if found is not None else None)
+    call_id, state, _, answered_at, reference, recording_id = found
+    if state == "answered" and answered_at == event.at:
+        return Outcome(call_id, state, reference, recording_id, False)
+    if state != "ringing":
+        raise Conflict(f"call {event.external_id!r} is {state}; it cannot be answered now")
+    if _ANSWER.first(session, {
+            "id": call_id, "at": event.at, "target": normalize_party(event.target, region) if event.target else None,
+            "extension": event.extension or None}) is None:  # another event of the call came first
+        raise Conflict(f"call {event.external_id!r} changed while it was being answered; send the event again")
+    return Outcome(call_id, "answered", reference, recording_id, True)
 
 
 def _ended(session: Session, event: CallEvent, region: str) -> Outcome:
