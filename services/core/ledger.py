@@ -93,10 +93,11 @@ class Outcome:
                    recording.id if recording else None, changed)
 
 
+_CALLS, _RECORDINGS = Call.__table__, Recording.__table__  # Core: no ORM step on the hot paths
+
 # Statements every call event runs, built once (a statement made per call is compiled for
 # SQLAlchemy's cache each time).
-_REFERENCE_TAKEN = Prepared(select(Recording.__table__.c.id)
-                            .where(Recording.__table__.c.reference == bindparam("reference")))
+_REFERENCE_TAKEN = Prepared(select(_RECORDINGS.c.id).where(_RECORDINGS.c.reference == bindparam("reference")))
 _CALL_BY_SOURCE_ID = select(Call).where(Call.source == bindparam("source"), Call.external_id == bindparam("external_id"))
 
 
@@ -146,21 +147,20 @@ def _changed(session: Session, call: Call) -> Outcome:
     return Outcome.of(call, True)
 
 
-_CALL_COLUMNS, _RECORDING_COLUMNS = Call.__table__.c, Recording.__table__.c
 _STATE_BY_SOURCE_ID = Prepared(
-    select(_CALL_COLUMNS.id, _CALL_COLUMNS.state, _CALL_COLUMNS.started_at, _CALL_COLUMNS.answered_at,
-           _RECORDING_COLUMNS.reference, _RECORDING_COLUMNS.id)
-    .select_from(Call.__table__.outerjoin(Recording.__table__, _RECORDING_COLUMNS.call_id == _CALL_COLUMNS.id))
-    .where(_CALL_COLUMNS.source == bindparam("source"), _CALL_COLUMNS.external_id == bindparam("external_id")))
+    select(_CALLS.c.id, _CALLS.c.state, _CALLS.c.started_at, _CALLS.c.answered_at,
+           _RECORDINGS.c.reference, _RECORDINGS.c.id)
+    .select_from(_CALLS.outerjoin(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id))
+    .where(_CALLS.c.source == bindparam("source"), _CALLS.c.external_id == bindparam("external_id")))
 _DETAILS = ("info_digits", "index_number", "other_data", "caller_address")
 _NEW_CALL_COLUMNS = ("source", "external_id", "direction", "state", "started_at", "extension", "ani", "did", "target",
                      "dtmf", "campaign_id", *_DETAILS, "reviewed", "held")
-_INSERT_CALL = Prepared(insert(Call.__table__).values(
-    {name: bindparam(name, type_=_CALL_COLUMNS[name].type) for name in _NEW_CALL_COLUMNS}).returning(_CALL_COLUMNS.id))
+_INSERT_CALL = Prepared(insert(_CALLS).values(
+    {name: bindparam(name, type_=_CALLS.c[name].type) for name in _NEW_CALL_COLUMNS}).returning(_CALLS.c.id))
 _NEW_RECORDING_COLUMNS = ("reference", "call_id", "state", "format", "paused_spans", "deletion_protected", "created_at")
-_INSERT_RECORDING = Prepared(insert(Recording.__table__).values(
-    {name: bindparam(name, type_=_RECORDING_COLUMNS[name].type) for name in _NEW_RECORDING_COLUMNS})
-    .returning(_RECORDING_COLUMNS.id))
+_INSERT_RECORDING = Prepared(insert(_RECORDINGS).values(
+    {name: bindparam(name, type_=_RECORDINGS.c[name].type) for name in _NEW_RECORDING_COLUMNS})
+    .returning(_RECORDINGS.c.id))
 _CAMPAIGN_EXISTS = Prepared(select(Campaign.__table__.c.id).where(Campaign.__table__.c.id == bindparam("id")))
 
 
@@ -207,12 +207,12 @@ def _apply_details(session: Session, call: Call, event: CallEvent) -> None:
 
 # Only a ringing call is answered, checked again by the UPDATE itself (two answers at once: one wins).
 _ANSWER = Prepared(
-    update(Call.__table__).where(_CALL_COLUMNS.id == bindparam("id"), _CALL_COLUMNS.state == "ringing")
-    .values(state="answered", answered_at=bindparam("at", type_=_CALL_COLUMNS.answered_at.type),
-            target=func.coalesce(bindparam("target", type_=_CALL_COLUMNS.target.type), _CALL_COLUMNS.target),
-            extension=func.coalesce(bindparam("extension", type_=_CALL_COLUMNS.extension.type),
-                                    _CALL_COLUMNS.extension))
-    .returning(_CALL_COLUMNS.id))
+    update(_CALLS).where(_CALLS.c.id == bindparam("id"), _CALLS.c.state == "ringing")
+    .values(state="answered", answered_at=bindparam("at", type_=_CALLS.c.answered_at.type),
+            target=func.coalesce(bindparam("target", type_=_CALLS.c.target.type), _CALLS.c.target),
+            extension=func.coalesce(bindparam("extension", type_=_CALLS.c.extension.type),
+                                    _CALLS.c.extension))
+    .returning(_CALLS.c.id))
 
 
 def _answered(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
@@ -351,9 +351,6 @@ def end_interrupted(session: Session, call: Call, at: datetime) -> None:
     at = max(at, call.answered_at or call.started_at)
     apply_event(session, CallEvent(kind="call.ended", source=call.source, external_id=call.external_id,
                                    at=at, result=INTERRUPTED))
-
-
-_CALLS = Call.__table__  # Core columns: no ORM step on AddLink's hot path
 
 
 def answered_call_on(extension):
