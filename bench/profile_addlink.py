@@ -160,25 +160,30 @@ def report_environ(_n: int) -> dict:
     return environ
 
 
+CALLBACK_REST = "/RequestCallbackService/Service.svc/rest/"
+COMPANY = {"company": "1", "password": "demo-company-pw"}
+
+
+def json_post(path: str, document: dict, **extra) -> dict:
+    body = json.dumps(document).encode()
+    environ = environ_for(path, "")
+    environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+                    "wsgi.input": io.BytesIO(body), **extra})
+    return environ
+
+
 def callback_environ(n: int) -> dict:
     """Buzzeasy's REST RequestCallWhenAvailable: a new ASAP callback request each time."""
-    body = json.dumps({"name": "Profile", "phoneNo": "+13125550188", "serviceQueue": "1", "company": "1",
-                       "password": "demo-company-pw", "field1": str(n)}).encode()
-    environ = environ_for("/RequestCallbackService/Service.svc/rest/RequestCallWhenAvailable", "")
-    environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
-                    "wsgi.input": io.BytesIO(body)})
-    return environ
+    return json_post(CALLBACK_REST + "RequestCallWhenAvailable", {
+        "name": "Profile", "phoneNo": "+13125550188", "serviceQueue": "1", **COMPANY, "field1": str(n)})
 
 
 def cti_environ(n: int) -> dict:
     """A CTI call.started event of a new call each time."""
-    body = json.dumps({"event": "call.started", "call_id": f"profile-{n}", "at": datetime.now(timezone.utc).isoformat(),
-                       "extension": "209", "direction": "inbound", "ani": "+13125550100",
-                       "did": "8005551234"}).encode()
-    environ = environ_for("/cti/v1/events", "")
-    environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
-                    "HTTP_AUTHORIZATION": f"Bearer {CTI_TOKEN}", "wsgi.input": io.BytesIO(body)})
-    return environ
+    return json_post("/cti/v1/events", {
+        "event": "call.started", "call_id": f"profile-{n}", "at": datetime.now(timezone.utc).isoformat(),
+        "extension": "209", "direction": "inbound", "ani": "+13125550100", "did": "8005551234"},
+        HTTP_AUTHORIZATION=f"Bearer {CTI_TOKEN}")
 
 
 def echo_environ(_n: int) -> dict:
@@ -221,11 +226,8 @@ def main() -> int:
         reference = recorded_call(app)
         # The queue's EWT raised (as bench/run.py does): the callback engine leaves the new
         # requests waiting instead of dialling them on the side of the loops.
-        ewt = json.dumps({"serviceQueue": "1", "ewt": "60", "company": "1", "password": "demo-company-pw"}).encode()
-        environ = environ_for("/RequestCallbackService/Service.svc/rest/UpdateEWTRecord", "")
-        environ.update({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json",
-                        "CONTENT_LENGTH": str(len(ewt)), "wsgi.input": io.BytesIO(ewt)})
-        if call(app, environ)[1] != b"true":
+        _, raised = call(app, json_post(CALLBACK_REST + "UpdateEWTRecord", {"serviceQueue": "1", "ewt": "60", **COMPANY}))
+        if raised != b"true":
             raise SystemExit("UpdateEWTRecord was refused")
         for name, environ in (("MP3", mp3_environ(reference)), ("GetRecordingInfo", info_environ(reference)),
                               ("Callbutton report", report_environ(0)), ("RequestCallWhenAvailable",
