@@ -88,6 +88,7 @@ def test_unknown_paths_and_methods_are_plain_errors(live):
     assert requests.get(live.url("/nope")).status_code == 404
     response = requests.put(live.url("/soap/recording"), data=b"x")
     assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
     assert "Traceback" not in response.text
 
 

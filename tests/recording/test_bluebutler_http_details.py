@@ -42,6 +42,14 @@ def test_an_activity_id_with_a_slash_can_be_linked(live):
         assert link.state == "linked" and link.recording.reference == call.reference
 
 
+def test_an_activity_id_in_utf8_is_stored_as_sent(live):
+    # The path arrives as WSGI's latin-1 string: the router decodes it as UTF-8.
+    response = requests.get(live.url("/bluebutler/service/AddLink/id=Caf%C3%A9-%E2%84%961?host=WS-ALICE&activeCall=FALSE"),
+                            timeout=10)
+    assert response.status_code == 200 and response.text == ""
+    assert links_named(live, "Café-№1") == 1
+
+
 def _recording_urls(live, reference, call_id):
     with live.db.session() as session:
         from services.core import ledger
