@@ -12,8 +12,6 @@ import time
 import uuid
 from typing import Optional
 
-from sqlalchemy import text
-
 from services.agent import edge as agent_edge
 from services.callback import edge as callback_edge
 from services.calldata import edge as calldata_edge
@@ -302,8 +300,7 @@ class System:
 
     def health(self) -> tuple[dict, bool]:
         try:
-            with self.database.read_unit() as unit:
-                unit.connection().execute(text("SELECT 1"))
+            self.database.ping()
             database = "ok"
         except Exception:
             database = "unavailable"

@@ -9,10 +9,11 @@ from typing import Iterable, Iterator, Optional
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, create_engine, event, literal_column, make_url, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .statements import Prepared
 from .units import StatementUnit
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -126,15 +127,10 @@ class WriterLockedConnection(sqlite3.Connection):
             self._give_back()
 
 
-def _sqlite_begin(conn) -> None:
+def begin_sqlite(dbapi, *, read_only: bool = False) -> None:
     """BEGIN for readers, BEGIN IMMEDIATE (under the writer lock) for writers, sent on the
-    DBAPI connection itself: a statement through SQLAlchemy's execution path costs more
+    driver's connection itself: a statement through SQLAlchemy's execution path costs more
     than the rest of a short transaction."""
-    dbapi = conn.connection.driver_connection
-    options = conn.get_execution_options()
-    if options.get("callsuite_statement_snapshots", False):
-        return  # pysqlite autocommits: each statement reads in a transaction of its own
-    read_only = options.get("callsuite_read_only", False)
     locked = not read_only and getattr(dbapi, "writer_lock", None) is not None
     try:
         if locked:
@@ -148,6 +144,15 @@ def _sqlite_begin(conn) -> None:
         if locked:
             dbapi.rollback()
         raise
+
+
+def _sqlite_begin(conn) -> None:
+    """A Session's or Core connection's BEGIN on SQLite (the engine's "begin" event)."""
+    begin_sqlite(conn.connection.driver_connection,
+                 read_only=conn.get_execution_options().get("callsuite_read_only", False))
+
+
+_PING = Prepared(select(literal_column("1")))
 
 
 def _in_memory(url: str) -> bool:
@@ -222,11 +227,11 @@ class Database:
 
     @contextmanager
     def unit(self) -> Iterator[StatementUnit]:
-        """session() for a hot path that runs only prepared or Core statements
+        """session() for a hot path that runs only prepared statements
         (storage.units): one transaction, committed on success with the same domain-event
         hooks, rolled back on any error; opened at its first statement, so a unit that
         runs none touches no connection."""
-        unit = StatementUnit(self.engine)
+        unit = StatementUnit(self.engine, begin_sqlite if self.is_sqlite else None)
         try:
             yield unit
             if self._hooks is not None:
@@ -246,11 +251,16 @@ class Database:
         sign-in's look-ups, a listing that is one SELECT, a report's batch): on SQLite no
         BEGIN and no ROLLBACK, each statement sees the database as it is when it runs; no
         write lock. Statements fewer matter on a request as short as an MP3 Range request."""
-        unit = StatementUnit(self.engine, {"callsuite_read_only": True, "callsuite_statement_snapshots": True})
+        unit = StatementUnit(self.engine)  # no BEGIN: pysqlite, told no isolation level, autocommits
         try:
             yield unit
         finally:
             unit.close()
+
+    def ping(self) -> None:
+        """One round trip to the database; raises if it does not answer."""
+        with self.read_unit() as unit:
+            _PING.first(unit, {})
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent). On PostgreSQL under an

@@ -10,18 +10,21 @@ import logging
 import threading
 from typing import Callable
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, String, bindparam, func, select
 
+from .statements import Prepared
 from .units import UnitOfWork
 
 log = logging.getLogger(__name__)
 CHANNEL = "callsuite_events"
 
 
+_NOTIFY = Prepared(select(func.pg_notify(bindparam("channel", type_=String()), bindparam("payload", type_=String()))))
+
+
 def send(session: UnitOfWork, messages: list[dict]) -> None:
     for message in messages:
-        session.connection().execute(text("SELECT pg_notify(:channel, :payload)"),
-                                     {"channel": CHANNEL, "payload": json.dumps(message, separators=(",", ":"))})
+        _NOTIFY.run(session, {"channel": CHANNEL, "payload": json.dumps(message, separators=(",", ":"))})
 
 
 class Listener:

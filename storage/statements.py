@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from sqlalchemy.exc import DBAPIError
 
-from .units import UnitOfWork
+from .units import StatementUnit, UnitOfWork
 
 
 class _Compiled:
@@ -72,16 +72,20 @@ class Prepared:
         return compiled
 
     def _execute(self, session: UnitOfWork, params: Mapping[str, Any]):
-        connection = session.connection()  # begins the session's transaction as any statement would
-        compiled = self._compiled(connection.dialect)
+        # Either begins the transaction as any statement would.
+        if isinstance(session, StatementUnit):
+            dialect, driver = session.dialect, session.driver_connection()
+        else:
+            connection = session.connection()
+            dialect, driver = connection.dialect, connection.connection.driver_connection
+        compiled = self._compiled(dialect)
         parameters = compiled.parameters(params)
-        cursor = connection.connection.driver_connection.cursor()
+        cursor = driver.cursor()
         try:
             cursor.execute(compiled.sql, parameters)
         except compiled.dbapi_error as exc:
             cursor.close()
-            raise DBAPIError.instance(compiled.sql, parameters, exc, compiled.dbapi_error,
-                                      dialect=connection.dialect) from exc
+            raise DBAPIError.instance(compiled.sql, parameters, exc, compiled.dbapi_error, dialect=dialect) from exc
         return compiled, cursor
 
     def run(self, session: UnitOfWork, params: Mapping[str, Any]) -> None:

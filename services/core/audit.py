@@ -136,10 +136,8 @@ class AuditLog:
         listening = (event.recording_id, origin.user, origin.address)
         if self._logged_since(listening, now - REPLAY_WINDOW):
             return  # no statement at all: a player's Range requests take no write lock
-        logged_at = session.connection().scalar(select(func.max(AuditEntry.at)).where(
-            AuditEntry.action == "played", AuditEntry.recording_id == event.recording_id,
-            _same(AuditEntry.user, origin.user), _same(AuditEntry.address, origin.address),
-            AuditEntry.at > now - REPLAY_WINDOW))
+        (logged_at,) = _LAST_PLAY.first(session, {"recording_id": event.recording_id, "user": origin.user,
+                                                  "address": origin.address, "since": now - REPLAY_WINDOW})
         if logged_at is not None:  # by another process, or before this one started
             self._remember(listening, logged_at)
             return
@@ -175,10 +173,12 @@ _INSERT_ENTRY_OF_RECORDING = Prepared(insert(_ENTRIES).from_select(
     [*_ENTRY_VALUES, "recording_id", "reference", "call_id"],
     select(*_ENTRY_BINDS, _RECORDINGS.c.id, _RECORDINGS.c.reference, _RECORDINGS.c.call_id)
     .where(_RECORDINGS.c.id == bindparam("recording_id"))))
-
-
-def _same(column, value):
-    return column.is_(None) if value is None else column == value
+# The newest play of a recording by this user at this address (either may be none: IS, not =).
+_LAST_PLAY = Prepared(select(func.max(_ENTRIES.c.at)).where(
+    _ENTRIES.c.action == "played", _ENTRIES.c.recording_id == bindparam("recording_id"),
+    _ENTRIES.c.user.is_not_distinct_from(bindparam("user", type_=_ENTRIES.c.user.type)),
+    _ENTRIES.c.address.is_not_distinct_from(bindparam("address", type_=_ENTRIES.c.address.type)),
+    _ENTRIES.c.at > bindparam("since", type_=_ENTRIES.c.at.type)))
 
 
 def _cut(value: Optional[str], limit: int) -> Optional[str]:

@@ -108,7 +108,7 @@ def test_authenticate_counts_failures_and_refuses_without_verifying(db, clock):
         raise Unauthorized("wrong password")
 
     def lookup(session):
-        assert session.connection() is not None  # looked up inside the check's read transaction
+        assert session.driver_connection() is not None  # looked up inside the check's read unit
         return "alice's account"
 
     for _ in range(5):

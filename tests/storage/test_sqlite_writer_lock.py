@@ -4,13 +4,16 @@ would wait for itself is told at once."""
 import threading
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, table, text
 from sqlalchemy.exc import OperationalError
 
 from storage.database import Database, NestedWriteTransaction, writer_lock_for
+from storage.statements import Prepared
+from storage.units import StatementUnit
 
 INSERT = text("INSERT INTO notes (body) VALUES (:body)")
 COUNT = text("SELECT count(*) FROM notes")
+PREPARED_COUNT = Prepared(select(func.count()).select_from(table("notes")))
 
 
 @pytest.fixture
@@ -128,9 +131,10 @@ def test_a_read_unit_sees_each_commit_as_it_happens_and_a_read_session_does_not(
         with database.session() as session:
             session.execute(text("DELETE FROM notes"))
         with reading() as reader:
-            connection = reader.connection()
-            assert connection.execute(COUNT).scalar_one() == 0
+            assert PREPARED_COUNT.first(reader, {}) == (0,)
             with database.session() as writer:
                 writer.execute(INSERT, {"body": "meanwhile"})
-            assert connection.execute(COUNT).scalar_one() == seen_after_write
-            assert connection.connection.driver_connection.in_transaction is (seen_after_write == 0)
+            assert PREPARED_COUNT.first(reader, {}) == (seen_after_write,)
+            driver = (reader.driver_connection() if isinstance(reader, StatementUnit)
+                      else reader.connection().connection.driver_connection)
+            assert driver.in_transaction is (seen_after_write == 0)
