@@ -1,7 +1,11 @@
 """CTI ingest: a PBX posts call events over HTTP; the ledger keeps them, checked."""
+import threading
+import time
+from datetime import datetime, timezone
+
 import requests
 from helpers.server import CTI_TOKEN
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import selectinload
 
 from storage.models import Call
@@ -131,3 +135,34 @@ def test_bad_tracking_details_are_refused(live):
         response = live.cti(event("call.started", "pbx-bad", "2026-11-20T19:00:00Z", **fields))
         assert response.status_code == 400 and reason in response.text, (fields, response.text)
     assert stored(live, "pbx-bad") is None
+
+
+def test_of_two_answers_at_once_one_wins_and_the_other_is_a_conflict(live):
+    assert live.cti(event("call.started", "pbx-race", "2026-11-20T19:00:00Z", extension="205")).status_code == 201
+    first_answer = datetime(2026, 11, 20, 19, 0, 2, tzinfo=timezone.utc)
+    answers = []
+    with live.db.session() as other:
+        # Another answer of the call, written and not yet committed, when this one arrives.
+        other.execute(update(Call).where(Call.source == "cti", Call.external_id == "pbx-race")
+                      .values(state="answered", answered_at=first_answer))
+        request = threading.Thread(target=lambda: answers.append(
+            live.cti(event("call.answered", "pbx-race", "2026-11-20T19:00:03Z"))))
+        request.start()
+        if live.db.is_sqlite:
+            time.sleep(0.3)  # it waits for the writer lock, before its first statement
+        else:  # it read the call as ringing, and its UPDATE waits for the other's row lock
+            with live.db.engine.connect() as watcher:
+                deadline = time.monotonic() + 10
+                while not watcher.execute(text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'")).scalar_one():
+                    assert time.monotonic() < deadline, "the answer never waited for the row"
+                    time.sleep(0.02)
+    request.join(timeout=10)
+    (answer,) = answers
+    assert answer.status_code == 409, answer.text
+    # SQLite lets one writer in at a time: this answer reads the call after the other.
+    expected = "is answered; it cannot be answered now" if live.db.is_sqlite else "changed while it was being answered"
+    assert expected in answer.text
+    call = stored(live, "pbx-race")
+    assert call.state == "answered" and call.answered_at == first_answer
