@@ -102,7 +102,9 @@ def _finite_float(text: str) -> float:
 def parse_json(data: bytes, *, max_depth: int = JSON_MAX_DEPTH) -> Any:
     """json.loads for request bodies: nesting deeper than `max_depth` and integers beyond
     64 bits are refused (BadJson) before they can exhaust the stack or overflow a column."""
-    depth, position = 0, 0
+    # Fewer brackets in all than the limit (strings' included: the usual small body) cannot nest
+    # beyond it, and counting is one pass in C; only a body with more is scanned for its depth.
+    depth, position = 0, 0 if data.count(b"[") + data.count(b"{") > max_depth else len(data)
     while (found := _JSON_STRUCTURE.search(data, position)) is not None:
         char, position = found.group(), found.end()
         if char == b'"':  # skip the string whole: brackets in it do not count
