@@ -10,8 +10,9 @@ the WSGI application directly, and prints the CPU time of one request of each ki
 by the seed URL and by SOAP 1.1, an MP3 Range request (64 KiB, Basic auth),
 GetRecordingInfo (SOAP 1.1, Basic auth), the Callbutton report of that call, Buzzeasy's REST
 RequestCallWhenAvailable (a new ASAP request each time) and a CTI call.started, next to
-a stock Spyne Soap11 echo and a plain-WSGI hello-world called the same way; then a
-pyinstrument profile of one of those loops.
+AddLink's floor (bench/run.py's: its statements straight through sqlite3, on a copy of the
+database), a stock Spyne Soap11 echo and a plain-WSGI hello-world called the same way; then
+a pyinstrument profile of one of those loops.
 """
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ import base64
 import io
 import json
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -37,7 +40,7 @@ from services.system import System  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))
-from baselines import spyne_echo  # noqa: E402
+from baselines import floor, spyne_echo  # noqa: E402
 from demo_site import bench_site  # noqa: E402
 from helpers.audio import tone_mp3  # noqa: E402  (the suite's MP3 maker)
 
@@ -260,7 +263,15 @@ def main() -> int:
         loop(app, 200, lambda n: cti_environ(-n - 2))
         cti = loop(app, args.requests, cti_environ)
         echoed = loop(echo, args.requests, echo_environ)
-        print(f"in process, CPU per request: AddLink GET {mean * 1e6:.0f} µs, AddLink SOAP 1.1 {soap * 1e6:.0f} µs, "
+        # bench/run.py's floor (AddLink's statements straight through sqlite3) on a copy of this database.
+        floor_copy = work / "floor.db"
+        with closing(sqlite3.connect(work / "callsuite.db")) as source, closing(sqlite3.connect(floor_copy)) as copy:
+            source.backup(copy)
+        floor_app = floor(floor_copy, work / "recordings")
+        loop(floor_app, 200, lambda n: environ_for(f"/addlink/FW-{n}", query))
+        floored = loop(floor_app, args.requests, lambda n: environ_for(f"/addlink/F-{n}", query))
+        print(f"in process, CPU per request: AddLink GET {mean * 1e6:.0f} µs (its floor {floored * 1e6:.0f} µs), "
+              f"AddLink SOAP 1.1 {soap * 1e6:.0f} µs, "
               f"MP3 Range 64 KiB {mp3 * 1e6:.0f} µs, GetRecordingInfo SOAP 1.1 {info * 1e6:.0f} µs, "
               f"Callbutton small report {report * 1e6:.0f} µs, RequestCallWhenAvailable REST {callback * 1e6:.0f} µs, "
               f"CTI call.started {cti * 1e6:.0f} µs, "
