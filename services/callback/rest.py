@@ -146,8 +146,8 @@ class CallbackRest:
             database = self.system.database
             with (database.read_unit() if operation in STATEMENTS_ONLY
                   else database.unit() if operation in STATEMENT_WRITES
-                  else database.read_session() if operation in READ_ONLY else database.session()) as session:
-                result = handler(session, args, caller)
+                  else database.read_session() if operation in READ_ONLY else database.session()) as unit:
+                result = handler(unit, args, caller)
         except (BadArgument, InvalidInput) as exc:
             return _bad(str(exc))
         except callbacks.AuthenticationFailed as exc:
@@ -158,29 +158,29 @@ class CallbackRest:
 
     # -- the six operations: bare answers ------------------------------------------------
 
-    def request_call_when_available(self, session, args, caller):
+    def request_call_when_available(self, unit, args, caller):
         return wire.response_message(callbacks.request_call_when_available(
-            session, caller, _new_request(args), telephony_available=wire.telephony_available(self.system)))
+            unit, caller, _new_request(args), telephony_available=wire.telephony_available(self.system)))
 
-    def request_call_schedule(self, session, args, caller):
+    def request_call_schedule(self, unit, args, caller):
         return wire.response_message(callbacks.request_call_schedule(
-            session, caller, _new_request(args), timeslot_id=_int(args, "timeslot"), when=_date(args, "date"),
+            unit, caller, _new_request(args), timeslot_id=_int(args, "timeslot"), when=_date(args, "date"),
             telephony_available=wire.telephony_available(self.system)))
 
-    def get_available_times(self, session, args, caller):
+    def get_available_times(self, unit, args, caller):
         after = _required_date(args, "requestedDate")
-        return [wire.time_slot(s) for s in callbacks.available_times(session, caller, _int(args, "serviceQueue"), after)]
+        return [wire.time_slot(s) for s in callbacks.available_times(unit, caller, _int(args, "serviceQueue"), after)]
 
-    def get_next_three_time_slots(self, session, args, caller):
+    def get_next_three_time_slots(self, unit, args, caller):
         after = _required_date(args, "time", "requestedDate")
         return [wire.time_slot(s)
-                for s in callbacks.next_three_time_slots(session, caller, _int(args, "serviceQueue"), after)]
+                for s in callbacks.next_three_time_slots(unit, caller, _int(args, "serviceQueue"), after)]
 
-    def update_ewt_record(self, session, args, caller):
-        return callbacks.update_ewt(session, caller, _int(args, "serviceQueue"), _int(args, "ewt"))
+    def update_ewt_record(self, unit, args, caller):
+        return callbacks.update_ewt(unit, caller, _int(args, "serviceQueue"), _int(args, "ewt"))
 
-    def get_ewt_by_service_id(self, session, args, caller):
-        return callbacks.ewt_of(session, caller, _int(args, "serviceQueueID", "serviceQueue"))
+    def get_ewt_by_service_id(self, unit, args, caller):
+        return callbacks.ewt_of(unit, caller, _int(args, "serviceQueueID", "serviceQueue"))
 
 
 def _required_date(args, *names):
