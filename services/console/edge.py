@@ -345,7 +345,7 @@ class Console:
                 call = calloptions.call_for_editor(session, session.get(User, viewer.id), call_id)
                 if call.recording is None or call.recording.state != "available":
                     raise NotFound("the call has no recording")
-                recordings.protect_from_deletion(session, call.recording)
+                recordings.protect_from_deletion(session, recording_id=call.recording.id, call_id=call.id)
         except (Forbidden, NotFound) as exc:
             return self._call_refused(viewer, request, exc)
         log.info("console: %s protected the recording of call %s", viewer.username, call_id)

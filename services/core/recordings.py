@@ -148,12 +148,17 @@ def note_listening(session: UnitOfWork, recording: Playable | Recording, *, down
     events.publish(session, kind(call_id=recording.call_id, recording_id=recording.id))
 
 
-def protect_from_deletion(session: Session, recording: Recording) -> bool:
-    """Protect a recording from retention deletion; False if it already was."""
-    if recording.deletion_protected:
+_PROTECT = Prepared(update(_RECORDINGS).where(_RECORDINGS.c.id == bindparam("recording_id"),
+                                              _RECORDINGS.c.deletion_protected.is_(False))
+                    .values(deletion_protected=True).returning(_RECORDINGS.c.id))
+
+
+def protect_from_deletion(session: UnitOfWork, *, recording_id: int, call_id: int) -> bool:
+    """Protect a recording from retention deletion and announce it (the audit log records
+    who): one conditional UPDATE, so of two at once one protects. False if it already was."""
+    if _PROTECT.first(session, {"recording_id": recording_id}) is None:
         return False
-    recording.deletion_protected = True
-    events.publish(session, events.RecordingProtected(call_id=recording.call_id, recording_id=recording.id))
+    events.publish(session, events.RecordingProtected(call_id=call_id, recording_id=recording_id))
     return True
 
 
@@ -226,9 +231,6 @@ _RECALL_CANDIDATES = Prepared(
            or_(_CALLS.c.ended_at.is_(None),
                _CALLS.c.ended_at >= bindparam("earliest_end", type_=_CALLS.c.ended_at.type)))
     .order_by(_CALLS.c.started_at.desc()).limit(50))
-_PROTECT = Prepared(update(_RECORDINGS).where(_RECORDINGS.c.id == bindparam("recording_id"),
-                                              _RECORDINGS.c.deletion_protected.is_(False))
-                    .values(deletion_protected=True).returning(_RECORDINGS.c.id))
 
 
 def recall_candidates(session: UnitOfWork, *, extension: str, when: datetime,
@@ -260,7 +262,7 @@ def _recall(session: UnitOfWork, store, *, extension: str, when: datetime, phone
         if wanted and not any(_digits(n).endswith(wanted) or (wanted.endswith(_digits(n)) and _digits(n))
                               for n in (found.ani, found.did, found.target)):
             continue
-        if protect and _PROTECT.first(session, {"recording_id": found.id}) is not None:
-            events.publish(session, events.RecordingProtected(call_id=found.call_id, recording_id=found.id))
+        if protect:
+            protect_from_deletion(session, recording_id=found.id, call_id=found.call_id)
         return crm.audio_file_at(found.recording_path_prefix, found.reference, found.file_path, found.state, store)
     return ""
