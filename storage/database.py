@@ -10,7 +10,8 @@ from typing import Iterable, Iterator, Optional
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, literal_column, make_url, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from .statements import Prepared
@@ -153,6 +154,14 @@ def _sqlite_begin(conn) -> None:
 
 
 _PING = Prepared(select(literal_column("1")))
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not answer just now (a connection refused or
+    cut, the pool exhausted, a lock or serialization conflict, SQLite's "database is
+    locked"), so the same request may well succeed a moment later."""
+    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def _in_memory(url: str) -> bool:

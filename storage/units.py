@@ -36,7 +36,7 @@ class StatementUnit:
     def driver_connection(self):
         """The driver's connection, its transaction begun at the first statement (as a Session's)."""
         if self._pooled is None:
-            pooled = self._engine.raw_connection()
+            pooled = self._driver_call("connect", self._engine.raw_connection)
             try:
                 if self._begin is not None:
                     self._begin(pooled.driver_connection)
@@ -58,23 +58,24 @@ class StatementUnit:
 
     def commit(self) -> None:
         if self._pooled is not None:
-            self._ending("COMMIT", self._pooled.driver_connection.commit)
+            self._driver_call("COMMIT", self._pooled.driver_connection.commit)
 
     def rollback(self) -> None:
         self.info.clear()  # its events go with it
         if self._pooled is not None:
-            self._ending("ROLLBACK", self._pooled.driver_connection.rollback)
+            self._driver_call("ROLLBACK", self._pooled.driver_connection.rollback)
 
     def close(self) -> None:
         if self._pooled is not None:
             pooled, self._pooled = self._pooled, None
             pooled.close()  # back to the pool, which rolls back a transaction still open
 
-    def _ending(self, what: str, end: Callable[[], None]) -> None:
-        # Driver errors come out as SQLAlchemy's, as from a Session's commit.
+    def _driver_call(self, what: str, call: Callable[[], Any]) -> Any:
+        # Driver errors come out as SQLAlchemy's (a refused connection as OperationalError),
+        # as from a Session: the pool's own connect does not translate them.
         error = self.dialect.loaded_dbapi.Error
         try:
-            end()
+            return call()
         except error as exc:
             raise DBAPIError.instance(what, None, exc, error, dialect=self.dialect) from exc
 

@@ -16,6 +16,10 @@ KINDS: dict[type, tuple[int, str]] = {
     errors.Unavailable: (503, "Server.Unavailable"),
 }
 UNKNOWN = (500, "Server")
+# A database that cannot answer just now (storage.database.unavailable): the same request
+# may succeed a moment later, on every binding (HTTP 503 with Retry-After, a Server.Unavailable fault).
+DATABASE_UNAVAILABLE = errors.Unavailable("the database is unavailable; try again shortly")
+RETRY_AFTER_UNAVAILABLE_S = 5
 
 
 def kind_of(exc: errors.CallsuiteError) -> tuple[int, str]:

@@ -9,8 +9,10 @@ import time
 from typing import Callable, Optional
 
 from services.core import audit
+from storage.database import unavailable
 
 from .auth import USER
+from .errors import DATABASE_UNAVAILABLE, RETRY_AFTER_UNAVAILABLE_S, http_status
 from .wsgi import BodyTooLarge, plain_response
 
 access_log = logging.getLogger("callsuite.access")
@@ -116,8 +118,15 @@ class ServerMiddleware:
             self._log(environ, state, started)
 
     def _failed(self, exc: Exception, environ, start_response, state, started) -> list[bytes]:
+        headers = []
         if isinstance(exc, BodyTooLarge):
             status, body = "413 Request Entity Too Large", f"{exc}\n".encode()
+        elif unavailable(exc):
+            # Not a bug of the request: the client (or a proxy) may send it again.
+            error_log.warning("database unavailable on %s %s: %s", environ.get("REQUEST_METHOD"),
+                              environ.get("PATH_INFO"), str(exc).split("\n", 1)[0])
+            status, body = f"{http_status(DATABASE_UNAVAILABLE)} Service Unavailable", f"{DATABASE_UNAVAILABLE}\n".encode()
+            headers = [("Retry-After", str(RETRY_AFTER_UNAVAILABLE_S))]
         else:
             error_log.error("unhandled error on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
                             exc_info=exc)
@@ -125,7 +134,7 @@ class ServerMiddleware:
         if state["sent"]:
             return []  # headers are out: the truncated body is all the client can be told
         start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
-                                ("X-Request-Id", environ.get("callsuite.request_id", ""))],
+                                ("X-Request-Id", environ.get("callsuite.request_id", "")), *headers],
                        (type(exc), exc, exc.__traceback__))
         state["status"], state["bytes"] = status.split(" ", 1)[0], len(body)
         if started is not None:

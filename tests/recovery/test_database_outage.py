@@ -1,12 +1,18 @@
 """The database away for a while (PostgreSQL refusing the server's connections): /health
-says so with 503, requests fail with a plain error, and once the database is back the same
-process serves again, without a restart (its pool reconnects)."""
+says so with 503, requests are told to come again (HTTP 503 with Retry-After, a SOAP
+Server.Unavailable fault), and once the database is back the same process serves again,
+without a restart (its pool reconnects)."""
 from __future__ import annotations
 
 import pytest
 import requests
 from helpers.server import start_server
+from helpers.soap import soap_body
 from sqlalchemy import create_engine, make_url, text
+
+SOAP_ADD_LINK = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+                 '<s:Body><AddLink xmlns="urn:callsuite:recording:1"><id>OUTAGE-SOAP</id><host>WS-ALICE</host>'
+                 '</AddLink></s:Body></s:Envelope>').encode()
 
 
 @pytest.fixture
@@ -38,7 +44,14 @@ def test_health_is_degraded_while_the_database_is_away_and_the_server_recovers(s
             assert health.status_code == 503
             assert health.json() == {"status": "degraded", "database": "unavailable", "switch": "simulated"}
             refused = requests.get(add_link.format(1), timeout=30)
-            assert refused.status_code == 500 and refused.text == "internal server error\n"
+            assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+            assert refused.text == "the database is unavailable; try again shortly\n"
+            soap = requests.post(server.url("/soap/recording"), data=SOAP_ADD_LINK, timeout=30,
+                                 headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"AddLink"'})
+            assert soap.status_code == 500  # a SOAP 1.1 fault
+            fault = soap_body(soap.content)
+            assert fault.findtext("faultcode").endswith(":Server.Unavailable")
+            assert fault.findtext("faultstring") == "the database is unavailable; try again shortly"
         finally:
             _admit(admin, url.database, True)
         assert requests.get(server.url("/health"), timeout=30).json()["status"] == "ok"
