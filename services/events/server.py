@@ -21,6 +21,8 @@ from aiohttp import web
 
 from services.core import callback_status, events
 from services.core.server_secrets import shared_secret
+from services.http.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_UNAVAILABLE_S
+from storage.database import unavailable
 
 from . import demo
 from .feed import Feed
@@ -92,11 +94,25 @@ class EventsServer:
                 return preflight(request)
             return await handler(request)
 
+        @web.middleware
+        async def database_gate(request, handler):
+            try:
+                return await handler(request)
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                # As the services' 503: a stream or poll sent again a moment later may well succeed.
+                log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                            str(exc).split("\n", 1)[0])
+                response = refusal(503, str(DATABASE_UNAVAILABLE))
+                response.headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE_S)
+                return response
+
         async def add_cors(request, response):
             if origins.permits(request.headers.get("Origin")):
                 response.headers.update(cors_headers(request))
 
-        app = web.Application(middlewares=[origin_gate], client_max_size=MAX_FORM_BYTES)
+        app = web.Application(middlewares=[origin_gate, database_gate], client_max_size=MAX_FORM_BYTES)
         app.on_response_prepare.append(add_cors)
         app.add_routes(signalr.routes() + sse.routes() + demo.routes(settings))
         async def health(request):

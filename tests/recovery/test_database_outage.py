@@ -1,6 +1,6 @@
 """The database away for a while (PostgreSQL refusing the server's connections): /health
 says so with 503, requests are told to come again (HTTP 503 with Retry-After, a SOAP
-Server.Unavailable fault), and once the database is back the same process serves again,
+Server.Unavailable fault; the events server's streams too), and once the database is back the same process serves again,
 without a restart (its pool reconnects)."""
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def test_health_is_degraded_while_the_database_is_away_and_the_server_recovers(s
             fault = soap_body(soap.content)
             assert fault.findtext("faultcode").endswith(":Server.Unavailable")
             assert fault.findtext("faultstring") == "the database is unavailable; try again shortly"
+            stream = requests.get(server.events_url + "/events/callbacks/1234567890", timeout=30)  # SSE
+            assert stream.status_code == 503 and stream.headers["Retry-After"] == "5"
+            assert stream.text == "the database is unavailable; try again shortly\n"
         finally:
             _admit(admin, url.database, True)
         assert requests.get(server.url("/health"), timeout=30).json()["status"] == "ok"
