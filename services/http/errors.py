@@ -22,6 +22,12 @@ DATABASE_UNAVAILABLE = errors.Unavailable("the database is unavailable; try agai
 RETRY_AFTER_UNAVAILABLE_S = 5
 
 
+def note_unavailable(log, where: str, exc: BaseException) -> None:
+    """One warning line for a request the database could not answer: an outage must not fill
+    the log with a traceback per request."""
+    log.warning("database unavailable on %s: %s", where, str(exc).split("\n", 1)[0])
+
+
 def kind_of(exc: errors.CallsuiteError) -> tuple[int, str]:
     for cls in type(exc).__mro__:
         if cls in KINDS:

@@ -12,7 +12,7 @@ from services.core import audit
 from storage.database import unavailable
 
 from .auth import USER
-from .errors import DATABASE_UNAVAILABLE, RETRY_AFTER_UNAVAILABLE_S, http_status
+from .errors import DATABASE_UNAVAILABLE, RETRY_AFTER_UNAVAILABLE_S, http_status, note_unavailable
 from .wsgi import BodyTooLarge, plain_response
 
 access_log = logging.getLogger("callsuite.access")
@@ -123,8 +123,7 @@ class ServerMiddleware:
             status, body = "413 Request Entity Too Large", f"{exc}\n".encode()
         elif unavailable(exc):
             # Not a bug of the request: the client (or a proxy) may send it again.
-            error_log.warning("database unavailable on %s %s: %s", environ.get("REQUEST_METHOD"),
-                              environ.get("PATH_INFO"), str(exc).split("\n", 1)[0])
+            note_unavailable(error_log, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}", exc)
             status, body = f"{http_status(DATABASE_UNAVAILABLE)} Service Unavailable", f"{DATABASE_UNAVAILABLE}\n".encode()
             headers = [("Retry-After", str(RETRY_AFTER_UNAVAILABLE_S))]
         else:

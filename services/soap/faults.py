@@ -8,7 +8,7 @@ from spyne import Fault
 
 from services.core import errors
 from services.core.throttle import TooManyAttempts
-from services.http.errors import DATABASE_UNAVAILABLE, fault_code
+from services.http.errors import DATABASE_UNAVAILABLE, fault_code, note_unavailable
 from storage.database import unavailable
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def soap_operation(func=None, *, access=None):
             raise getattr(access, "fault", to_fault)(exc) from None
         except Exception as exc:
             if unavailable(exc):  # as the HTTP edges' 503: the client may send it again
-                log.warning("database unavailable in %s: %s", func.__name__, str(exc).split("\n", 1)[0])
+                note_unavailable(log, func.__name__, exc)
                 raise to_fault(DATABASE_UNAVAILABLE) from None
             raise
 
