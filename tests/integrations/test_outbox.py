@@ -208,15 +208,21 @@ def test_unreachable_targets_and_malformed_entries_are_failures(tmp_path):
         with database.session() as session:
             enqueue(session, "bms_link", f"http://u:{SECRET}@127.0.0.1:9/x?password={SECRET}", {})
             enqueue(session, "crm_web_service", "http://127.0.0.1:9/soap", {})
-        worker = OutboxWorker(database, interval_s=0.1, max_attempts=5, timeout_s=2)
+        # A first retry delay of 30-60 s (interval x 2^0, jittered 50-100 %): far longer than
+        # a loaded machine takes between the attempt and the assertion.
+        worker = OutboxWorker(database, interval_s=60, max_attempts=5, timeout_s=2)
+        attempted_from = datetime.now(timezone.utc)
         assert worker.run_once() == 2
+        attempted_until = datetime.now(timezone.utc)
         unreachable, web_service = entries_in(database)
     finally:
         database.dispose()
     assert unreachable.state == web_service.state == "pending" and unreachable.attempts == 1
     assert unreachable.last_error == "ConnectionError: GET http://127.0.0.1:9/x?password=***"
     assert web_service.last_error.startswith("malformed crm_web_service entry")
-    assert unreachable.next_attempt_at > datetime.now(timezone.utc)  # rescheduled, not lost
+    # rescheduled with backoff, not lost
+    assert attempted_from + timedelta(seconds=30) <= unreachable.next_attempt_at
+    assert unreachable.next_attempt_at <= attempted_until + timedelta(seconds=60)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
