@@ -74,8 +74,10 @@ class WriterLock:
                 "this thread already holds a write transaction on this SQLite database; "
                 "finish it before opening another write session")
         if not self._lock.acquire(timeout=self.timeout_s):
-            raise sqlite3.OperationalError(
+            busy = sqlite3.OperationalError(
                 f"database is locked (another writer of this process held it for over {self.timeout_s:g} s)")
+            busy.sqlite_errorcode, busy.sqlite_errorname = sqlite3.SQLITE_BUSY, "SQLITE_BUSY"
+            raise busy
         self.owner = threading.get_ident()
 
     def release(self) -> None:
@@ -156,12 +158,24 @@ def _sqlite_begin(conn) -> None:
 _PING = Prepared(select(literal_column("1")))
 
 
+# SQLite's primary result codes that mean "not now" (another writer, the file or its disk
+# away or full). Its generic SQLITE_ERROR (a missing table, a syntax error) is also an
+# OperationalError, but a bug or an unmigrated database, which waiting does not mend.
+_SQLITE_TRANSIENT = frozenset({
+    sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL})
+
+
 def unavailable(exc: BaseException) -> bool:
     """Whether `exc` says the database could not answer just now (a connection refused or
     cut, the pool exhausted, a lock or serialization conflict, SQLite's "database is
     locked"), so the same request may well succeed a moment later."""
-    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError) and isinstance(exc.orig, sqlite3.Error):
+        code = getattr(exc.orig, "sqlite_errorcode", None)  # None: the module's own refusal
+        return code is not None and code & 0xFF in _SQLITE_TRANSIENT
+    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout))
 
 
 def _in_memory(url: str) -> bool:

@@ -1,13 +1,14 @@
 """SQLite's writers queue on a lock in the process (woken as soon as it is free, not by
 SQLite's sleeping busy handler), with the same timeout as SQLite's, and a thread that
 would wait for itself is told at once."""
+import sqlite3
 import threading
 
 import pytest
 from sqlalchemy import func, select, table, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from storage.database import Database, NestedWriteTransaction, writer_lock_for
+from storage.database import Database, NestedWriteTransaction, unavailable, writer_lock_for
 from storage.statements import Prepared
 from storage.units import StatementUnit
 
@@ -79,9 +80,10 @@ def test_a_writer_waiting_longer_than_the_timeout_gets_database_is_locked(databa
     holder.start()
     try:
         assert holding.wait(30)
-        with pytest.raises(OperationalError, match="database is locked"):
+        with pytest.raises(OperationalError, match="database is locked") as refused:
             with database.session() as session:
                 session.execute(INSERT, {"body": "waiter"})
+        assert unavailable(refused.value)  # come again, as for SQLite's own busy lock
     finally:
         release.set()
         holder.join()
@@ -138,3 +140,22 @@ def test_a_read_unit_sees_each_commit_as_it_happens_and_a_read_session_does_not(
             driver = (reader.driver_connection() if isinstance(reader, StatementUnit)
                       else reader.connection().connection.driver_connection)
             assert driver.in_transaction is (seen_after_write == 0)
+
+def test_only_sqlites_not_now_errors_are_unavailable(database, tmp_path):
+    # A missing table is a bug or an unmigrated database: a 500, not "try again shortly".
+    with pytest.raises(OperationalError, match="no such table") as missing:
+        with database.read_session() as session:
+            session.execute(text("SELECT * FROM missing"))
+    assert not unavailable(missing.value)
+    # Another process holding the write lock: SQLite's own SQLITE_BUSY, as SQLAlchemy wraps it.
+    holder = sqlite3.connect(tmp_path / "lock.db", isolation_level=None)
+    waiter = sqlite3.connect(tmp_path / "lock.db", isolation_level=None, timeout=0)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError) as busy:
+            waiter.execute("BEGIN IMMEDIATE")
+    finally:
+        holder.close()
+        waiter.close()
+    assert busy.value.sqlite_errorcode == sqlite3.SQLITE_BUSY
+    assert unavailable(DBAPIError.instance("BEGIN IMMEDIATE", None, busy.value, sqlite3.Error))
