@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from services.core import callback_status
 from services.core.errors import CallsuiteError
 from services.core.throttle import TooManyAttempts
+from services.http.errors import DATABASE_UNAVAILABLE, note_unavailable
+from storage.database import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,14 @@ class NotifyMe:
             changed = self.subscribe(connection_id, address, arguments[0])
         except HubError as error:
             result["E"] = str(error)
+            return result, False
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            # The hub's own error form: the page's invocation fails with the reason and may
+            # Subscribe again (an HTTP error would leave the jQuery client's promise unsettled).
+            note_unavailable(log, f"{HUB_NAME}.{method}", exc)
+            result["E"] = str(DATABASE_UNAVAILABLE)
             return result, False
         return result, changed
 

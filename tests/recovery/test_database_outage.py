@@ -1,11 +1,13 @@
 """The database away for a while (PostgreSQL refusing the server's connections): /health
 says so with 503, requests are told to come again (HTTP 503 with Retry-After, a SOAP
-Server.Unavailable fault; the events server's streams too), and once the database is back the same process serves again,
+Server.Unavailable fault; the events server's streams too, and a SignalR hub invocation
+fails with the reason as the hub's error), and once the database is back the same process serves again,
 without a restart (its pool reconnects)."""
 from __future__ import annotations
 
 import pytest
 import requests
+from helpers.events import Connection
 from helpers.server import start_server
 from helpers.soap import soap_body
 from sqlalchemy import create_engine, make_url, text
@@ -38,6 +40,8 @@ def test_health_is_degraded_while_the_database_is_away_and_the_server_recovers(s
     add_link = server.url("/bluebutler/service/AddLink/id=OUTAGE-{}?host=WS-ALICE&activeCall=FALSE")
     try:
         assert requests.get(server.url("/health"), timeout=10).status_code == 200
+        page = Connection(server.events_url)  # a customer's page, connected before the outage
+        page.connect()
         _admit(admin, url.database, False)
         try:
             health = requests.get(server.url("/health"), timeout=30)
@@ -55,6 +59,9 @@ def test_health_is_degraded_while_the_database_is_away_and_the_server_recovers(s
             stream = requests.get(server.events_url + "/events/callbacks/1234567890", timeout=30)  # SSE
             assert stream.status_code == 503 and stream.headers["Retry-After"] == "5"
             assert stream.text == "the database is unavailable; try again shortly\n"
+            subscribe = page.invoke("Subscribe", "1234567890", call_id=3)  # the hub's own error form
+            assert subscribe.status_code == 200
+            assert subscribe.json() == {"I": "3", "E": "the database is unavailable; try again shortly"}
         finally:
             _admit(admin, url.database, True)
         assert requests.get(server.url("/health"), timeout=30).json()["status"] == "ok"
