@@ -88,6 +88,16 @@ class _Statement:
         return tuple(given[name] for name in self.names)
 
 
+def copy_for_floor(database: Path, target: Path) -> Path:
+    """A copy of Callsuite's database, demo data and all, for the floor to run on."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(database)) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+    return target
+
+
 def floor(database: Path, recordings: Path):
     import threading
     import uuid

@@ -21,11 +21,9 @@ import base64
 import io
 import json
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
-from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,7 +38,7 @@ from services.system import System  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))
-from baselines import floor, spyne_echo  # noqa: E402
+from baselines import copy_for_floor, floor, spyne_echo  # noqa: E402
 from demo_site import bench_site  # noqa: E402
 from helpers.audio import tone_mp3  # noqa: E402  (the suite's MP3 maker)
 
@@ -264,9 +262,7 @@ def main() -> int:
         cti = loop(app, args.requests, cti_environ)
         echoed = loop(echo, args.requests, echo_environ)
         # bench/run.py's floor (AddLink's statements straight through sqlite3) on a copy of this database.
-        floor_copy = work / "floor.db"
-        with closing(sqlite3.connect(work / "callsuite.db")) as source, closing(sqlite3.connect(floor_copy)) as copy:
-            source.backup(copy)
+        floor_copy = copy_for_floor(work / "callsuite.db", work / "floor.db")
         floor_app = floor(floor_copy, work / "recordings")
         loop(floor_app, 200, lambda n: environ_for(f"/addlink/FW-{n}", query))
         floored = loop(floor_app, args.requests, lambda n: environ_for(f"/addlink/F-{n}", query))

@@ -36,12 +36,10 @@ import re
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -52,6 +50,7 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+from baselines import copy_for_floor  # noqa: E402
 from demo_site import bench_site  # noqa: E402  (the demo site, its queue open round the clock)
 from helpers.audio import tone_mp3  # noqa: E402  (the suite's MP3 maker: one way to make test audio)
 
@@ -418,10 +417,7 @@ def main() -> int:
             wait_ready(process, bases[name] + "/", logs[name])
         demo = prepare(bases["callsuite"], audio)
         # The floor runs AddLink's statements on a copy of this database, demo data and all.
-        floor_database = work / "floor.db"
-        with closing(sqlite3.connect(data_dir / "callsuite.db")) as source, \
-                closing(sqlite3.connect(floor_database)) as copy:
-            source.backup(copy)
+        floor_database = copy_for_floor(data_dir / "callsuite.db", work / "floor.db")
         processes.append(start([sys.executable, str(REPO / "bench" / "baselines.py"), "floor",
                                 "--port", str(ports["floor"]), "--database", str(floor_database),
                                 "--recordings", str(data_dir / "recordings")], logs["floor"]))
