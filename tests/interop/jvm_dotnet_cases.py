@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 import requests
+from helpers.server import start_server
 from interop.generated_clients import Target
 from lxml import etree
 from sqlalchemy import select
@@ -439,3 +440,36 @@ def prepare(live, service: str, stack: str, request) -> dict:
             assert r.status_code == 200 and r.json()["ConfirmationCode"], r.text
             state["requests"][version] = (r.json()["ConfirmationCode"], phone)
     return state
+
+
+def start_live(folder: Path):
+    """The server a compiled stack's module calls: the agents' simulated calls answered at
+    once, and sign-in limits high, since every refusal case is a wrong credential from
+    127.0.0.1, more than the limits allow one address (their own tests are in tests/security)."""
+    return start_server(folder, agent_answer_after_s=0.0, signin_max_failures=100_000,
+                        signin_max_address_failures=100_000)
+
+
+def run_all(live, target: Target, stack: str, request, drive: Callable[[list[Case]], dict]) -> tuple[list[Case], dict]:
+    """Every case of the service, both SOAP versions, in one run of the stack's driver
+    (`drive`: the cases to the answers by key): (cases, answers by key)."""
+    state = prepare(live, target.name, stack, request)
+    cases_run = [case for version in ("1.1", "1.2") for case in cases(target.name, version, state)]
+    answers = drive(cases_run)
+    hang_up_everything(live)
+    return cases_run, answers
+
+
+def problems(run: tuple[list[Case], dict], version: str) -> list[str]:
+    """What is wrong with the answers to one SOAP version's cases of a run."""
+    cases_run, answers = run
+    return [p for case in cases_run if case.version == version for p in failures(case, answers[case.key])]
+
+
+def each_operation_succeeds_and_fails(run: tuple[list[Case], dict], operations: set[str]) -> None:
+    """Every operation the generated client has, in each version, has a success case and a failure case."""
+    assert operations
+    for version in ("1.1", "1.2"):
+        mine = [c for c in run[0] if c.version == version]
+        assert {c.operation for c in mine if not c.failure} == operations
+        assert {c.operation for c in mine if c.failure} == operations

@@ -10,7 +10,6 @@ was of its binding's SOAP version, and the generated Java signatures are the nat
 import re
 
 import pytest
-from helpers.server import start_server
 from interop import jvm_dotnet_cases as table
 from interop.generated_clients import jaxws_build, run_jaxws
 
@@ -32,10 +31,7 @@ def java_type(element: table.Element) -> str:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("jaxws"), agent_answer_after_s=0.0,
-                          # every refusal case is a wrong credential from 127.0.0.1: more than the
-                          # sign-in limits allow one address (their own tests are in tests/security)
-                          signin_max_failures=100_000, signin_max_address_failures=100_000)
+    server = table.start_live(tmp_path_factory.mktemp(STACK))
     yield server
     server.stop()
 
@@ -53,19 +49,14 @@ def build(live, target):
 @pytest.fixture(scope="module")
 def run(live, target, build, request):
     """Every case of the service, both SOAP versions, in one JVM: (cases, answers by key)."""
-    state = table.prepare(live, target.name, STACK, request)
-    cases = [case for version in ("1.1", "1.2") for case in table.cases(target.name, version, state)]
-    wire = [{"id": c.key, "port": target.ports[c.version], "operation": c.operation, "args": c.args,
-             "auth": c.auth, "retry": c.retry} for c in cases]
-    answers = run_jaxws(build, live, target, wire)
-    table.hang_up_everything(live)
-    return cases, answers
+    return table.run_all(live, target, STACK, request, lambda cases: run_jaxws(build, live, target, [
+        {"id": c.key, "port": target.ports[c.version], "operation": c.operation, "args": c.args,
+         "auth": c.auth, "retry": c.retry} for c in cases]))
 
 
 @pytest.mark.parametrize("version", ["1.1", "1.2"])
 def test_every_case(run, version):
-    cases, answers = run
-    problems = [p for case in cases if case.version == version for p in table.failures(case, answers[case.key])]
+    problems = table.problems(run, version)
     assert not problems, "\n".join(problems)
 
 
@@ -79,14 +70,9 @@ def test_each_port_speaks_its_soap_version(run):
 
 
 def test_every_operation_has_a_success_and_a_failure_case(run, build):
-    cases, _ = run
     port = (build / "src").rglob("*Soap.java")
-    operations = {m for f in port for m in re.findall(r'@WebMethod\(operationName = "(\w+)"', f.read_text())}
-    assert operations
-    for version in ("1.1", "1.2"):
-        mine = [c for c in cases if c.version == version]
-        assert {c.operation for c in mine if not c.failure} == operations
-        assert {c.operation for c in mine if c.failure} == operations
+    table.each_operation_succeeds_and_fails(
+        run, {m for f in port for m in re.findall(r'@WebMethod\(operationName = "(\w+)"', f.read_text())})
 
 
 def test_generated_signatures_are_natural(build, target):

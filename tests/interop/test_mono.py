@@ -12,7 +12,6 @@ and answer was of the version asked for, and the generated C# signatures are nat
 import re
 
 import pytest
-from helpers.server import start_server
 from interop import jvm_dotnet_cases as table
 from interop.generated_clients import mono_build, run_mono
 
@@ -52,10 +51,7 @@ def split_parameters(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("mono"), agent_answer_after_s=0.0,
-                          # every refusal case is a wrong credential from 127.0.0.1: more than the
-                          # sign-in limits allow one address (their own tests are in tests/security)
-                          signin_max_failures=100_000, signin_max_address_failures=100_000)
+    server = table.start_live(tmp_path_factory.mktemp(STACK))
     yield server
     server.stop()
 
@@ -73,19 +69,14 @@ def build(live, target):
 @pytest.fixture(scope="module")
 def run(live, target, build, request):
     """Every case of the service, both SOAP versions, in one mono process: (cases, answers by key)."""
-    state = table.prepare(live, target.name, STACK, request)
-    cases = [case for version in ("1.1", "1.2") for case in table.cases(target.name, version, state)]
-    wire = [{"id": c.key, "version": c.version, "operation": c.operation, "args": c.args, "auth": c.auth,
-             "retry": c.retry} for c in cases]
-    answers = run_mono(build, live, target, wire)
-    table.hang_up_everything(live)
-    return cases, answers
+    return table.run_all(live, target, STACK, request, lambda cases: run_mono(build, live, target, [
+        {"id": c.key, "version": c.version, "operation": c.operation, "args": c.args, "auth": c.auth,
+         "retry": c.retry} for c in cases]))
 
 
 @pytest.mark.parametrize("version", ["1.1", "1.2"])
 def test_every_case(run, version):
-    cases, answers = run
-    problems = [p for case in cases if case.version == version for p in table.failures(case, answers[case.key])]
+    problems = table.problems(run, version)
     assert not problems, "\n".join(problems)
 
 
@@ -99,13 +90,8 @@ def test_each_request_is_of_its_soap_version(run):
 
 
 def test_every_operation_has_a_success_and_a_failure_case(run, build):
-    cases, _ = run
-    operations = set(re.findall(r"SoapDocumentMethodAttribute\(\"(\w+)\"", (build / "proxy.cs").read_text()))
-    assert operations
-    for version in ("1.1", "1.2"):
-        mine = [c for c in cases if c.version == version]
-        assert {c.operation for c in mine if not c.failure} == operations
-        assert {c.operation for c in mine if c.failure} == operations
+    table.each_operation_succeeds_and_fails(
+        run, set(re.findall(r"SoapDocumentMethodAttribute\(\"(\w+)\"", (build / "proxy.cs").read_text())))
 
 
 def test_generated_signatures_are_natural(build, target):
