@@ -14,10 +14,12 @@ from datetime import datetime
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Call, Company, Extension, Recording
+from storage.statements import Prepared
+from storage.units import UnitOfWork
 
 from .errors import InvalidInput
 
@@ -66,6 +68,33 @@ def company_for_call(session: Session, call: Call) -> Optional[Company]:
         if extension is not None and extension.company_id is not None:
             return session.get(Company, extension.company_id)
     return None
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Where a call's company sends its records, if anywhere."""
+    extension: Optional[str]
+    crm: bool  # a URL template or a web service
+    text_files_dir: Optional[str]
+
+
+_CALLS, _EXTENSIONS, _COMPANIES = Call.__table__, Extension.__table__, Company.__table__
+# company_for_call's rule in one statement: the call's company, else its extension's.
+_ROUTES = Prepared(
+    select(_CALLS.c.extension, _COMPANIES.c.crm_url_template, _COMPANIES.c.crm_web_service, _COMPANIES.c.text_files_dir)
+    .select_from(_CALLS.outerjoin(_EXTENSIONS, _EXTENSIONS.c.number == _CALLS.c.extension)
+                 .outerjoin(_COMPANIES, _COMPANIES.c.id == func.coalesce(_CALLS.c.company_id, _EXTENSIONS.c.company_id)))
+    .where(_CALLS.c.id == bindparam("id")))
+
+
+def routes_of_call(unit: UnitOfWork, call_id: int) -> Optional[Routes]:
+    """The call's company's routes (None: no such call). Every call event asks, and most
+    companies have none: one prepared statement, before any ORM load."""
+    row = _ROUTES.first(unit, {"id": call_id})
+    if row is None:
+        return None
+    extension, url_template, web_service, text_files_dir = row  # (as notice_due reads them)
+    return Routes(extension, bool(url_template or web_service), text_files_dir)
 
 
 def far_party(call: Call) -> Optional[str]:

@@ -68,6 +68,9 @@ class CrmNotices:
         self.zone = zone
 
     def on_call_event(self, session: Session, event) -> None:
+        routes = crm.routes_of_call(session, event.call_id)
+        if routes is None or not routes.crm:
+            return
         call = session.get(Call, event.call_id)
         if call is None:
             return

@@ -48,6 +48,10 @@ class TextFiles:
 
     def on_call_event(self, event) -> None:
         """On-commit subscriber (`handler(event)`) to CallAnswered, CallEnded, RecordingReady."""
+        with self.database.read_unit() as unit:
+            routes = crm.routes_of_call(unit, event.call_id)
+        if routes is None or not routes.extension or not routes.text_files_dir:
+            return
         with self.database.read_session() as session:
             call = session.get(Call, event.call_id)
             if call is None or not call.extension:
