@@ -193,18 +193,6 @@ def _check_campaign(session: UnitOfWork, event: CallEvent) -> None:
         raise InvalidInput(f"unknown campaign {event.campaign_id}")
 
 
-def _apply_details(session: Session, call: Call, event: CallEvent) -> None:
-    """Tracking details may come with the start or only at the end (the index number is
-    spoken at the end of the call); what an event leaves out stays as it was."""
-    _check_campaign(session, event)
-    if event.campaign_id is not None:
-        call.campaign_id = event.campaign_id
-    for name in _DETAILS:
-        value = getattr(event, name)
-        if value is not None:
-            setattr(call, name, value)
-
-
 # Only a ringing call is answered, checked again by the UPDATE itself (two answers at once: one wins).
 _ANSWER = Prepared(
     update(_CALLS).where(_CALLS.c.id == bindparam("id"), _CALLS.c.state == "ringing")
@@ -231,29 +219,81 @@ def _answered(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
     return Outcome(call_id, "answered", reference, recording_id, True)
 
 
-def _ended(session: Session, event: CallEvent, region: str) -> Outcome:
-    call = _require_call(session, event)
-    if call.state == "ended":
-        if call.ended_at == event.at:
-            return Outcome.of(call, False)
-        raise Conflict(f"call {event.external_id!r} already ended at {call.ended_at.isoformat()}")
-    if call.answered_at is not None and event.at < call.answered_at:
+_END_STATE = Prepared(
+    select(_CALLS.c.id, _CALLS.c.state, _CALLS.c.started_at, _CALLS.c.answered_at, _CALLS.c.ended_at,
+           _RECORDINGS.c.reference, _RECORDINGS.c.id, _RECORDINGS.c.state, _RECORDINGS.c.paused_spans)
+    .select_from(_CALLS.outerjoin(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id))
+    .where(_CALLS.c.source == bindparam("source"), _CALLS.c.external_id == bindparam("external_id")))
+
+
+def _kept_unless_given(name: str):
+    """SET name = the event's value, or the column's own when the event leaves it out:
+    tracking details may come with the start or only at the end (the index number is
+    spoken at the end of the call)."""
+    column = _CALLS.c[name]
+    return func.coalesce(bindparam(name, type_=column.type), column)
+
+
+# Checked again by the UPDATE itself: of two ends at once, one wins.
+_END = Prepared(
+    update(_CALLS).where(_CALLS.c.id == bindparam("id"), _CALLS.c.state != "ended")
+    .values(state="ended", ended_at=bindparam("at", type_=_CALLS.c.ended_at.type),
+            result=bindparam("result", type_=_CALLS.c.result.type),
+            duration_s=bindparam("duration_s", type_=_CALLS.c.duration_s.type),
+            talk_time_s=bindparam("talk_time_s", type_=_CALLS.c.talk_time_s.type),
+            **{name: _kept_unless_given(name) for name in ("dtmf", "campaign_id", *_DETAILS)})
+    .returning(_CALLS.c.id))
+# The recording's state as the end leaves it, if it is still the one read (a pause or
+# resume at the same moment: one wins).
+_END_RECORDING = Prepared(
+    update(_RECORDINGS).where(_RECORDINGS.c.id == bindparam("id"), _RECORDINGS.c.state == bindparam("seen"))
+    .values(state=bindparam("state", type_=_RECORDINGS.c.state.type),
+            paused_spans=bindparam("spans", type_=_RECORDINGS.c.paused_spans.type))
+    .returning(_RECORDINGS.c.id))
+
+
+def _ended(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
+    """Prepared statements, in a session all the same: the end's in-transaction
+    subscriber (Recall's CRM notices) loads the call into it."""
+    found = _END_STATE.first(session, {"source": event.source, "external_id": event.external_id})
+    _check_known(event, found[2] if found is not None else None)
+    call_id, state, started_at, answered_at, ended_at, reference, recording_id, recording_state, spans = found
+    if state == "ended":
+        if ended_at == event.at:
+            return Outcome(call_id, state, reference, recording_id, False)
+        raise Conflict(f"call {event.external_id!r} already ended at {ended_at.isoformat()}")
+    if answered_at is not None and event.at < answered_at:
         raise Conflict("call.ended is before the call was answered")
-    call.state = "ended"
-    call.ended_at = event.at
-    call.result = event.result or ("Connected" if call.answered_at else "No Answer")
-    call.duration_s = round((event.at - call.started_at).total_seconds())
-    call.talk_time_s = round((event.at - call.answered_at).total_seconds()) if call.answered_at else 0
-    if event.dtmf:
-        call.dtmf = event.dtmf
-    _apply_details(session, call, event)
-    recording = call.recording
-    if recording is not None and recording.state == "paused":
-        _close_pause(recording, event.at)
-    if recording is not None and recording.state in ("recording", "paused"):
+    _check_campaign(session, event)
+    if isinstance(session, Session):
+        session.flush()  # what the caller changed is written first, then reloaded (below)
+    if _END.first(session, {
+            "id": call_id, "at": event.at, "result": event.result or ("Connected" if answered_at else "No Answer"),
+            "duration_s": round((event.at - started_at).total_seconds()),
+            "talk_time_s": round((event.at - answered_at).total_seconds()) if answered_at else 0,
+            "dtmf": event.dtmf or None, "campaign_id": event.campaign_id,
+            **{name: getattr(event, name) for name in _DETAILS}}) is None:
+        raise Conflict(f"call {event.external_id!r} changed while it was being ended; send the event again")
+    if recording_id is not None and recording_state in ("recording", "paused"):
+        spans = list(spans or [])
+        if recording_state == "paused" and spans and spans[-1].get("to") is None:
+            spans[-1] = {**spans[-1], "to": event.at.isoformat()}  # the pause ends with the call
         # Nobody answered: there is no conversation, so no audio will come.
-        recording.state = "awaiting_audio" if call.answered_at else "none"
-    return _changed(session, call)
+        if _END_RECORDING.first(session, {"id": recording_id, "seen": recording_state, "spans": spans,
+                                          "state": "awaiting_audio" if answered_at else "none"}) is None:
+            raise Conflict(f"the recording of call {event.external_id!r} changed while the call was being "
+                           "ended; send the event again")
+    if isinstance(session, Session):
+        _expire_loaded(session, call_id, recording_id)
+    return Outcome(call_id, "ended", reference, recording_id, True)
+
+
+def _expire_loaded(session: Session, call_id: int, recording_id: Optional[int]) -> None:
+    """A Call or Recording the session holds reads what the statements wrote, next time."""
+    for model, key in ((Call, call_id), (Recording, recording_id)):
+        loaded = session.identity_map.get(session.identity_key(model, key)) if key is not None else None
+        if loaded is not None:
+            session.expire(loaded)
 
 
 def _close_pause(recording: Recording, at: datetime) -> None:

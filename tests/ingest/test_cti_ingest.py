@@ -101,6 +101,22 @@ def test_recording_pauses_from_a_pbx_are_kept_as_spans(live):
     assert spans == [{"from": "2026-11-20T18:00:10+00:00", "to": "2026-11-20T18:00:20+00:00"}]
 
 
+def test_a_call_ended_while_paused_closes_the_pause_and_ends_once(live):
+    assert live.cti(event("call.started", "pbx-6", "2026-11-20T18:30:00Z", extension="206", dtmf="1")).status_code == 201
+    assert live.cti(event("call.answered", "pbx-6", "2026-11-20T18:30:05Z")).ok
+    assert live.cti(event("recording.paused", "pbx-6", "2026-11-20T18:30:20Z")).ok
+    ended = live.cti(event("call.ended", "pbx-6", "2026-11-20T18:31:05Z", result="Abandoned"))
+    assert ended.status_code == 200 and ended.json()["state"] == "ended" and ended.json()["applied"] is True
+    again = live.cti(event("call.ended", "pbx-6", "2026-11-20T18:31:05Z"))  # the PBX repeats itself
+    assert again.status_code == 200 and again.json()["applied"] is False
+    other = live.cti(event("call.ended", "pbx-6", "2026-11-20T18:32:00Z"))
+    assert other.status_code == 409 and "already ended at 2026-11-20T18:31:05+00:00" in other.text
+    call = stored(live, "pbx-6")
+    assert (call.state, call.result, call.duration_s, call.talk_time_s, call.dtmf) == ("ended", "Abandoned", 65, 60, "1")
+    assert call.recording.state == "awaiting_audio"  # answered: its audio is to come
+    assert call.recording.paused_spans == [{"from": "2026-11-20T18:30:20+00:00", "to": "2026-11-20T18:31:05+00:00"}]
+
+
 def test_call_tracking_details_reach_the_callbutton_report(live):
     address = {"first_name": "Pat", "last_name": "Doe", "street_address": "1 Main St", "city": "Dallas",
                "state": "TX", "zip": "75201"}
@@ -137,34 +153,40 @@ def test_bad_tracking_details_are_refused(live):
     assert stored(live, "pbx-bad") is None
 
 
-def test_of_two_answers_at_once_one_wins_and_the_other_is_a_conflict(live):
-    assert live.cti(event("call.started", "pbx-race", "2026-11-20T19:00:00Z", extension="205")).status_code == 201
-    first_answer = datetime(2026, 11, 20, 19, 0, 2, tzinfo=timezone.utc)
+def sent_while_another_holds_the_call(live, call_id: str, others_change: dict, sent: dict):
+    """POST `sent` while another transaction has changed the call (`others_change`) and not
+    committed yet: (the answer, whether the request was seen waiting for the call's row)."""
     answers, raced = [], False
     url, auth = live.url("/cti/v1/events"), {"Authorization": f"Bearer {CTI_TOKEN}"}
     with live.db.session() as other:
-        # Another answer of the call, written and not yet committed, when this one arrives.
-        other.execute(update(Call).where(Call.source == "cti", Call.external_id == "pbx-race")
-                      .values(state="answered", answered_at=first_answer))
-        request = threading.Thread(target=lambda: answers.append(requests.post(
-            url, json=event("call.answered", "pbx-race", "2026-11-20T19:00:03Z"), headers=auth, timeout=60)))
+        other.execute(update(Call).where(Call.source == "cti", Call.external_id == call_id).values(**others_change))
+        request = threading.Thread(target=lambda: answers.append(requests.post(url, json=sent, headers=auth, timeout=60)))
         request.start()
         if live.db.is_sqlite:
             time.sleep(0.3)  # it waits for the writer lock, before its first statement
-        else:  # it read the call as ringing, and its UPDATE waits for the other's row lock
+        else:  # it read the call before the other's change, and its UPDATE waits for the other's row lock
             # In autocommit: a transaction keeps the list of backends of its first read of
             # pg_stat_activity, so one polling inside it never sees a connection the server
-            # opens later for the answer (once in CI the wait went unseen for 10 s).
+            # opens later for the request (once in CI the wait went unseen for 10 s).
             with live.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
                 deadline = time.monotonic() + 15
                 while not raced:
-                    assert time.monotonic() < deadline, "the answer never waited for the row"
+                    assert time.monotonic() < deadline, "the request never waited for the row"
                     raced = bool(watcher.execute(text(
                         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                         "AND wait_event_type = 'Lock'")).scalar_one())
                     time.sleep(0.02)
     request.join(timeout=60)
     (answer,) = answers
+    return answer, raced
+
+
+def test_of_two_answers_at_once_one_wins_and_the_other_is_a_conflict(live):
+    assert live.cti(event("call.started", "pbx-race", "2026-11-20T19:00:00Z", extension="205")).status_code == 201
+    first_answer = datetime(2026, 11, 20, 19, 0, 2, tzinfo=timezone.utc)
+    answer, raced = sent_while_another_holds_the_call(
+        live, "pbx-race", {"state": "answered", "answered_at": first_answer},
+        event("call.answered", "pbx-race", "2026-11-20T19:00:03Z"))
     assert answer.status_code == 409, answer.text
     # The UPDATE's own check refuses the answer that read the call as ringing (PostgreSQL);
     # SQLite lets one writer in at a time, so there the answer reads the call after the other.
@@ -172,3 +194,17 @@ def test_of_two_answers_at_once_one_wins_and_the_other_is_a_conflict(live):
     assert expected in answer.text, answer.text
     call = stored(live, "pbx-race")
     assert call.state == "answered" and call.answered_at == first_answer
+
+
+def test_of_two_ends_at_once_one_wins_and_the_other_is_a_conflict(live):
+    assert live.cti(event("call.started", "pbx-race-end", "2026-11-20T19:10:00Z", extension="205")).status_code == 201
+    assert live.cti(event("call.answered", "pbx-race-end", "2026-11-20T19:10:02Z")).ok
+    first_end = datetime(2026, 11, 20, 19, 11, 0, tzinfo=timezone.utc)
+    answer, raced = sent_while_another_holds_the_call(
+        live, "pbx-race-end", {"state": "ended", "ended_at": first_end, "result": "Busy"},
+        event("call.ended", "pbx-race-end", "2026-11-20T19:11:30Z"))
+    assert answer.status_code == 409, answer.text
+    expected = "changed while it was being ended" if raced else "already ended at 2026-11-20T19:11:00+00:00"
+    assert expected in answer.text, answer.text
+    call = stored(live, "pbx-race-end")
+    assert (call.state, call.ended_at, call.result) == ("ended", first_end, "Busy")
