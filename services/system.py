@@ -53,19 +53,19 @@ class LedgerSink:
         self.source = source
 
     def handle(self, event) -> None:
-        with self.database.session() as session:
-            if event.kind == "recording.ready":
-                call = ledger.find_call(session, self.source, event.call_id)
-                if call is None:
-                    raise CallsuiteError(f"recording for unknown call {event.call_id}")
-                ledger.attach_audio(
-                    session, call, file_path=event.recording_path, size_bytes=self.store.size(event.recording_path),
-                    duration_s=event.duration_s, at=event.at,
-                    gaps=[ledger.Gap(g.offset_s, g.length_s) for g in event.gaps])
-            else:
+        if event.kind != "recording.ready":
+            with ledger.unit_for(self.database, event.kind) as session:
                 ledger.apply_event(session, ledger.CallEvent(
                     event.kind, self.source, event.call_id, event.at, **facts_of(event),
                 ), default_region=self.default_region)
+            return
+        with self.database.session() as session:
+            call = ledger.find_call(session, self.source, event.call_id)
+            if call is None:
+                raise CallsuiteError(f"recording for unknown call {event.call_id}")
+            ledger.attach_audio(
+                session, call, file_path=event.recording_path, size_bytes=self.store.size(event.recording_path),
+                duration_s=event.duration_s, at=event.at, gaps=[ledger.Gap(g.offset_s, g.length_s) for g in event.gaps])
 
 
 BACKGROUND_CONNECTIONS = 8

@@ -132,6 +132,11 @@ def _check_known(event: CallEvent, started_at: Optional[datetime]) -> None:
 STATEMENTS_ONLY = frozenset({"call.started", "call.answered"})
 
 
+def unit_for(database, kind: str):
+    """The unit of work to apply an event of `kind` in, for every feed (CTI, the switch)."""
+    return database.unit() if kind in STATEMENTS_ONLY else database.session()
+
+
 def apply_event(session: UnitOfWork, event: CallEvent, *, default_region: str = "US") -> Outcome:
     outcome = _HANDLERS[event.kind](session, event, default_region)
     if outcome.changed:
