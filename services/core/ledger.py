@@ -86,12 +86,6 @@ class Outcome:
     recording_id: Optional[int]
     changed: bool  # False when the event repeated one already applied
 
-    @classmethod
-    def of(cls, call: Call, changed: bool) -> "Outcome":
-        recording = call.recording
-        return cls(call.id, call.state, recording.reference if recording else None,
-                   recording.id if recording else None, changed)
-
 
 _CALLS, _RECORDINGS = Call.__table__, Recording.__table__  # Core: no ORM step on the hot paths
 
@@ -113,12 +107,6 @@ def find_call(session: Session, source: str, external_id: str) -> Optional[Call]
     return session.scalar(_CALL_BY_SOURCE_ID, {"source": source, "external_id": external_id})
 
 
-def _require_call(session: Session, event: CallEvent) -> Call:
-    call = find_call(session, event.source, event.external_id)
-    _check_known(event, call.started_at if call is not None else None)
-    return call
-
-
 def _check_known(event: CallEvent, started_at: Optional[datetime]) -> None:
     """What every event but a start needs: a known call, and a time not before its start."""
     if started_at is None:
@@ -127,9 +115,10 @@ def _check_known(event: CallEvent, started_at: Optional[datetime]) -> None:
         raise Conflict(f"{event.kind} at {event.at.isoformat()} is before the call started")
 
 
-# The events the ledger applies with prepared statements only: a statement unit
-# (Database.unit) may carry them; the others load the call into an ORM session.
-STATEMENTS_ONLY = frozenset({"call.started", "call.answered"})
+# Every event runs on prepared statements; all but call.ended in a statement unit
+# (Database.unit). call.ended's in-transaction subscriber (Recall's CRM notice) loads the
+# call into the ORM session it runs in.
+STATEMENTS_ONLY = frozenset({"call.started", "call.answered", "recording.paused", "recording.resumed"})
 
 
 def unit_for(database, kind: str):
@@ -145,11 +134,6 @@ def apply_event(session: UnitOfWork, event: CallEvent, *, default_region: str = 
         else:
             events.publish(session, _ANNOUNCED[event.kind](call_id=outcome.call_id))
     return outcome
-
-
-def _changed(session: Session, call: Call) -> Outcome:
-    session.flush()
-    return Outcome.of(call, True)
 
 
 _STATE_BY_SOURCE_ID = Prepared(
@@ -248,9 +232,9 @@ _END = Prepared(
             talk_time_s=bindparam("talk_time_s", type_=_CALLS.c.talk_time_s.type),
             **{name: _kept_unless_given(name) for name in ("dtmf", "campaign_id", *_DETAILS)})
     .returning(_CALLS.c.id))
-# The recording's state as the end leaves it, if it is still the one read (a pause or
-# resume at the same moment: one wins).
-_END_RECORDING = Prepared(
+# A recording's new state and pauses, if its state is still the one read (of an end, a
+# pause or a resume at the same moment, one wins).
+_SWITCH_RECORDING = Prepared(
     update(_RECORDINGS).where(_RECORDINGS.c.id == bindparam("id"), _RECORDINGS.c.state == bindparam("seen"))
     .values(state=bindparam("state", type_=_RECORDINGS.c.state.type),
             paused_spans=bindparam("spans", type_=_RECORDINGS.c.paused_spans.type))
@@ -284,7 +268,7 @@ def _ended(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
         if recording_state == "paused" and spans and spans[-1].get("to") is None:
             spans[-1] = {**spans[-1], "to": event.at.isoformat()}  # the pause ends with the call
         # Nobody answered: there is no conversation, so no audio will come.
-        if _END_RECORDING.first(session, {"id": recording_id, "seen": recording_state, "spans": spans,
+        if _SWITCH_RECORDING.first(session, {"id": recording_id, "seen": recording_state, "spans": spans,
                                           "state": "awaiting_audio" if answered_at else "none"}) is None:
             raise Conflict(f"the recording of call {event.external_id!r} changed while the call was being "
                            "ended; send the event again")
@@ -301,40 +285,46 @@ def _expire_loaded(session: Session, call_id: int, recording_id: Optional[int]) 
             session.expire(loaded)
 
 
-def _close_pause(recording: Recording, at: datetime) -> None:
-    spans = list(recording.paused_spans or [])
-    if spans and spans[-1].get("to") is None:
-        spans[-1] = {**spans[-1], "to": at.isoformat()}
-    recording.paused_spans = spans
-    recording.state = "recording"
+_PAUSE_STATE = Prepared(
+    select(_CALLS.c.id, _CALLS.c.state, _CALLS.c.started_at,
+           _RECORDINGS.c.reference, _RECORDINGS.c.id, _RECORDINGS.c.state, _RECORDINGS.c.paused_spans)
+    .select_from(_CALLS.outerjoin(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id))
+    .where(_CALLS.c.source == bindparam("source"), _CALLS.c.external_id == bindparam("external_id")))
 
 
-def _recorded_call(session: Session, event: CallEvent) -> tuple[Call, Recording]:
-    call = _require_call(session, event)
-    if call.recording is None:
+def _switch_recording(session: UnitOfWork, event: CallEvent, *, pausing: bool) -> Outcome:
+    """recording.paused / recording.resumed: prepared statements only (STATEMENTS_ONLY). A
+    pause opens a span {from, to: None}; the resume (or the call's end) closes it."""
+    found = _PAUSE_STATE.first(session, {"source": event.source, "external_id": event.external_id})
+    _check_known(event, found[2] if found is not None else None)
+    call_id, call_state, _, reference, recording_id, state, spans = found
+    if recording_id is None:
         raise Conflict(f"call {event.external_id!r} is not being recorded")
-    return call, call.recording
+    done, needed = ("paused", "recording") if pausing else ("recording", "paused")
+    if state == done:
+        return Outcome(call_id, call_state, reference, recording_id, False)
+    if state != needed or (pausing and call_state == "ended"):
+        raise Conflict(f"recording of call {event.external_id!r} is {state}; it cannot {'pause' if pausing else 'resume'}")
+    spans = list(spans or [])
+    if pausing:
+        spans.append({"from": event.at.isoformat(), "to": None})
+    elif spans and spans[-1].get("to") is None:
+        spans[-1] = {**spans[-1], "to": event.at.isoformat()}
+    if isinstance(session, Session):
+        session.flush()  # as for an end: what the caller changed first, reloaded after
+    if _SWITCH_RECORDING.first(session, {"id": recording_id, "seen": state, "spans": spans, "state": done}) is None:
+        raise Conflict(f"the recording of call {event.external_id!r} changed meanwhile; send the event again")
+    if isinstance(session, Session):
+        _expire_loaded(session, call_id, recording_id)
+    return Outcome(call_id, call_state, reference, recording_id, True)
 
 
-def _paused(session: Session, event: CallEvent, region: str) -> Outcome:
-    call, recording = _recorded_call(session, event)
-    if recording.state == "paused":
-        return Outcome.of(call, False)
-    if call.state == "ended" or recording.state != "recording":
-        raise Conflict(f"recording of call {event.external_id!r} is {recording.state}; it cannot pause")
-    recording.paused_spans = [*(recording.paused_spans or []), {"from": event.at.isoformat(), "to": None}]
-    recording.state = "paused"
-    return _changed(session, call)
+def _paused(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
+    return _switch_recording(session, event, pausing=True)
 
 
-def _resumed(session: Session, event: CallEvent, region: str) -> Outcome:
-    call, recording = _recorded_call(session, event)
-    if recording.state == "recording":
-        return Outcome.of(call, False)
-    if recording.state != "paused":
-        raise Conflict(f"recording of call {event.external_id!r} is {recording.state}; it cannot resume")
-    _close_pause(recording, event.at)
-    return _changed(session, call)
+def _resumed(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
+    return _switch_recording(session, event, pausing=False)
 
 
 _ANNOUNCED = {

@@ -111,6 +111,8 @@ def test_a_call_ended_while_paused_closes_the_pause_and_ends_once(live):
     assert again.status_code == 200 and again.json()["applied"] is False
     other = live.cti(event("call.ended", "pbx-6", "2026-11-20T18:32:00Z"))
     assert other.status_code == 409 and "already ended at 2026-11-20T18:31:05+00:00" in other.text
+    late = live.cti(event("recording.resumed", "pbx-6", "2026-11-20T18:32:00Z"))
+    assert late.status_code == 409 and "is awaiting_audio; it cannot resume" in late.text
     call = stored(live, "pbx-6")
     assert (call.state, call.result, call.duration_s, call.talk_time_s, call.dtmf) == ("ended", "Abandoned", 65, 60, "1")
     assert call.recording.state == "awaiting_audio"  # answered: its audio is to come
