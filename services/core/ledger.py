@@ -208,7 +208,8 @@ def _answered(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
     return Outcome(call_id, "answered", reference, recording_id, True)
 
 
-_END_STATE = Prepared(
+# What an end, a pause or a resume checks: the call and its recording.
+_CALL_AND_RECORDING = Prepared(
     select(_CALLS.c.id, _CALLS.c.state, _CALLS.c.started_at, _CALLS.c.answered_at, _CALLS.c.ended_at,
            _RECORDINGS.c.reference, _RECORDINGS.c.id, _RECORDINGS.c.state, _RECORDINGS.c.paused_spans)
     .select_from(_CALLS.outerjoin(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id))
@@ -244,7 +245,7 @@ _SWITCH_RECORDING = Prepared(
 def _ended(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
     """Prepared statements, in a session all the same: the end's in-transaction
     subscriber (Recall's CRM notices) loads the call into it."""
-    found = _END_STATE.first(session, {"source": event.source, "external_id": event.external_id})
+    found = _CALL_AND_RECORDING.first(session, {"source": event.source, "external_id": event.external_id})
     _check_known(event, found[2] if found is not None else None)
     call_id, state, started_at, answered_at, ended_at, reference, recording_id, recording_state, spans = found
     if state == "ended":
@@ -285,19 +286,12 @@ def _expire_loaded(session: Session, call_id: int, recording_id: Optional[int]) 
             session.expire(loaded)
 
 
-_PAUSE_STATE = Prepared(
-    select(_CALLS.c.id, _CALLS.c.state, _CALLS.c.started_at,
-           _RECORDINGS.c.reference, _RECORDINGS.c.id, _RECORDINGS.c.state, _RECORDINGS.c.paused_spans)
-    .select_from(_CALLS.outerjoin(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id))
-    .where(_CALLS.c.source == bindparam("source"), _CALLS.c.external_id == bindparam("external_id")))
-
-
 def _switch_recording(session: UnitOfWork, event: CallEvent, *, pausing: bool) -> Outcome:
     """recording.paused / recording.resumed: prepared statements only (STATEMENTS_ONLY). A
     pause opens a span {from, to: None}; the resume (or the call's end) closes it."""
-    found = _PAUSE_STATE.first(session, {"source": event.source, "external_id": event.external_id})
+    found = _CALL_AND_RECORDING.first(session, {"source": event.source, "external_id": event.external_id})
     _check_known(event, found[2] if found is not None else None)
-    call_id, call_state, _, reference, recording_id, state, spans = found
+    call_id, call_state, _, _, _, reference, recording_id, state, spans = found
     if recording_id is None:
         raise Conflict(f"call {event.external_id!r} is not being recorded")
     done, needed = ("paused", "recording") if pausing else ("recording", "paused")
