@@ -8,6 +8,7 @@ repeated event is harmless (idempotent), an event that contradicts an earlier on
 from __future__ import annotations
 
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional, Sequence
@@ -224,9 +225,10 @@ def _kept_unless_given(name: str):
     return func.coalesce(bindparam(name, type_=column.type), column)
 
 
-# Checked again by the UPDATE itself: of two ends at once, one wins.
+# Only the call as read is ended, checked again by the UPDATE itself (of two ends at once, or
+# an end and an answer, one wins: the end's result and talk time are of the state it read).
 _END = Prepared(
-    update(_CALLS).where(_CALLS.c.id == bindparam("id"), _CALLS.c.state != "ended")
+    update(_CALLS).where(_CALLS.c.id == bindparam("id"), _CALLS.c.state == bindparam("seen"))
     .values(state="ended", ended_at=bindparam("at", type_=_CALLS.c.ended_at.type),
             result=bindparam("result", type_=_CALLS.c.result.type),
             duration_s=bindparam("duration_s", type_=_CALLS.c.duration_s.type),
@@ -255,31 +257,43 @@ def _ended(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
     if answered_at is not None and event.at < answered_at:
         raise Conflict("call.ended is before the call was answered")
     _check_campaign(session, event)
-    if isinstance(session, Session):
-        session.flush()  # what the caller changed is written first, then reloaded (below)
-    if _END.first(session, {
-            "id": call_id, "at": event.at, "result": event.result or ("Connected" if answered_at else "No Answer"),
-            "duration_s": round((event.at - started_at).total_seconds()),
-            "talk_time_s": round((event.at - answered_at).total_seconds()) if answered_at else 0,
-            "dtmf": event.dtmf or None, "campaign_id": event.campaign_id,
-            **{name: getattr(event, name) for name in _DETAILS}}) is None:
-        raise Conflict(f"call {event.external_id!r} changed while it was being ended; send the event again")
-    if recording_id is not None and recording_state in ("recording", "paused"):
-        spans = list(spans or [])
-        if recording_state == "paused" and spans and spans[-1].get("to") is None:
-            spans[-1] = {**spans[-1], "to": event.at.isoformat()}  # the pause ends with the call
-        # Nobody answered: there is no conversation, so no audio will come.
-        if _SWITCH_RECORDING.first(session, {"id": recording_id, "seen": recording_state, "spans": spans,
-                                          "state": "awaiting_audio" if answered_at else "none"}) is None:
-            raise Conflict(f"the recording of call {event.external_id!r} changed while the call was being "
-                           "ended; send the event again")
-    if isinstance(session, Session):
-        _expire_loaded(session, call_id, recording_id)
+    with _amid_orm(session, call_id, recording_id):
+        if _END.first(session, {
+                "id": call_id, "seen": state, "at": event.at,
+                "result": event.result or ("Connected" if answered_at else "No Answer"),
+                "duration_s": round((event.at - started_at).total_seconds()),
+                "talk_time_s": round((event.at - answered_at).total_seconds()) if answered_at else 0,
+                "dtmf": event.dtmf or None, "campaign_id": event.campaign_id,
+                **{name: getattr(event, name) for name in _DETAILS}}) is None:
+            raise Conflict(f"call {event.external_id!r} changed while it was being ended; send the event again")
+        if recording_id is not None and recording_state in ("recording", "paused"):
+            # Nobody answered: there is no conversation, so no audio will come. A pause ends with the call.
+            if _SWITCH_RECORDING.first(session, {"id": recording_id, "seen": recording_state,
+                                                 "spans": _pause_closed(spans, event.at),
+                                                 "state": "awaiting_audio" if answered_at else "none"}) is None:
+                raise Conflict(f"the recording of call {event.external_id!r} changed while the call was being "
+                               "ended; send the event again")
     return Outcome(call_id, "ended", reference, recording_id, True)
 
 
-def _expire_loaded(session: Session, call_id: int, recording_id: Optional[int]) -> None:
-    """A Call or Recording the session holds reads what the statements wrote, next time."""
+def _pause_closed(spans: Optional[list], at: datetime) -> list:
+    """The pauses, the last one closed at `at` if it is still open."""
+    spans = list(spans or [])
+    if spans and spans[-1].get("to") is None:
+        spans[-1] = {**spans[-1], "to": at.isoformat()}
+    return spans
+
+
+@contextmanager
+def _amid_orm(session: UnitOfWork, call_id: int, recording_id: Optional[int]):
+    """Prepared statements writing a call and its recording in an ORM session: what the
+    caller changed is flushed first, and a Call or Recording the session holds reads what
+    the statements wrote, next time."""
+    if not isinstance(session, Session):
+        yield
+        return
+    session.flush()
+    yield
     for model, key in ((Call, call_id), (Recording, recording_id)):
         loaded = session.identity_map.get(session.identity_key(model, key)) if key is not None else None
         if loaded is not None:
@@ -299,17 +313,10 @@ def _switch_recording(session: UnitOfWork, event: CallEvent, *, pausing: bool) -
         return Outcome(call_id, call_state, reference, recording_id, False)
     if state != needed or (pausing and call_state == "ended"):
         raise Conflict(f"recording of call {event.external_id!r} is {state}; it cannot {'pause' if pausing else 'resume'}")
-    spans = list(spans or [])
-    if pausing:
-        spans.append({"from": event.at.isoformat(), "to": None})
-    elif spans and spans[-1].get("to") is None:
-        spans[-1] = {**spans[-1], "to": event.at.isoformat()}
-    if isinstance(session, Session):
-        session.flush()  # as for an end: what the caller changed first, reloaded after
-    if _SWITCH_RECORDING.first(session, {"id": recording_id, "seen": state, "spans": spans, "state": done}) is None:
-        raise Conflict(f"the recording of call {event.external_id!r} changed meanwhile; send the event again")
-    if isinstance(session, Session):
-        _expire_loaded(session, call_id, recording_id)
+    spans = [*(spans or []), {"from": event.at.isoformat(), "to": None}] if pausing else _pause_closed(spans, event.at)
+    with _amid_orm(session, call_id, recording_id):
+        if _SWITCH_RECORDING.first(session, {"id": recording_id, "seen": state, "spans": spans, "state": done}) is None:
+            raise Conflict(f"the recording of call {event.external_id!r} changed meanwhile; send the event again")
     return Outcome(call_id, call_state, reference, recording_id, True)
 
 
