@@ -174,7 +174,7 @@ def unavailable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, OperationalError) and isinstance(exc.orig, sqlite3.Error):
         code = getattr(exc.orig, "sqlite_errorcode", None)  # None: the module's own refusal
-        return code is not None and code & 0xFF in _SQLITE_TRANSIENT
+        return code is not None and (code & 0xFF) in _SQLITE_TRANSIENT
     return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout))
 
 
