@@ -11,7 +11,7 @@ import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
@@ -137,11 +137,46 @@ def apply_event(session: UnitOfWork, event: CallEvent, *, default_region: str = 
     return outcome
 
 
-_STATE_BY_SOURCE_ID = Prepared(
-    select(_CALLS.c.id, _CALLS.c.state, _CALLS.c.started_at, _CALLS.c.answered_at,
-           _RECORDINGS.c.reference, _RECORDINGS.c.id)
+# What every event reads first: the call and its recording.
+_CALL_AND_RECORDING = Prepared(
+    select(_CALLS.c.id, _CALLS.c.state, _CALLS.c.started_at, _CALLS.c.answered_at, _CALLS.c.ended_at,
+           _RECORDINGS.c.reference, _RECORDINGS.c.id, _RECORDINGS.c.state, _RECORDINGS.c.paused_spans)
     .select_from(_CALLS.outerjoin(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id))
     .where(_CALLS.c.source == bindparam("source"), _CALLS.c.external_id == bindparam("external_id")))
+
+
+class _Found(NamedTuple):
+    call_id: int
+    state: str
+    started_at: datetime
+    answered_at: Optional[datetime]
+    ended_at: Optional[datetime]
+    reference: Optional[str]
+    recording_id: Optional[int]
+    recording_state: Optional[str]
+    paused_spans: Optional[list]
+
+
+def _found(session: UnitOfWork, event: CallEvent) -> Optional[_Found]:
+    row = _CALL_AND_RECORDING.first(session, {"source": event.source, "external_id": event.external_id})
+    return None if row is None else _Found(*row)
+
+
+def _known(session: UnitOfWork, event: CallEvent) -> _Found:
+    """The call of an event that is not a start (checked by _check_known)."""
+    found = _found(session, event)
+    _check_known(event, found.started_at if found is not None else None)
+    return found
+
+
+def _kept_unless_given(name: str):
+    """SET name = the event's value, or the column's own when the event leaves it out (the
+    tracking details may come with the start or only at the end, the index number spoken
+    at the end of the call)."""
+    column = _CALLS.c[name]
+    return func.coalesce(bindparam(name, type_=column.type), column)
+
+
 _DETAILS = ("info_digits", "index_number", "other_data", "caller_address")
 _NEW_CALL_COLUMNS = ("source", "external_id", "direction", "state", "started_at", "extension", "ani", "did", "target",
                      "dtmf", "campaign_id", *_DETAILS, "reviewed", "held")
@@ -156,12 +191,11 @@ _CAMPAIGN_EXISTS = Prepared(select(Campaign.__table__.c.id).where(Campaign.__tab
 
 def _started(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
     """Prepared statements only (STATEMENTS_ONLY): the event a PBX sends most."""
-    existing = _STATE_BY_SOURCE_ID.first(session, {"source": event.source, "external_id": event.external_id})
+    existing = _found(session, event)
     if existing is not None:
-        call_id, state, started_at, _, reference, recording_id = existing
-        if started_at != event.at:
-            raise Conflict(f"call {event.external_id!r} already started at {started_at.isoformat()}")
-        return Outcome(call_id, state, reference, recording_id, False)
+        if existing.started_at != event.at:
+            raise Conflict(f"call {event.external_id!r} already started at {existing.started_at.isoformat()}")
+        return Outcome(existing.call_id, existing.state, existing.reference, existing.recording_id, False)
     _check_campaign(session, event)
     (call_id,) = _INSERT_CALL.first(session, {
         "source": event.source, "external_id": event.external_id, "direction": event.direction or "inbound",
@@ -187,17 +221,13 @@ def _check_campaign(session: UnitOfWork, event: CallEvent) -> None:
 _ANSWER = Prepared(
     update(_CALLS).where(_CALLS.c.id == bindparam("id"), _CALLS.c.state == "ringing")
     .values(state="answered", answered_at=bindparam("at", type_=_CALLS.c.answered_at.type),
-            target=func.coalesce(bindparam("target", type_=_CALLS.c.target.type), _CALLS.c.target),
-            extension=func.coalesce(bindparam("extension", type_=_CALLS.c.extension.type),
-                                    _CALLS.c.extension))
+            target=_kept_unless_given("target"), extension=_kept_unless_given("extension"))
     .returning(_CALLS.c.id))
 
 
 def _answered(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
     """Prepared statements only (STATEMENTS_ONLY)."""
-    found = _STATE_BY_SOURCE_ID.first(session, {"source": event.source, "external_id": event.external_id})
-    _check_known(event, found[2] if found is not None else None)
-    call_id, state, _, answered_at, reference, recording_id = found
+    call_id, state, _, answered_at, _, reference, recording_id, _, _ = _known(session, event)
     if state == "answered" and answered_at == event.at:
         return Outcome(call_id, state, reference, recording_id, False)
     if state != "ringing":
@@ -207,22 +237,6 @@ def _answered(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
             "extension": event.extension or None}) is None:  # another event of the call came first
         raise Conflict(f"call {event.external_id!r} changed while it was being answered; send the event again")
     return Outcome(call_id, "answered", reference, recording_id, True)
-
-
-# What an end, a pause or a resume checks: the call and its recording.
-_CALL_AND_RECORDING = Prepared(
-    select(_CALLS.c.id, _CALLS.c.state, _CALLS.c.started_at, _CALLS.c.answered_at, _CALLS.c.ended_at,
-           _RECORDINGS.c.reference, _RECORDINGS.c.id, _RECORDINGS.c.state, _RECORDINGS.c.paused_spans)
-    .select_from(_CALLS.outerjoin(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id))
-    .where(_CALLS.c.source == bindparam("source"), _CALLS.c.external_id == bindparam("external_id")))
-
-
-def _kept_unless_given(name: str):
-    """SET name = the event's value, or the column's own when the event leaves it out:
-    tracking details may come with the start or only at the end (the index number is
-    spoken at the end of the call)."""
-    column = _CALLS.c[name]
-    return func.coalesce(bindparam(name, type_=column.type), column)
 
 
 # Only the call as read is ended, checked again by the UPDATE itself (of two ends at once, or
@@ -247,9 +261,8 @@ _SWITCH_RECORDING = Prepared(
 def _ended(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
     """Prepared statements, in a session all the same: the end's in-transaction
     subscriber (Recall's CRM notices) loads the call into it."""
-    found = _CALL_AND_RECORDING.first(session, {"source": event.source, "external_id": event.external_id})
-    _check_known(event, found[2] if found is not None else None)
-    call_id, state, started_at, answered_at, ended_at, reference, recording_id, recording_state, spans = found
+    call_id, state, started_at, answered_at, ended_at, reference, recording_id, recording_state, spans = \
+        _known(session, event)
     if state == "ended":
         if ended_at == event.at:
             return Outcome(call_id, state, reference, recording_id, False)
@@ -303,9 +316,7 @@ def _amid_orm(session: UnitOfWork, call_id: int, recording_id: Optional[int]):
 def _switch_recording(session: UnitOfWork, event: CallEvent, *, pausing: bool) -> Outcome:
     """recording.paused / recording.resumed: prepared statements only (STATEMENTS_ONLY). A
     pause opens a span {from, to: None}; the resume (or the call's end) closes it."""
-    found = _CALL_AND_RECORDING.first(session, {"source": event.source, "external_id": event.external_id})
-    _check_known(event, found[2] if found is not None else None)
-    call_id, call_state, _, _, _, reference, recording_id, state, spans = found
+    call_id, call_state, _, _, _, reference, recording_id, state, spans = _known(session, event)
     if recording_id is None:
         raise Conflict(f"call {event.external_id!r} is not being recorded")
     done, needed = ("paused", "recording") if pausing else ("recording", "paused")
