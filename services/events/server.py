@@ -21,7 +21,7 @@ from aiohttp import web
 
 from services.core import callback_status, events
 from services.core.server_secrets import shared_secret
-from services.http.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_UNAVAILABLE_S, note_unavailable
+from services.http.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_UNAVAILABLE_S, http_status, note_unavailable
 from storage.database import unavailable
 
 from . import demo
@@ -103,7 +103,7 @@ class EventsServer:
                     raise
                 # As the services' 503: a stream or poll sent again a moment later may well succeed.
                 note_unavailable(log, f"{request.method} {request.path}", exc)
-                response = refusal(503, str(DATABASE_UNAVAILABLE))
+                response = refusal(http_status(DATABASE_UNAVAILABLE), str(DATABASE_UNAVAILABLE))
                 response.headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE_S)
                 return response
 
