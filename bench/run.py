@@ -3,7 +3,7 @@ operations at fixed concurrency, each as a ratio to a baseline measured in the s
 then the figures of the other benchmarks.
 
     python bench/run.py [--seconds 5] [--connections 8] [--threads 2] [--json FILE]
-                        [--only TEXT] [--skip-others]
+                        [--only TEXT] [--skip-others] [--server-cpus LIST]
 
 Starts `callsuite serve` in a subprocess (fresh temporary data folder, SQLite, simulated
 switch, `callsuite provision` of the demo site first (bench/demo_site.py: its callback queue open
@@ -16,8 +16,11 @@ per-request unique ids from a small Lua script. The baselines are run before and
 Callsuite rows; a ratio is to their mean. wrk and the servers share the machine's cores,
 so the figures are end to end. "CPU µs/req" is the server process's CPU time (all threads,
 /proc/PID/stat) over the row divided by its requests, and "CPU ×" the baseline's over the
-row's: on a busy machine these move far less than requests/s. Everything started is stopped at the end (process groups),
-whatever happens.
+row's: on a busy machine these move far less than requests/s. `--server-cpus 1` keeps every
+server's threads on one CPU (wrk gets the other): a request then no longer crosses cores
+between waitress's I/O thread and its worker, which on a 2-vCPU VM cuts the CPU time
+of the same Python code by a third to a half (README, "One benchmark table").
+Everything started is stopped at the end (process groups), whatever happens.
 
 Then, one after the other in their own processes: bench_calldata.py (the 100,000-call
 Callbutton report streamed over HTTP vs built in memory with lxml: calls/s, first byte,
@@ -205,11 +208,27 @@ def probe(load: Load, base: str) -> str:
 
 # -- servers -----------------------------------------------------------------------------
 
-def start(command: list[str], log: Path, env: Optional[dict] = None) -> subprocess.Popen:
+def cpu_list(text: str) -> set[int]:
+    try:
+        cpus = {int(part) for part in text.split(",")}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of CPU numbers: {text!r}") from None
+    unknown = cpus - os.sched_getaffinity(0)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"no such CPU here: {', '.join(map(str, sorted(unknown)))}")
+    return cpus
+
+
+def start(command: list[str], log: Path, env: Optional[dict] = None,
+          cpus: Optional[set[int]] = None) -> subprocess.Popen:
     # Own process group: the whole group is stopped at the end, children included.
     with open(log, "ab") as out:
-        return subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+        process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
+    if cpus:
+        # Set while the interpreter is still starting: every thread it starts later inherits it.
+        os.sched_setaffinity(process.pid, cpus)
+    return process
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -378,6 +397,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8, help="keep-alive connections (default 8)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--json", type=Path, help="also save the figures to this file")
+    parser.add_argument("--server-cpus", type=cpu_list, metavar="LIST",
+                        help="run every server (Callsuite and the baselines) on these CPUs only, e.g. 1 or "
+                        "0,1 (default: wherever the kernel puts their threads)")
     parser.add_argument("--only", help="run only the rows whose name contains this (and their baselines)")
     parser.add_argument("--skip-others", action="store_true",
                         help="only the wrk table, not the streaming, recording-capacity and fan-out benchmarks")
@@ -406,12 +428,13 @@ def main() -> int:
         baseline_file = work / "file.bin"
         baseline_file.write_bytes(audio)  # the baselines send the very recording Callsuite sends
         logs = {name: work / f"{name}.log" for name in ports}
+        cpus = args.server_cpus
         processes.append(start([*cli, "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1",
-                                "--port", str(ports["callsuite"])], logs["callsuite"], env))
+                                "--port", str(ports["callsuite"])], logs["callsuite"], env, cpus))
         processes.append(start([sys.executable, str(REPO / "bench" / "baselines.py"), "wsgi",
-                                "--port", str(ports["wsgi"]), "--file", str(baseline_file)], logs["wsgi"]))
+                                "--port", str(ports["wsgi"]), "--file", str(baseline_file)], logs["wsgi"], cpus=cpus))
         processes.append(start([sys.executable, str(REPO / "bench" / "baselines.py"), "spyne",
-                                "--port", str(ports["spyne"])], logs["spyne"]))
+                                "--port", str(ports["spyne"])], logs["spyne"], cpus=cpus))
         bases = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         for process, name in zip(processes, ports, strict=False):
             wait_ready(process, bases[name] + "/", logs[name])
@@ -420,7 +443,7 @@ def main() -> int:
         floor_database = copy_for_floor(data_dir / "callsuite.db", work / "floor.db")
         processes.append(start([sys.executable, str(REPO / "bench" / "baselines.py"), "floor",
                                 "--port", str(ports["floor"]), "--database", str(floor_database),
-                                "--recordings", str(data_dir / "recordings")], logs["floor"]))
+                                "--recordings", str(data_dir / "recordings")], logs["floor"], cpus=cpus))
         wait_ready(processes[-1], bases["floor"] + "/addlink/ready?host=WS-ALICE", logs["floor"])
         pids = {name: process.pid for name, process in zip(ports, processes, strict=True)}
 
@@ -429,6 +452,7 @@ def main() -> int:
         baselines = [load for load in every if load.baseline is None and any(c.baseline == load.name for c in chosen)]
         header = (f"Callsuite bench: {machine_line()}; wrk {args.threads} threads, {args.connections} "
                   f"connections, {args.seconds} s per row; waitress threads 8 (default settings); "
+                  + (f"servers pinned to CPU {','.join(map(str, sorted(cpus)))}; " if cpus else "") +
                   f"baselines run before and after, ratios to their mean; load average "
                   f"{os.getloadavg()[0]:.1f} at the start")
         print(header, flush=True)
