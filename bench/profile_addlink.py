@@ -1,7 +1,7 @@
 """Where the hot requests spend their time, in process (no sockets, no waitress):
 
     pip install -e '.[bench]'
-    python bench/profile_addlink.py [--requests 2000] [--html FILE]
+    python bench/profile_addlink.py [--requests 2000] [--html FILE] [--turns 8]
                                     [--profile get|soap|echo|mp3|info|report|callback|cti]
 
 Builds the system on a fresh SQLite data folder with the demo site, a live recorded call on
@@ -13,7 +13,10 @@ RequestCallWhenAvailable (a new ASAP request each time) and a call's three CTI e
 (call.started, call.answered, call.ended, each of its own loop), next to
 AddLink's floor (bench/run.py's: its statements straight through sqlite3, on a copy of the
 database), a stock Spyne Soap11 echo and a plain-WSGI hello-world called the same way; then
-a pyinstrument profile of one of those loops.
+a pyinstrument profile of one of those loops. AddLink GET is measured a second time handed
+from thread to thread among `--turns` threads, one request at a time, as waitress's workers
+take a client's requests; `taskset -c 1 python bench/profile_addlink.py` keeps all those
+threads on one CPU, which shows how much of the difference is the request changing cores.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -74,6 +78,36 @@ def loop(app, count: int, make_environ) -> float:
         status, body = call(app, make_environ(n))
         if not status.startswith("2"):  # a refusal is not what a row measures
             raise SystemExit(f"request {n} of a loop was refused: {status} {body[:200]!r}")
+    return (time.process_time() - started) / count
+
+
+def loop_in_turns(app, count: int, make_environ, threads: int) -> float:
+    """As loop(), the requests handed from thread to thread, one at a time (as waitress
+    hands a keep-alive client's requests to whichever worker is free). The CPU per request
+    over loop()'s is what crossing threads, and the kernel's cores with them, costs."""
+    turns = [threading.Semaphore(0) for _ in range(threads)]
+    failures: list[str] = []
+
+    def take_turns(index: int) -> None:
+        for n in range(index, count, threads):
+            turns[index].acquire()
+            try:
+                if not failures:
+                    status, body = call(app, make_environ(n))
+                    if not status.startswith("2"):
+                        failures.append(f"request {n} was refused: {status} {body[:200]!r}")
+            finally:
+                turns[(index + 1) % threads].release()
+
+    workers = [threading.Thread(target=take_turns, args=(index,)) for index in range(threads)]
+    for worker in workers:
+        worker.start()
+    started = time.process_time()
+    turns[0].release()
+    for worker in workers:
+        worker.join()
+    if failures:
+        raise SystemExit(failures[0])
     return (time.process_time() - started) / count
 
 
@@ -202,6 +236,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML view here")
+    parser.add_argument("--turns", type=int, default=8, metavar="THREADS",
+                        help="AddLink GET also handed from thread to thread among this many (default 8, "
+                        "waitress's threads)")
     parser.add_argument("--profile", choices=("get", "soap", "echo", "mp3", "info", "report", "callback", "cti"),
                         default="get", help="which loop pyinstrument profiles: AddLink GET, AddLink SOAP 1.1, the "
                         "Spyne echo, the MP3 Range request, GetRecordingInfo, the Callbutton report, Buzzeasy's "
@@ -255,6 +292,7 @@ def main() -> int:
         loop(app, 200, report_environ)
         base = loop(hello, args.requests, lambda n: environ_for("/hello", ""))
         mean = loop(app, args.requests, addlink)
+        in_turns = loop_in_turns(app, args.requests, lambda n: addlink(-10_000 - n), args.turns)
         soap = loop(app, args.requests, lambda n: soap_environ(f"S-{n}"))
         mp3 = loop(app, args.requests, lambda n: mp3_environ(reference))
         info = loop(app, args.requests, lambda n: info_environ(reference))
@@ -274,7 +312,8 @@ def main() -> int:
         floor_app = floor(floor_copy, work / "recordings")
         loop(floor_app, 200, lambda n: environ_for(f"/addlink/FW-{n}", query))
         floored = loop(floor_app, args.requests, lambda n: environ_for(f"/addlink/F-{n}", query))
-        print(f"in process, CPU per request: AddLink GET {mean * 1e6:.0f} µs (its floor {floored * 1e6:.0f} µs), "
+        print(f"in process, CPU per request: AddLink GET {mean * 1e6:.0f} µs (its floor {floored * 1e6:.0f} µs; "
+              f"handed among {args.turns} threads {in_turns * 1e6:.0f} µs), "
               f"AddLink SOAP 1.1 {soap * 1e6:.0f} µs, "
               f"MP3 Range 64 KiB {mp3 * 1e6:.0f} µs, GetRecordingInfo SOAP 1.1 {info * 1e6:.0f} µs, "
               f"Callbutton small report {report * 1e6:.0f} µs, RequestCallWhenAvailable REST {callback * 1e6:.0f} µs, "
