@@ -75,10 +75,14 @@ def loop(app, count: int, make_environ) -> float:
     the other processes)."""
     started = time.process_time()
     for n in range(count):
-        status, body = call(app, make_environ(n))
-        if not status.startswith("2"):  # a refusal is not what a row measures
-            raise SystemExit(f"request {n} of a loop was refused: {status} {body[:200]!r}")
+        answered(app, make_environ(n), n)
     return (time.process_time() - started) / count
+
+
+def answered(app, environ: dict, n: int) -> None:
+    status, body = call(app, environ)
+    if not status.startswith("2"):  # a refusal is not what a row measures
+        raise SystemExit(f"request {n} of a loop was refused: {status} {body[:200]!r}")
 
 
 def loop_in_turns(app, count: int, make_environ, threads: int) -> float:
@@ -86,16 +90,16 @@ def loop_in_turns(app, count: int, make_environ, threads: int) -> float:
     hands a keep-alive client's requests to whichever worker is free). The CPU per request
     over loop()'s is what crossing threads, and the kernel's cores with them, costs."""
     turns = [threading.Semaphore(0) for _ in range(threads)]
-    failures: list[str] = []
+    failures: list[BaseException] = []  # a thread's refusal or error, raised by the caller
 
     def take_turns(index: int) -> None:
         for n in range(index, count, threads):
             turns[index].acquire()
             try:
                 if not failures:
-                    status, body = call(app, make_environ(n))
-                    if not status.startswith("2"):
-                        failures.append(f"request {n} was refused: {status} {body[:200]!r}")
+                    answered(app, make_environ(n), n)
+            except BaseException as failure:  # SystemExit too: in a thread it would end only that thread
+                failures.append(failure)
             finally:
                 turns[(index + 1) % threads].release()
 
@@ -107,7 +111,7 @@ def loop_in_turns(app, count: int, make_environ, threads: int) -> float:
     for worker in workers:
         worker.join()
     if failures:
-        raise SystemExit(failures[0])
+        raise failures[0]
     return (time.process_time() - started) / count
 
 
