@@ -37,8 +37,8 @@ class InvalidCallElement(ValueError):
     """A <Call> the writer produced does not validate against the schema's CallType."""
 
 
-def _safe_parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+def _safe_parser(**options) -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, **options)
 
 
 _call_schema_trees: dict[str, etree._ElementTree] = {}
@@ -71,8 +71,7 @@ def _thread_local() -> dict:
     local = _document_schemas.__dict__
     if "parser" not in local:  # per thread: a parser, and a compiled schema's error log, are not shared
         # Comments and processing instructions dropped, as ElementTree's parser drops them.
-        local.update(parser=etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                                            remove_comments=True, remove_pis=True), schemas={})
+        local.update(parser=_safe_parser(remove_comments=True, remove_pis=True), schemas={})
     return local
 
 
