@@ -2,14 +2,15 @@
 
     pip install -e '.[bench]'
     python bench/profile_addlink.py [--requests 2000] [--html FILE] [--turns 8]
-                                    [--profile get|soap|echo|mp3|info|report|callback|cti]
+                                    [--profile get|soap|echo|mp3|info|report|callback|buzzmeinfo|cti]
 
 Builds the system on a fresh SQLite data folder with the demo site, a live recorded call on
 alice's extension (so each AddLink links for real) and a finished call with its MP3, calls
 the WSGI application directly, and prints the CPU time of one request of each kind: AddLink
 by the seed URL and by SOAP 1.1, an MP3 Range request (64 KiB, Basic auth),
 GetRecordingInfo (SOAP 1.1, Basic auth), the Callbutton report of that call, Buzzeasy's REST
-RequestCallWhenAvailable (a new ASAP request each time) and a call's three CTI events
+RequestCallWhenAvailable (a new ASAP request each time), BuzzMeInfo's GetCallDataByNumber
+(SOAP 1.1, the latest of those requests) and a call's three CTI events
 (call.started, call.answered, call.ended, each of its own loop), next to
 AddLink's floor (bench/run.py's: its statements straight through sqlite3, on a copy of the
 database), a stock Spyne Soap11 echo and a plain-WSGI hello-world called the same way; then
@@ -204,6 +205,10 @@ def report_environ(_n: int) -> dict:
 
 CALLBACK_REST = "/RequestCallbackService/Service.svc/rest/"
 COMPANY = {"company": "1", "password": "demo-company-pw"}
+BUZZMEINFO = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+              '<s:Body><GetCallDataByNumber xmlns="urn:callsuite:info:1"><presentedNumber>+13125550188'
+              '</presentedNumber><companyId>1</companyId><password>demo-company-pw</password>'
+              '</GetCallDataByNumber></s:Body></s:Envelope>').encode()
 
 
 def json_post(path: str, document: dict, **extra) -> dict:
@@ -218,6 +223,14 @@ def callback_environ(n: int) -> dict:
     """Buzzeasy's REST RequestCallWhenAvailable: a new ASAP callback request each time."""
     return json_post(CALLBACK_REST + "RequestCallWhenAvailable", {
         "name": "Profile", "phoneNo": "+13125550188", "serviceQueue": "1", **COMPANY, "field1": str(n)})
+
+
+def buzzmeinfo_environ(_n: int) -> dict:
+    """BuzzMeInfo's GetCallDataByNumber (SOAP 1.1): the latest of callback_environ's open requests."""
+    environ = soap_environ("unused")
+    environ.update({"PATH_INFO": "/soap/info", "CONTENT_LENGTH": str(len(BUZZMEINFO)),
+                    "HTTP_SOAPACTION": '"GetCallDataByNumber"', "wsgi.input": io.BytesIO(BUZZMEINFO)})
+    return environ
 
 
 def cti_environ(n: int, kind: str = "call.started") -> dict:
@@ -243,10 +256,11 @@ def main() -> int:
     parser.add_argument("--turns", type=int, default=8, metavar="THREADS",
                         help="AddLink GET also handed from thread to thread among this many (default 8, "
                         "waitress's threads)")
-    parser.add_argument("--profile", choices=("get", "soap", "echo", "mp3", "info", "report", "callback", "cti"),
+    parser.add_argument("--profile", choices=("get", "soap", "echo", "mp3", "info", "report", "callback",
+                                              "buzzmeinfo", "cti"),
                         default="get", help="which loop pyinstrument profiles: AddLink GET, AddLink SOAP 1.1, the "
                         "Spyne echo, the MP3 Range request, GetRecordingInfo, the Callbutton report, Buzzeasy's "
-                        "REST RequestCallWhenAvailable or a CTI call.started")
+                        "REST RequestCallWhenAvailable, BuzzMeInfo's GetCallDataByNumber or a CTI call.started")
     args = parser.parse_args()
     from pyinstrument import Profiler
 
@@ -304,6 +318,8 @@ def main() -> int:
         # After the report: CTI's new calls would join it.
         loop(app, 200, lambda n: callback_environ(-n - 2))
         callback = loop(app, args.requests, callback_environ)
+        loop(app, 200, buzzmeinfo_environ)
+        buzzmeinfo = loop(app, args.requests, buzzmeinfo_environ)
         loop(app, 200, lambda n: cti_environ(-n - 2))
         cti = loop(app, args.requests, cti_environ)
         loop(app, 200, lambda n: cti_environ(-n - 2, "call.answered"))
@@ -321,6 +337,7 @@ def main() -> int:
               f"AddLink SOAP 1.1 {soap * 1e6:.0f} µs, "
               f"MP3 Range 64 KiB {mp3 * 1e6:.0f} µs, GetRecordingInfo SOAP 1.1 {info * 1e6:.0f} µs, "
               f"Callbutton small report {report * 1e6:.0f} µs, RequestCallWhenAvailable REST {callback * 1e6:.0f} µs, "
+              f"BuzzMeInfo GetCallDataByNumber SOAP 1.1 {buzzmeinfo * 1e6:.0f} µs, "
               f"CTI call.started {cti * 1e6:.0f} µs, call.answered {answered * 1e6:.0f} µs, "
               f"call.ended {ended * 1e6:.0f} µs, stock Spyne Soap11 echo {echoed * 1e6:.0f} µs, plain WSGI hello-world {base * 1e6:.1f} µs "
               f"({args.requests} requests each)")
@@ -329,6 +346,7 @@ def main() -> int:
                     "mp3": (app, lambda n: mp3_environ(reference)),
                     "info": (app, lambda n: info_environ(reference)), "report": (app, report_environ),
                     "callback": (app, lambda n: callback_environ(args.requests + n)),
+                    "buzzmeinfo": (app, buzzmeinfo_environ),
                     "cti": (app, lambda n: cti_environ(args.requests + n))}[args.profile]
         profiler = Profiler(interval=0.0002)
         profiler.start()

@@ -72,6 +72,10 @@ ADDLINK_BODY = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{env
 INFO_BODY = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="' + SOAP11 + '"><s:Body>'
              '<GetRecordingInfo xmlns="urn:callsuite:recording:1"><refNum>{ref}</refNum></GetRecordingInfo>'
              '</s:Body></s:Envelope>')
+BUZZMEINFO_BODY = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="' + SOAP11 + '"><s:Body>'
+                   '<GetCallDataByNumber xmlns="urn:callsuite:info:1"><presentedNumber>' + PHONE
+                   + '</presentedNumber><companyId>1</companyId><password>' + COMPANY_PASSWORD
+                   + '</password></GetCallDataByNumber></s:Body></s:Envelope>')
 ECHO_BODY = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="' + SOAP11 + '"><s:Body>'
              '<echo xmlns="urn:bench:echo"><text>hello</text></echo></s:Body></s:Envelope>')
 WRK_INSTALL = ("wrk is not installed. Install it, then run again:\n"
@@ -92,6 +96,9 @@ class Load:
     headers: dict = field(default_factory=dict)
     expect: int = 200
     answer: Callable[[requests.Response], str] = lambda r: r.text[:40]
+    # The row's own Lua request(), for requests that refer to earlier ones (`tid`, the wrk
+    # thread's number, and `prefix`, unique to the run, are set); the probe sends path and body.
+    request_lua: Optional[str] = None
 
 
 def basic(user: str, password: str) -> str:
@@ -141,7 +148,16 @@ def lua_script(load: Load, prefix: str) -> str:
     lines = [f"wrk.method = {lua_string(load.method)}", f"wrk.path = {lua_string(load.path)}", headers]
     if load.body is not None:
         lines.append(f"wrk.body = {lua_string(load.body)}")
-    if "{n}" in load.path or "{n}" in (load.body or ""):
+    if load.request_lua is not None:
+        lines.append(f"""
+local prefix = "{prefix}"
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+""" + load.request_lua)
+    elif "{n}" in load.path or "{n}" in (load.body or ""):
         lines.append(f"""
 local path_template = {lua_string(load.path)}
 local body_template = {lua_string(load.body or "")}
@@ -167,6 +183,32 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
 end""")
     return "\n".join(lines) + "\n"
+
+
+def call_events_lua(started: str, answered: str, ended: str) -> str:
+    """A request() that starts, answers and ends calls in turn: the call a request answers was
+    started 3 × LAG requests earlier on the same wrk thread, and is ended 3 × LAG - 1 requests
+    after its answer, so each event's predecessor has been answered long before (4 connections
+    a thread). Until then (the first 6 × LAG requests) a turn starts one more call."""
+    return ("""
+local LAG = 50
+local templates = {STARTED, ANSWERED, ENDED}
+-- From -1: wrk's first thread calls request() once, unsent, to check it (script_verify_request).
+local counter = -1
+local function event(template, n)
+  return wrk.format(nil, nil, nil, (string.gsub(template, "{n}", prefix .. tid .. "-" .. n)))
+end
+function request()
+  local turn, k = counter % 3, math.floor(counter / 3)
+  counter = counter + 1
+  if k < 0 then return event(templates[1], "early-verified") end
+  if turn == 1 and k >= LAG then return event(templates[2], k - LAG) end
+  if turn == 2 and k >= 2 * LAG then return event(templates[3], k - 2 * LAG) end
+  if turn == 0 then return event(templates[1], k) end
+  return event(templates[1], "early" .. counter)
+end
+""".replace("STARTED", lua_string(started)).replace("ANSWERED", lua_string(answered))
+            .replace("ENDED", lua_string(ended)))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -294,6 +336,12 @@ def prepare(base: str, audio: bytes) -> dict:
         "serviceQueue": "1", "ewt": "60", "company": "1", "password": COMPANY_PASSWORD})
     if r.json() is not True:
         raise RuntimeError(f"UpdateEWTRecord: {r.text}")
+    # An open callback request from PHONE, for BuzzMeInfo to find (the raised EWT keeps it open).
+    r = requests.post(base + CALLBACK_REST + "RequestCallWhenAvailable", timeout=30, json={
+        "name": "Bench Caller", "phoneNo": PHONE, "serviceQueue": "1", "company": "1",
+        "password": COMPANY_PASSWORD, "field1": "bench"})
+    if r.json().get("ResultCode") != 0:
+        raise RuntimeError(f"RequestCallWhenAvailable: {r.text}")
     return {"reference": reference, "token": token, "audio_bytes": len(audio),
             "recorded_at": (started + timedelta(seconds=10)).strftime("%Y-%m-%d %H:%M:%S")}
 
@@ -307,6 +355,11 @@ def loads(demo: dict) -> list[Load]:
                       '    </GetCallDetailsRequest >\n  </CallbuttonService>\n</Callbutton>\n')
     json_type = {"Content-Type": "application/json"}
     at = now.isoformat()
+    started_facts = {"extension": "209", "direction": "inbound", "ani": "+13125550100", "did": "8005551234"}
+
+    def call_event(kind: str, call_id: str, **facts) -> str:
+        return json.dumps({"event": kind, "call_id": call_id, "at": at, **facts})
+    cti_headers = {**json_type, "Authorization": f"Bearer {CTI_TOKEN}"}
     return [
         Load("plain WSGI hello-world", None, "wsgi", "/hello"),
         Load("plain WSGI file_wrapper 64 KiB", None, "wsgi", "/file", expect=206,
@@ -363,10 +416,15 @@ def loads(demo: dict) -> list[Load]:
              CALLBACK_REST + "RequestCallWhenAvailable", "POST",
              json.dumps({"name": "Bench", "phoneNo": PHONE, "serviceQueue": "1", "company": "1",
                          "password": COMPANY_PASSWORD, "field1": "{n}"}), json_type, answer=short_json),
+        Load("BuzzMeInfo GetCallDataByNumber SOAP 1.1", "stock Spyne Soap11 echo", "callsuite", "/soap/info",
+             "POST", BUZZMEINFO_BODY, {"Content-Type": "text/xml; charset=utf-8",
+                                       "SOAPAction": '"GetCallDataByNumber"'}, answer=xml_text("ConfirmationCode")),
         Load("CTI ingest call.started", "plain WSGI hello-world", "callsuite", "/cti/v1/events", "POST",
-             json.dumps({"event": "call.started", "call_id": "{n}", "at": at, "extension": "209",
-                         "direction": "inbound", "ani": "+13125550100", "did": "8005551234"}),
-             {**json_type, "Authorization": f"Bearer {CTI_TOKEN}"}, expect=201, answer=short_json),
+             call_event("call.started", "{n}", **started_facts), cti_headers, expect=201, answer=short_json),
+        Load("CTI ingest started, answered, ended in turn", "plain WSGI hello-world", "callsuite", "/cti/v1/events",
+             "POST", call_event("call.started", "T{n}", **started_facts), cti_headers, expect=201,
+             answer=short_json, request_lua=call_events_lua(*(call_event(kind, "T{n}", **facts) for kind, facts in (
+                 ("call.started", started_facts), ("call.answered", {}), ("call.ended", {}))))),
     ]
 
 
