@@ -312,7 +312,9 @@ class CallbackRequest(Base):
     __tablename__ = "callback_requests"
     __table_args__ = (Index("ix_callback_company_state", "company_id", "state"),
                       Index("ix_callback_due", "state", "next_attempt_at"),
-                      Index("ix_callback_company_pin", "company_id", "pin"))  # a new request's PIN check
+                      Index("ix_callback_company_pin", "company_id", "pin"),  # a new request's PIN check
+                      # BuzzMeInfo's look-up by number: the newest of a caller's requests
+                      Index("ix_callback_company_phone", "company_id", "phone_e164", "requested_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     confirmation_code: Mapped[str] = mapped_column(String(10), unique=True)
     pin: Mapped[str] = mapped_column(String(6))

@@ -101,12 +101,13 @@ class Caller:
     credentials: Credentials
     verified: bool = False
 
-    def company(self, session: Session) -> Company:
-        """The authenticated company, or AuthenticationFailed."""
-        company = session.get(Company, self.credentials.company_id) if self.verified else None
-        if company is None:
+    def company(self, unit: UnitOfWork) -> Company:
+        """The authenticated company, or AuthenticationFailed; detached, holding what
+        BuzzMeInfo's answers read (_CALL_DATA_COMPANY)."""
+        row = _CALLER_COMPANY.first(unit, {"company": self.credentials.company_id}) if self.verified else None
+        if row is None:
             raise AuthenticationFailed()
-        return company
+        return detached(Company, _CALL_DATA_COMPANY, row)
 
     def queue(self, unit: UnitOfWork, queue_id: Optional[int]) -> tuple[Company, ServiceQueue]:
         """The authenticated company's active queue (_OWN_QUEUE) and the company, or
@@ -413,32 +414,47 @@ class CallData:
         return str(self.field_names.get(name) or name), (self.request.fields or {}).get(name)
 
 
-def call_data_by_number(session: Session, caller: Caller, presented_number: Optional[str]) -> Optional[CallData]:
+# What the two answers read (services/info/wire.py): the company's zone and field names, the
+# request, its queue's name; the company's regions to read a national number.
+_CALL_DATA_COMPANY = (_COMPANIES.id, _COMPANIES.timezone, _COMPANIES.regions, _COMPANIES.field_names)
+_CALL_DATA_REQUEST = (_REQUESTS.id, _REQUESTS.queue_id, _REQUESTS.name, _REQUESTS.phone_e164, _REQUESTS.fields,
+                      _REQUESTS.retries, _REQUESTS.confirmation_code, _REQUESTS.scheduled_for,
+                      _REQUESTS.requested_at)
+_CALLER_COMPANY = Prepared(select(*_CALL_DATA_COMPANY).where(_COMPANIES.id == bindparam("company")))
+_OPEN_REQUEST = (select(*_CALL_DATA_REQUEST, _QUEUES.id, _QUEUES.name)
+                 .join_from(CallbackRequest.__table__, ServiceQueue.__table__, _QUEUES.id == _REQUESTS.queue_id)
+                 .where(_REQUESTS.company_id == bindparam("company"),
+                        or_(*(_REQUESTS.state == state for state in OPEN_STATES)))  # literals: prepared
+                 .limit(1))
+# The newest first, by the index on (company_id, phone_e164, requested_at): a look-up, not a
+# scan of the company's open requests.
+_OPEN_REQUEST_BY_NUMBER = Prepared(_OPEN_REQUEST.where(_REQUESTS.phone_e164 == bindparam("phone"))
+                                   .order_by(_REQUESTS.requested_at.desc(), _REQUESTS.id.desc()))
+_OPEN_REQUEST_BY_PIN = Prepared(_OPEN_REQUEST.where(_REQUESTS.pin == bindparam("pin")).order_by(_REQUESTS.id.desc()))
+
+
+def call_data_by_number(unit: UnitOfWork, caller: Caller, presented_number: Optional[str]) -> Optional[CallData]:
     """The company's most recent open (or connecting) request from that number; None if none.
     AuthenticationFailed for wrong credentials."""
-    company = caller.company(session)
+    company = caller.company(unit)
     e164 = normalise_phone(company, presented_number, (company.regions or ["GB"])[0])
     if e164 is None:
         return None
-    row = session.scalar(select(CallbackRequest).where(
-        CallbackRequest.company_id == company.id, CallbackRequest.phone_e164 == e164,
-        CallbackRequest.state.in_(OPEN_STATES)).order_by(CallbackRequest.requested_at.desc(),
-                                                        CallbackRequest.id.desc()).limit(1))
-    return _call_data(session, company, row)
+    return _call_data(company, _OPEN_REQUEST_BY_NUMBER.first(unit, {"company": company.id, "phone": e164}))
 
 
-def call_data_by_pin(session: Session, caller: Caller, pin: Optional[str]) -> Optional[CallData]:
-    company = caller.company(session)
-    row = session.scalar(select(CallbackRequest).where(
-        CallbackRequest.company_id == company.id, CallbackRequest.pin == (pin or "").strip(),
-        CallbackRequest.state.in_(OPEN_STATES)).order_by(CallbackRequest.id.desc()).limit(1))
-    return _call_data(session, company, row)
+def call_data_by_pin(unit: UnitOfWork, caller: Caller, pin: Optional[str]) -> Optional[CallData]:
+    company = caller.company(unit)
+    return _call_data(company, _OPEN_REQUEST_BY_PIN.first(unit, {"company": company.id, "pin": (pin or "").strip()}))
 
 
-def _call_data(session: Session, company: Company, row: Optional[CallbackRequest]) -> Optional[CallData]:
+def _call_data(company: Company, row: Optional[tuple]) -> Optional[CallData]:
     if row is None:
         return None
-    return CallData(row, session.get(ServiceQueue, row.queue_id), company.timezone, dict(company.field_names or {}))
+    cut = len(_CALL_DATA_REQUEST)
+    return CallData(detached(CallbackRequest, _CALL_DATA_REQUEST, row[:cut]),
+                    detached(ServiceQueue, (_QUEUES.id, _QUEUES.name), row[cut:]),
+                    company.timezone, dict(company.field_names or {}))
 
 
 # --- status history ------------------------------------------------------------------------

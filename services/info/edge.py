@@ -74,8 +74,8 @@ class InfoRest:
                             content_type="text/plain; charset=utf-8")
         caller = wire.caller(self.system, company, args.get("password"), request.remote_addr)
         try:
-            with self.system.database.read_session() as session:
-                answer = wire.without_nulls(render(lookup(session, caller, args.get(key))))
+            with self.system.database.read_unit() as unit:
+                answer = wire.without_nulls(render(lookup(unit, caller, args.get(key))))
         except callbacks.AuthenticationFailed as exc:
             response = json_answer(str(exc), callback, 401)
             if callback is None:

@@ -22,9 +22,9 @@ class BuzzMeInfo(ServiceBase):
     @soap_operation(access=BODY_CREDENTIALS)
     def GetCallDataByNumber(ctx, presentedNumber, companyId, password):
         caller = _caller(ctx, companyId, password)
-        with ctx.udc.database.read_session() as session:
+        with ctx.udc.database.read_unit() as unit:
             answer = wire.without_nulls(wire.by_number(callbacks.call_data_by_number(
-                session, caller, presentedNumber)))
+                unit, caller, presentedNumber)))
             return None if answer is None else CallData(**answer)
 
     @rpc(required(Unicode), required(Integer32), required(Unicode),
@@ -32,6 +32,6 @@ class BuzzMeInfo(ServiceBase):
     @soap_operation(access=BODY_CREDENTIALS)
     def GetCallDataByPin(ctx, pin, companyId, password):
         caller = _caller(ctx, companyId, password)
-        with ctx.udc.database.read_session() as session:
-            answer = wire.without_nulls(wire.by_pin(callbacks.call_data_by_pin(session, caller, pin)))
+        with ctx.udc.database.read_unit() as unit:
+            answer = wire.without_nulls(wire.by_pin(callbacks.call_data_by_pin(unit, caller, pin)))
             return None if answer is None else PinCallData(**answer)

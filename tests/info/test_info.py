@@ -9,7 +9,9 @@ import zeep
 from helpers import buzzeasy as b
 from helpers.buzzeasy import rest
 from helpers.soap import ValidatingPlugin
+from sqlalchemy.dialects import sqlite
 
+from services.core import callbacks
 from storage.models import ServiceQueue
 
 PREFIX = "/BuzzMeInfo/InfoService.svc/rest"
@@ -123,3 +125,36 @@ def test_generic_get_and_jsonp(live, request_made):
     assert r.status_code == 200 and r.text == 'show("Authentication Failed");'
     assert requests.get(live.url("/rest/info/GetCallDataByPin"), timeout=10,
                         params={**params, "callback": "alert(1)//"}).status_code == 400
+
+
+def test_by_number_answers_the_callers_newest_open_request(live, request_made):
+    phone = "+447779453117"  # the module's raised EWT keeps its requests open
+
+    def ask(name: str) -> str:
+        answer = rest(live, "RequestCallWhenAvailable", {"name": name, "phoneNo": phone, "serviceQueue": "1",
+                                                         "company": "1", "password": b.COMPANY_PASSWORD}).json()
+        assert answer["ResultCode"] == 0
+        return answer["ConfirmationCode"]
+
+    def by_number():
+        return requests.get(live.url(f"{PREFIX}/GetCallDataByNumber"), timeout=10, params={
+            "presentedNumber": phone, "companyId": "1", "password": b.COMPANY_PASSWORD}).json()
+
+    older, newer = ask("Older"), ask("Newer")
+    assert by_number()["ConfirmationCode"] == newer
+    for code, done, answer in ((newer, "succeeded", older), (older, "failed", None)):
+        with live.db.session() as session:  # called back and done with: no longer open
+            callbacks.by_confirmation_code(session, code).state = done
+        assert (by_number() or {}).get("ConfirmationCode") == answer
+
+
+def test_the_look_ups_search_an_index_not_the_companys_open_requests(live):
+    if not live.db.is_sqlite:
+        pytest.skip("SQLite's query plan; PostgreSQL plans by its statistics")
+    for prepared, index in ((callbacks._OPEN_REQUEST_BY_NUMBER, "ix_callback_company_phone"),
+                            (callbacks._OPEN_REQUEST_BY_PIN, "ix_callback_company_pin")):
+        sql = str(prepared.statement.compile(dialect=sqlite.dialect()))
+        with live.db.engine.connect() as connection:
+            plan = " / ".join(row[-1] for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + sql, (1,) * sql.count("?")))
+        assert f"SEARCH callback_requests USING INDEX {index}" in plan and "TEMP B-TREE" not in plan, plan
