@@ -187,9 +187,9 @@ end""")
 
 def call_events_lua(started: str, answered: str, ended: str) -> str:
     """A request() that starts, answers and ends calls in turn: the call a request answers was
-    started 3 × LAG requests earlier on the same wrk thread, and is ended 3 × LAG - 1 requests
-    after its answer, so each event's predecessor has been answered long before (4 connections
-    a thread). Until then (the first 6 × LAG requests) a turn starts one more call."""
+    started 3 × LAG + 1 requests earlier on the same wrk thread, and is ended 3 × LAG + 1
+    requests after its answer, so each event's predecessor has been answered long before (4
+    connections a thread). Until then (the first 6 × LAG requests) a turn starts one more call."""
     return ("""
 local LAG = 50
 local templates = {STARTED, ANSWERED, ENDED}
