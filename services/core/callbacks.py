@@ -233,10 +233,12 @@ class NewRequest:
 
 
 _REQUESTS = CallbackRequest.__table__.c
+# An open request, each state a literal (a Prepared statement has no expanding IN parameter).
+_IS_OPEN = or_(*(_REQUESTS.state == state for state in OPEN_STATES))
 _CODES_TAKEN = Prepared(select(_REQUESTS.id).where(
     (_REQUESTS.confirmation_code == bindparam("code"))
     | ((_REQUESTS.company_id == bindparam("company")) & (_REQUESTS.pin == bindparam("pin"))
-       & or_(*(_REQUESTS.state == state for state in OPEN_STATES)))).limit(1))
+       & _IS_OPEN)).limit(1))
 _NEW_REQUEST_COLUMNS = ("confirmation_code", "pin", "company_id", "queue_id", "name", "phone_e164", "fields", "asap",
                         "scheduled_date", "timeslot_id", "scheduled_for", "requested_at", "state", "retries",
                         "attempts", "next_attempt_at")
@@ -423,8 +425,7 @@ _CALL_DATA_REQUEST = (_REQUESTS.id, _REQUESTS.queue_id, _REQUESTS.name, _REQUEST
 _CALLER_COMPANY = Prepared(select(*_CALL_DATA_COMPANY).where(_COMPANIES.id == bindparam("company")))
 _OPEN_REQUEST = (select(*_CALL_DATA_REQUEST, _QUEUES.id, _QUEUES.name)
                  .join_from(CallbackRequest.__table__, ServiceQueue.__table__, _QUEUES.id == _REQUESTS.queue_id)
-                 .where(_REQUESTS.company_id == bindparam("company"),
-                        or_(*(_REQUESTS.state == state for state in OPEN_STATES)))  # literals: prepared
+                 .where(_REQUESTS.company_id == bindparam("company"), _IS_OPEN)
                  .limit(1))
 # The newest first, by the index on (company_id, phone_e164, requested_at): a look-up, not a
 # scan of the company's open requests.
