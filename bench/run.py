@@ -148,29 +148,27 @@ def lua_script(load: Load, prefix: str) -> str:
     lines = [f"wrk.method = {lua_string(load.method)}", f"wrk.path = {lua_string(load.path)}", headers]
     if load.body is not None:
         lines.append(f"wrk.body = {lua_string(load.body)}")
-    if load.request_lua is not None:
+    unique = "{n}" in load.path or "{n}" in (load.body or "")
+    if load.request_lua is not None or unique:
+        # Each wrk thread's number (`tid`) and the run's prefix, for ids no other request uses.
         lines.append(f"""
 local prefix = "{prefix}"
 local threads = 0
 function setup(thread)
   threads = threads + 1
   thread:set("tid", threads)
-end
-""" + load.request_lua)
-    elif "{n}" in load.path or "{n}" in (load.body or ""):
+end""")
+    if load.request_lua is not None:
+        lines.append(load.request_lua)
+    elif unique:
         lines.append(f"""
 local path_template = {lua_string(load.path)}
 local body_template = {lua_string(load.body or "")}
 local has_body = {"true" if load.body is not None else "false"}
 local counter = 0
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
 function request()
   counter = counter + 1
-  local n = "{prefix}" .. tid .. "-" .. counter
+  local n = prefix .. tid .. "-" .. counter
   local body = nil
   if has_body then body = string.gsub(body_template, "{{n}}", n) end
   return wrk.format(nil, (string.gsub(path_template, "{{n}}", n)), nil, body)
