@@ -2,7 +2,7 @@
 
     pip install -e '.[bench]'
     python bench/profile_addlink.py [--requests 2000] [--html FILE] [--turns 8]
-                                    [--profile get|soap|echo|mp3|info|report|callback|buzzmeinfo|cti]
+                                    [--profile get|soap|echo|mp3|info|report|callback|buzzmeinfo|cti|cti-ended]
 
 Builds the system on a fresh SQLite data folder with the demo site, a live recorded call on
 alice's extension (so each AddLink links for real) and a finished call with its MP3, calls
@@ -257,10 +257,11 @@ def main() -> int:
                         help="AddLink GET also handed from thread to thread among this many (default 8, "
                         "waitress's threads)")
     parser.add_argument("--profile", choices=("get", "soap", "echo", "mp3", "info", "report", "callback",
-                                              "buzzmeinfo", "cti"),
+                                              "buzzmeinfo", "cti", "cti-ended"),
                         default="get", help="which loop pyinstrument profiles: AddLink GET, AddLink SOAP 1.1, the "
                         "Spyne echo, the MP3 Range request, GetRecordingInfo, the Callbutton report, Buzzeasy's "
-                        "REST RequestCallWhenAvailable, BuzzMeInfo's GetCallDataByNumber or a CTI call.started")
+                        "REST RequestCallWhenAvailable, BuzzMeInfo's GetCallDataByNumber, a CTI call.started or a CTI "
+                        "call.ended (of a call started and answered before the profile)")
     args = parser.parse_args()
     from pyinstrument import Profiler
 
@@ -347,7 +348,11 @@ def main() -> int:
                     "info": (app, lambda n: info_environ(reference)), "report": (app, report_environ),
                     "callback": (app, lambda n: callback_environ(args.requests + n)),
                     "buzzmeinfo": (app, buzzmeinfo_environ),
-                    "cti": (app, lambda n: cti_environ(args.requests + n))}[args.profile]
+                    "cti": (app, lambda n: cti_environ(args.requests + n)),
+                    "cti-ended": (app, lambda n: cti_environ(args.requests + n, "call.ended"))}[args.profile]
+        if args.profile == "cti-ended":  # the calls it ends, started and answered unprofiled
+            loop(app, args.requests, lambda n: cti_environ(args.requests + n))
+            loop(app, args.requests, lambda n: cti_environ(args.requests + n, "call.answered"))
         profiler = Profiler(interval=0.0002)
         profiler.start()
         loop(profiled[0], args.requests, profiled[1])
