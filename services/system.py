@@ -54,7 +54,7 @@ class LedgerSink:
 
     def handle(self, event) -> None:
         if event.kind != "recording.ready":
-            with ledger.unit_for(self.database, event.kind) as session:
+            with self.database.unit() as session:
                 ledger.apply_event(session, ledger.CallEvent(
                     event.kind, self.source, event.call_id, event.at, **facts_of(event),
                 ), default_region=self.default_region)

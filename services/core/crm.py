@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, NamedTuple, Optional
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Call, Company, Extension, Recording
@@ -141,6 +141,12 @@ def audio_file_at(prefix: Optional[str], reference: str, file_path: Optional[str
 def call_record(session: Session, call: Call, store, company: Optional[Company] = None) -> CallRecord:
     company = company if company is not None else company_for_call(session, call)
     recording = call.recording
+    return _record(call, internal=call_type(session, call) == "internal",
+                   reference=recording.reference if recording else "", audio_file=audio_file(company, recording, store))
+
+
+def _record(call, *, internal: bool, reference: str, audio_file: str) -> CallRecord:
+    """The record of `call` (a Call, or a row with its columns' names)."""
     if call.direction == "inbound":
         dialled, calling = call.did or call.target or call.extension, call.ani
     else:
@@ -149,10 +155,9 @@ def call_record(session: Session, call: Call, store, company: Optional[Company] 
     if call.state == "ended":
         duration = call.talk_time_s if call.talk_time_s is not None else call.duration_s
     return CallRecord(
-        call_id=call.id, reference=recording.reference if recording else "",
-        started_at=call.started_at, dialled_number=dialled or "", calling_number=calling or "",
-        phone_number=far_party(call) or "", extension=call.extension or "", call_type=call_type(session, call),
-        duration=duration, audio_file=audio_file(company, recording, store))
+        call_id=call.id, reference=reference, started_at=call.started_at, dialled_number=dialled or "",
+        calling_number=calling or "", phone_number=far_party(call) or "", extension=call.extension or "",
+        call_type="internal" if internal else call.direction, duration=duration, audio_file=audio_file)
 
 
 def newest_recorded_call(session: Session, extension: str) -> Optional[Call]:
@@ -161,6 +166,78 @@ def newest_recorded_call(session: Session, extension: str) -> Optional[Call]:
         select(Call).join(Recording, Recording.call_id == Call.id)
         .where(Call.extension == extension, Call.answered_at.is_not(None))
         .order_by(Call.started_at.desc(), Call.id.desc()).limit(1))
+
+
+# --- the notice of a complete call -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Notice:
+    """What a complete call's CRM notices are made of."""
+    company_id: int
+    url_template: Optional[str]
+    web_service: Optional[dict]
+    recording_id: int
+    record: CallRecord
+
+
+class _NoticeFacts(NamedTuple):
+    id: int
+    state: str
+    direction: str
+    did: Optional[str]
+    target: Optional[str]
+    extension: Optional[str]
+    ani: Optional[str]
+    started_at: datetime
+    talk_time_s: Optional[int]
+    duration_s: Optional[int]
+    recording_id: int
+    reference: str
+    file_path: Optional[str]
+    recording_state: str
+    company_id: Optional[int]
+    url_template: Optional[str]
+    web_service: Optional[dict]
+    prefix: Optional[str]
+    internal: bool
+
+
+_RECORDINGS, _FAR = Recording.__table__, _EXTENSIONS.alias("far")
+# far_party's rule: the caller of an inbound call, else the called (an empty target as none).
+_FAR_PARTY = case((_CALLS.c.direction == "inbound", _CALLS.c.ani),
+                  else_=func.coalesce(func.nullif(_CALLS.c.target, ""), _CALLS.c.did))
+# The call, its recording, its company (company_for_call's rule, as _ROUTES) and call_type's
+# question, in one statement.
+_NOTICE = Prepared(
+    select(*(_CALLS.c[name] for name in ("id", "state", "direction", "did", "target", "extension", "ani",
+                                          "started_at", "talk_time_s", "duration_s")),
+           _RECORDINGS.c.id, _RECORDINGS.c.reference, _RECORDINGS.c.file_path, _RECORDINGS.c.state,
+           _COMPANIES.c.id, _COMPANIES.c.crm_url_template, _COMPANIES.c.crm_web_service,
+           _COMPANIES.c.recording_path_prefix,
+           exists().where(_FAR.c.number == _FAR_PARTY).label("internal"))
+    .select_from(_CALLS.join(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id)
+                 .outerjoin(_EXTENSIONS, _EXTENSIONS.c.number == _CALLS.c.extension)
+                 .outerjoin(_COMPANIES, _COMPANIES.c.id == func.coalesce(_CALLS.c.company_id, _EXTENSIONS.c.company_id)))
+    .where(_CALLS.c.id == bindparam("id")))
+
+
+def notice_due(unit: UnitOfWork, call_id: int, store) -> Optional[Notice]:
+    """The CRM notice of call `call_id` once it has ended and its audio is in the store, if
+    its company has a URL or web-service route: one prepared statement, which sees what
+    this transaction wrote and, on PostgreSQL, what others committed before it ran (of a
+    call's end and its audio committed at once by two servers, the later sees both)."""
+    if isinstance(unit, Session):
+        unit.flush()  # a subscriber runs before the commit's own flush
+    row = _NOTICE.first(unit, {"id": call_id})
+    if row is None:
+        return None
+    facts = _NoticeFacts(*row)
+    if facts.state != "ended" or facts.recording_state != "available" or facts.company_id is None \
+            or not (facts.url_template or facts.web_service):
+        return None
+    audio = audio_file_at(facts.prefix, facts.reference, facts.file_path, facts.recording_state, store)
+    return Notice(facts.company_id, facts.url_template, facts.web_service, facts.recording_id,
+                  _record(facts, internal=bool(facts.internal), reference=facts.reference, audio_file=audio))
 
 
 # --- company settings ---------------------------------------------------------------------
@@ -225,15 +302,3 @@ def check_web_service(config: Any) -> Optional[dict]:
         if not isinstance(callback, str) or not callback.isidentifier():
             raise InvalidInput("crm_web_service.callback must be a JavaScript identifier")
     return dict(config)
-
-
-def notice_due(session: Session, call: Call) -> Optional[Company]:
-    """The company to notify about this call: once it has ended and its audio is in the
-    store, if the company has a URL or web-service route configured."""
-    recording = call.recording
-    if call.state != "ended" or recording is None or recording.state != "available":
-        return None
-    company = company_for_call(session, call)
-    if company is None or not (company.crm_url_template or company.crm_web_service):
-        return None
-    return company

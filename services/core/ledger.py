@@ -116,18 +116,11 @@ def _check_known(event: CallEvent, started_at: Optional[datetime]) -> None:
         raise Conflict(f"{event.kind} at {event.at.isoformat()} is before the call started")
 
 
-# Every event runs on prepared statements; all but call.ended in a statement unit
-# (Database.unit). call.ended's in-transaction subscriber (Recall's CRM notice) loads the
-# call into the ORM session it runs in.
-STATEMENTS_ONLY = frozenset({"call.started", "call.answered", "recording.paused", "recording.resumed"})
-
-
-def unit_for(database, kind: str):
-    """The unit of work to apply an event of `kind` in, for every feed (CTI, the switch)."""
-    return database.unit() if kind in STATEMENTS_ONLY else database.session()
-
-
 def apply_event(session: UnitOfWork, event: CallEvent, *, default_region: str = "US") -> Outcome:
+    """Every kind runs prepared statements only, as do the subscribers to what it announces
+    (Recall's routes, the audit log): the feeds (CTI, the switch) apply events in a statement
+    unit (Database.unit). An ORM session works too: where it may hold the call (ending an
+    interrupted call) what it changed is flushed first (_amid_orm)."""
     outcome = _HANDLERS[event.kind](session, event, default_region)
     if outcome.changed:
         if event.kind.startswith("recording."):
@@ -190,7 +183,7 @@ _CAMPAIGN_EXISTS = Prepared(select(Campaign.__table__.c.id).where(Campaign.__tab
 
 
 def _started(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
-    """Prepared statements only (STATEMENTS_ONLY): the event a PBX sends most."""
+    """The event a PBX sends most."""
     existing = _found(session, event)
     if existing is not None:
         if existing.started_at != event.at:
@@ -226,7 +219,6 @@ _ANSWER = Prepared(
 
 
 def _answered(session: UnitOfWork, event: CallEvent, region: str) -> Outcome:
-    """Prepared statements only (STATEMENTS_ONLY)."""
     call_id, state, _, answered_at, _, reference, recording_id, _, _ = _known(session, event)
     if state == "answered" and answered_at == event.at:
         return Outcome(call_id, state, reference, recording_id, False)
@@ -314,8 +306,8 @@ def _amid_orm(session: UnitOfWork, call_id: int, recording_id: Optional[int]):
 
 
 def _switch_recording(session: UnitOfWork, event: CallEvent, *, pausing: bool) -> Outcome:
-    """recording.paused / recording.resumed: prepared statements only (STATEMENTS_ONLY). A
-    pause opens a span {from, to: None}; the resume (or the call's end) closes it."""
+    """recording.paused / recording.resumed. A pause opens a span {from, to: None}; the
+    resume (or the call's end) closes it."""
     call_id, call_state, _, _, _, reference, recording_id, state, spans = _known(session, event)
     if recording_id is None:
         raise Conflict(f"call {event.external_id!r} is not being recorded")

@@ -12,10 +12,12 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Optional, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxEntry
+from storage.statements import Prepared
+from storage.units import UnitOfWork
 
 from .errors import Conflict, InvalidInput, NotFound
 
@@ -23,23 +25,32 @@ KINDS = ("bms_link", "crm_url", "crm_web_service")
 STATES = ("pending", "sent", "failed")
 
 
-def enqueue(session: Session, kind: str, target: str, payload: dict[str, Any],
+_OUTBOX = OutboxEntry.__table__
+_ENTRY_OF_KEY = Prepared(select(_OUTBOX.c.id).where(_OUTBOX.c.idempotency_key == bindparam("key")))
+_NEW_ENTRY_COLUMNS = ("kind", "target", "payload", "state", "attempts", "created_at", "next_attempt_at",
+                      "company_id", "idempotency_key")
+_INSERT_ENTRY = Prepared(insert(_OUTBOX).values(
+    {name: bindparam(name, type_=_OUTBOX.c[name].type) for name in _NEW_ENTRY_COLUMNS}).returning(_OUTBOX.c.id))
+
+
+def enqueue(session: UnitOfWork, kind: str, target: str, payload: dict[str, Any],
             now: Optional[datetime] = None, *, company_id: Optional[int] = None,
-            idempotency_key: Optional[str] = None) -> OutboxEntry:
-    """`idempotency_key` names the notice (e.g. one CRM notice per recording): an entry with
-    the same key already queued is returned instead of a second one."""
+            idempotency_key: Optional[str] = None) -> int:
+    """The id of a new pending entry, due now. `idempotency_key` names the notice (e.g. one
+    CRM notice per recording): the entry already queued with that key is kept instead of a
+    second one. Prepared statements, in an ORM session too (a call's end queues its CRM
+    notices in a statement unit)."""
     if kind not in KINDS:
         raise ValueError(f"unknown outbox kind {kind!r}")
     if idempotency_key is not None:
-        existing = session.scalar(select(OutboxEntry).where(OutboxEntry.idempotency_key == idempotency_key))
+        existing = _ENTRY_OF_KEY.first(session, {"key": idempotency_key})
         if existing is not None:
-            return existing
+            return existing[0]
     now = now or datetime.now(timezone.utc)
-    entry = OutboxEntry(kind=kind, target=target, payload=payload, state="pending", attempts=0,
-                        created_at=now, next_attempt_at=now, company_id=company_id,
-                        idempotency_key=idempotency_key or f"{kind}-{uuid.uuid4().hex}")
-    session.add(entry)
-    return entry
+    return _INSERT_ENTRY.first(session, {
+        "kind": kind, "target": target, "payload": payload, "state": "pending", "attempts": 0, "created_at": now,
+        "next_attempt_at": now, "company_id": company_id,
+        "idempotency_key": idempotency_key or f"{kind}-{uuid.uuid4().hex}"})[0]
 
 
 def entries(session: Session, states: Sequence[str] = (), limit: int = 200) -> list[OutboxEntry]:

@@ -134,7 +134,7 @@ class CtiIngest:
                 dtmf=document.get("dtmf"), result=document.get("result"), campaign_id=campaign,
                 info_digits=document.get("info_digits"), index_number=document.get("index_number"),
                 other_data=document.get("other_data"), caller_address=address)
-            with ledger.unit_for(self.system.database, event.kind) as session:
+            with self.system.database.unit() as session:
                 outcome = ledger.apply_event(session, event, default_region=self.system.settings.default_region)
             body = {"call_id": event.external_id, "state": outcome.state, "applied": outcome.changed,
                     "reference": outcome.reference}

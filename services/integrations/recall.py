@@ -5,7 +5,11 @@ the call details record, and the subscribers that queue and write it.
   is in the store (CallEnded / RecordingReady, whichever comes last), one outbox entry per
   configured route is written in that same transaction, keyed by the recording, so a
   repeated event queues nothing more. The outbox worker delivers them (crm.py).
-- Integration by text files: text_files.py, after each commit.
+- Integration by text files: text_files.py, after the commit, by the process that made it
+  (the data folder is shared).
+
+One in-transaction subscriber asks the call's company's routes once per event (one
+prepared statement; most companies have none) and hands the event to the routes it has.
 """
 from __future__ import annotations
 
@@ -14,12 +18,10 @@ import io
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy.orm import Session
-
 from services.core import crm, events
 from services.core.outbox import enqueue
 from services.recording.wire import format_recall_datetime
-from storage.models import Call
+from storage.units import UnitOfWork
 
 # Text files: one line, the columns in this order (README "Integration by text files").
 TEXT_COLUMNS = ("date_time", "extension", "call_type", "calling_number", "dialled_number", "duration",
@@ -67,42 +69,43 @@ class CrmNotices:
         self.store = store
         self.zone = zone
 
-    def on_call_event(self, session: Session, event) -> None:
-        routes = crm.routes_of_call(session, event.call_id)
-        if routes is None or not routes.crm:
+    def queue(self, unit: UnitOfWork, call_id: int) -> None:
+        """The notices of call `call_id` (whose company has a CRM route), if it is complete:
+        prepared statements only, so a call's end runs in a statement unit."""
+        notice = crm.notice_due(unit, call_id, self.store)
+        if notice is None:
             return
-        call = session.get(Call, event.call_id)
-        if call is None:
-            return
-        # The call's end and its audio may be committed by two transactions at once (two
-        # servers): read both afresh, so the later of the two sees the other's change.
-        session.flush()
-        session.refresh(call)
-        if call.recording is not None:
-            session.refresh(call.recording)
-        company = crm.notice_due(session, call)
-        if company is None:
-            return
-        fields = wire_record(crm.call_record(session, call, self.store, company), self.zone)
-        recording_id = call.recording.id
-        if company.crm_url_template:
-            enqueue(session, "crm_url", render_url(company.crm_url_template, fields), {"record": fields},
-                    company_id=company.id, idempotency_key=f"crm_url-recording-{recording_id}")
-        if company.crm_web_service:
-            service = company.crm_web_service
-            enqueue(session, "crm_web_service", service.get("wsdl") or service.get("url"),
-                    {"record": fields, "service": service}, company_id=company.id,
-                    idempotency_key=f"crm_web_service-recording-{recording_id}")
+        fields = wire_record(notice.record, self.zone)
+        if notice.url_template:
+            enqueue(unit, "crm_url", render_url(notice.url_template, fields), {"record": fields},
+                    company_id=notice.company_id, idempotency_key=f"crm_url-recording-{notice.recording_id}")
+        if notice.web_service:
+            service = notice.web_service
+            enqueue(unit, "crm_web_service", service.get("wsdl") or service.get("url"),
+                    {"record": fields, "service": service}, company_id=notice.company_id,
+                    idempotency_key=f"crm_web_service-recording-{notice.recording_id}")
+
+
+# A CRM gets a call's record once it is complete; a text file shows it from its answer on.
+_COMPLETING = (events.CallEnded, events.RecordingReady)
 
 
 def register(system) -> None:
     """Called once from System: the Recall routes follow the ledger's events."""
     zone = system.settings.timezone
     notices = CrmNotices(system.store, zone)
-    system.events.subscribe(events.CallEnded, notices.on_call_event)
-    system.events.subscribe(events.RecordingReady, notices.on_call_event)
     from .text_files import TextFiles  # it renders with this module's text_line
 
     text_files = TextFiles(system.database, system.store, zone, system.settings.data_dir)
-    for event_type in (events.CallAnswered, events.CallEnded, events.RecordingReady):
-        system.events.on_commit(event_type, text_files.on_call_event)
+
+    def on_call_event(session, event) -> None:
+        routes = crm.routes_of_call(session, event.call_id)
+        if routes is None:
+            return
+        if routes.crm and isinstance(event, _COMPLETING):
+            notices.queue(session, event.call_id)
+        if routes.extension and routes.text_files_dir:
+            events.after_commit(session, lambda: text_files.write(event.call_id))
+
+    for event_type in (events.CallAnswered, *_COMPLETING):
+        system.events.subscribe(event_type, on_call_event)

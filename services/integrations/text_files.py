@@ -46,14 +46,12 @@ class TextFiles:
         self.zone = zone
         self.data_dir = Path(data_dir)  # a relative text_files_dir lives under it
 
-    def on_call_event(self, event) -> None:
-        """On-commit subscriber (`handler(event)`) to CallAnswered, CallEnded, RecordingReady."""
-        with self.database.read_unit() as unit:
-            routes = crm.routes_of_call(unit, event.call_id)
-        if routes is None or not routes.extension or not routes.text_files_dir:
-            return
+    def write(self, call_id: int) -> None:
+        """The line of call `call_id` in its extension's file, if its company keeps text files
+        and it is the extension's newest recorded call. Run after the commit of the call's
+        answer, end or audio (recall.register), errors logged."""
         with self.database.read_session() as session:
-            call = session.get(Call, event.call_id)
+            call = session.get(Call, call_id)
             if call is None or not call.extension:
                 return
             company = crm.company_for_call(session, call)

@@ -63,17 +63,21 @@ def world(tmp_path_factory):
 
 
 def cti_call(live, extension: str, *, ani: str, did: str | None = "8005551234", direction: str = "inbound",
-             target: str | None = None, talk_s: int = 3) -> str:
-    """A call through CTI ingest: started, answered a second later, ended, its MP3 uploaded."""
+             target: str | None = None, talk_s: int = 3, audio_first: bool = False) -> str:
+    """A call through CTI ingest: started, answered a second later, ended, its MP3 uploaded
+    (before the end, if `audio_first`)."""
     from helpers.audio import tone_mp3
     call_id = f"recall-{extension}-{datetime.now().timestamp()}"
     started = datetime.now(timezone.utc)  # the newest call of its extension: it owns the text file
     for kind, at in (("call.started", started), ("call.answered", started + timedelta(seconds=1)),
                      ("call.ended", started + timedelta(seconds=1 + talk_s))):
+        if kind == "call.ended" and audio_first:
+            assert live.upload(call_id, tone_mp3(1.0)).status_code == 201
         r = live.cti({"event": kind, "call_id": call_id, "at": at.isoformat(), "extension": extension,
                       "direction": direction, "ani": ani, "did": did, "target": target})
         assert r.ok, r.text
-    assert live.upload(call_id, tone_mp3(1.0)).status_code == 201
+    if not audio_first:
+        assert live.upload(call_id, tone_mp3(1.0)).status_code == 201
     return call_id
 
 
@@ -185,6 +189,24 @@ def test_an_internal_call_is_typed_internal(world):
     assert soap[0]["Kind"] == "internal"
     line = wait_until(lambda: (lambda t: t if t and reference in t else None)(read_text(texts / "acme" / "201.txt")))
     assert parse_line(line)[2] == "internal"
+
+
+def test_a_call_whose_audio_came_first_is_sent_at_its_end_once(world):
+    """The end, not the audio, completes this call: its CRM notices are queued by the end's
+    transaction, with the duration the end gave."""
+    live, receiver, crm, texts = world
+    before = len(receiver.received)
+    call = stored(live, "cti", cti_call(live, "201", ani="+441632960199", talk_s=7, audio_first=True))
+    [request] = receiver.wait_for(before + 1)[before:]
+    assert request.query["number"] == ["+441632960199"] and request.query["duration"] == ["7"]
+    assert request.query["type"] == ["inbound"] and request.query["agent"] == ["201"]
+    assert request.query["audiofile"] == [SHARE + call.recording.file_path.replace("/", "\\")]
+    soap = wait_until(lambda: [c for c in crm.calls if c["Reference"] == call.recording.reference])
+    assert soap[0]["Seconds"] == 7 and soap[0]["Phone"] == "+441632960199"
+    with live.db.session() as session:
+        keys = session.scalars(select(OutboxEntry.idempotency_key)
+                               .where(OutboxEntry.idempotency_key.like(f"%-recording-{call.recording.id}"))).all()
+    assert sorted(keys) == [f"crm_url-recording-{call.recording.id}", f"crm_web_service-recording-{call.recording.id}"]
 
 
 def test_json_route_is_signed_and_names_the_recording_by_url(world):
