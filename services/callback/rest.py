@@ -29,9 +29,8 @@ CHALLENGE = ("WWW-Authenticate", 'Buzzeasy realm="RequestCallbackService"')
 
 
 INT_MIN, INT_MAX = -2 ** 31, 2 ** 31 - 1
-READ_ONLY = frozenset({"GetAvailableTimes", "GetNextThreeTimeSlots"})
 # Run with prepared statements only: in a statement unit, no ORM session.
-STATEMENTS_ONLY = frozenset({"GetEWTByServiceID"})  # reads
+STATEMENTS_ONLY = frozenset({"GetEWTByServiceID", "GetAvailableTimes", "GetNextThreeTimeSlots"})  # reads
 STATEMENT_WRITES = frozenset({"RequestCallWhenAvailable", "UpdateEWTRecord"})
 
 
@@ -145,8 +144,7 @@ class CallbackRest:
                                  request.remote_addr)
             database = self.system.database
             with (database.read_unit() if operation in STATEMENTS_ONLY
-                  else database.unit() if operation in STATEMENT_WRITES
-                  else database.read_session() if operation in READ_ONLY else database.session()) as unit:
+                  else database.unit() if operation in STATEMENT_WRITES else database.session()) as unit:
                 result = handler(unit, args, caller)
         except (BadArgument, InvalidInput) as exc:
             return _bad(str(exc))

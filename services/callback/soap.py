@@ -48,8 +48,8 @@ class RequestCallbackService(ServiceBase):
     def GetAvailableTimes(ctx, serviceQueue, company, password, requestedDate):
         system = ctx.udc
         caller = wire.caller(system, company, password, _address(ctx))
-        with system.database.read_session() as session:
-            return _slots(callbacks.available_times(session, caller, serviceQueue, requestedDate))
+        with system.database.read_unit() as unit:
+            return _slots(callbacks.available_times(unit, caller, serviceQueue, requestedDate))
 
     @rpc(required(Integer32), required(DateTime), required(Integer32), required(Unicode),
          _args=("serviceQueue", "time", "company", "password"), _returns=ArrayOfTimeSlot)
@@ -57,8 +57,8 @@ class RequestCallbackService(ServiceBase):
     def GetNextThreeTimeSlots(ctx, serviceQueue, time, company, password):
         system = ctx.udc
         caller = wire.caller(system, company, password, _address(ctx))
-        with system.database.read_session() as session:
-            return _slots(callbacks.next_three_time_slots(session, caller, serviceQueue, time))
+        with system.database.read_unit() as unit:
+            return _slots(callbacks.next_three_time_slots(unit, caller, serviceQueue, time))
 
     @rpc(required(Integer32), required(Integer32), required(Integer32), required(Unicode),
          _args=("serviceQueue", "ewt", "company", "password"), _returns=required(Boolean))

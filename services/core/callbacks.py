@@ -15,7 +15,7 @@ import enum
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Mapping, Optional, Protocol, Sequence, Union
+from typing import Mapping, Optional, Protocol, Union
 
 import phonenumbers
 from sqlalchemy import bindparam, insert, or_, select, update
@@ -336,18 +336,24 @@ def request_call_schedule(session: Session, caller: Caller, request: NewRequest,
 
 # --- slots -------------------------------------------------------------------------------
 
-def _used(session: Session, queue: ServiceQueue, days: Sequence[date]) -> dict[tuple[date, int], int]:
-    rows = session.execute(select(CallbackSlot.slot_date, CallbackSlot.timeslot_id, CallbackSlot.used)
-                           .where(CallbackSlot.queue_id == queue.id, CallbackSlot.slot_date.in_(list(days))))
+_SLOTS = CallbackSlot.__table__.c
+# A range of the primary key (queue_id, slot_date, timeslot_id): the days offered are consecutive.
+_USED_FROM_TO = Prepared(select(_SLOTS.slot_date, _SLOTS.timeslot_id, _SLOTS.used).where(
+    _SLOTS.queue_id == bindparam("queue"), _SLOTS.slot_date.between(bindparam("first"), bindparam("last"))))
+
+
+def _used(session: UnitOfWork, queue: ServiceQueue, first: date, last: date) -> dict[tuple[date, int], int]:
+    """The places taken of the queue's slots from day `first` to day `last`."""
+    rows = _USED_FROM_TO.all(session, {"queue": queue.id, "first": first, "last": last})
     return {(d, t): used for d, t, used in rows}
 
 
-def _offered(session: Session, company: Company, queue: ServiceQueue, after: datetime, now: datetime,
+def _offered(session: UnitOfWork, company: Company, queue: ServiceQueue, after: datetime, now: datetime,
              days: int, limit: Optional[int]) -> list[Slot]:
     calendar = QueueCalendar.of(queue, company)
     start_day = calendar.local(max(after, now)).date() if days > 1 else calendar.local(after).date()
     span = [date.fromordinal(start_day.toordinal() + i) for i in range(days)]
-    used = _used(session, queue, span)
+    used = _used(session, queue, span[0], span[-1])
     offered: list[Slot] = []
     for day in span:
         for slot in calendar.slots_on(day):
@@ -361,7 +367,7 @@ def _offered(session: Session, company: Company, queue: ServiceQueue, after: dat
     return offered
 
 
-def available_times(session: Session, caller: Caller, queue_id: Optional[int], after: datetime, *,
+def available_times(session: UnitOfWork, caller: Caller, queue_id: Optional[int], after: datetime, *,
                     now: Optional[datetime] = None) -> list[Slot]:
     """The slots of `after`'s day (in the company's zone; naive is its wall time) that start
     at or after it, are not past and have a place left. AuthenticationFailed for wrong
@@ -371,7 +377,7 @@ def available_times(session: Session, caller: Caller, queue_id: Optional[int], a
                     1, None)
 
 
-def next_three_time_slots(session: Session, caller: Caller, queue_id: Optional[int], after: datetime, *,
+def next_three_time_slots(session: UnitOfWork, caller: Caller, queue_id: Optional[int], after: datetime, *,
                           now: Optional[datetime] = None) -> list[Slot]:
     company, queue = caller.queue(session, queue_id)
     return _offered(session, company, queue, as_local(after, company.timezone), now or datetime.now(timezone.utc),

@@ -121,3 +121,30 @@ def test_racing_for_the_last_place_on_postgresql(tmp_path):
             live.stop()
     finally:
         postgres.stop()
+
+
+def test_a_full_slot_is_offered_no_more(tmp_path):
+    """Capacity 1: once a slot is booked neither slot operation offers it, on its own day or
+    when the next three slots run on into the next day."""
+    live = start_server(tmp_path, site=b.site(slot_capacity=1), **b.FAST_ENGINE)
+    try:
+        tuesday = b.next_weekday(1)
+        wednesday = tuesday + timedelta(days=1)
+        credentials = {"serviceQueue": "1", "company": "1", "password": b.COMPANY_PASSWORD}
+
+        def offered(day) -> list[dict]:
+            return rest(live, "GetAvailableTimes", {**credentials, "requestedDate": f"{day} 00:00:00"}).json()
+
+        on_tuesday, on_wednesday = offered(tuesday), offered(wednesday)
+        for day, slot in ((tuesday, on_tuesday[-1]), (wednesday, on_wednesday[0])):
+            body = {"name": "Booker", "phoneNo": b.ANSWERS, **credentials, "date": f"{day} 00:00:00",
+                    "timeslot": str(slot["TimeSlotID"])}
+            assert rest(live, "RequestCallSchedule", body).json()["ResultCode"] == 0
+        assert offered(tuesday) == on_tuesday[:-1] and offered(wednesday) == on_wednesday[1:]
+
+        # From the start of Tuesday's last slot but one: it, then Wednesday's second and third.
+        moment = on_tuesday[-2]["TimeFrom"].split(" ")[1].replace("-", ":")
+        three = rest(live, "GetNextThreeTimeSlots", {**credentials, "time": f"{tuesday} {moment}"}).json()
+        assert three == [on_tuesday[-2], *on_wednesday[1:3]]
+    finally:
+        live.stop()
