@@ -2,14 +2,14 @@
 
     pip install -e '.[bench]'
     python bench/profile_addlink.py [--requests 2000] [--html FILE] [--turns 8]
-                                    [--profile get|soap|echo|mp3|info|report|callback|buzzmeinfo|cti|cti-ended]
+                                    [--profile get|soap|echo|mp3|info|report|callback|slots|buzzmeinfo|cti|cti-ended]
 
 Builds the system on a fresh SQLite data folder with the demo site, a live recorded call on
 alice's extension (so each AddLink links for real) and a finished call with its MP3, calls
 the WSGI application directly, and prints the CPU time of one request of each kind: AddLink
 by the seed URL and by SOAP 1.1, an MP3 Range request (64 KiB, Basic auth),
 GetRecordingInfo (SOAP 1.1, Basic auth), the Callbutton report of that call, Buzzeasy's REST
-RequestCallWhenAvailable (a new ASAP request each time), BuzzMeInfo's GetCallDataByNumber
+RequestCallWhenAvailable (a new ASAP request each time) and GetNextThreeTimeSlots, BuzzMeInfo's GetCallDataByNumber
 (SOAP 1.1, the latest of those requests) and a call's three CTI events
 (call.started, call.answered, call.ended, each of its own loop), next to
 AddLink's floor (bench/run.py's: its statements straight through sqlite3, on a copy of the
@@ -225,6 +225,12 @@ def callback_environ(n: int) -> dict:
         "name": "Profile", "phoneNo": "+13125550188", "serviceQueue": "1", **COMPANY, "field1": str(n)})
 
 
+def slots_environ(_n: int) -> dict:
+    """Buzzeasy's REST GetNextThreeTimeSlots from the start of today."""
+    return json_post(CALLBACK_REST + "GetNextThreeTimeSlots", {
+        "serviceQueue": "1", "time": datetime.now(timezone.utc).strftime("%Y-%m-%d 00:00:00"), **COMPANY})
+
+
 def buzzmeinfo_environ(_n: int) -> dict:
     """BuzzMeInfo's GetCallDataByNumber (SOAP 1.1): the latest of callback_environ's open requests."""
     environ = soap_environ("unused")
@@ -257,10 +263,10 @@ def main() -> int:
                         help="AddLink GET also handed from thread to thread among this many (default 8, "
                         "waitress's threads)")
     parser.add_argument("--profile", choices=("get", "soap", "echo", "mp3", "info", "report", "callback",
-                                              "buzzmeinfo", "cti", "cti-ended"),
+                                              "slots", "buzzmeinfo", "cti", "cti-ended"),
                         default="get", help="which loop pyinstrument profiles: AddLink GET, AddLink SOAP 1.1, the "
                         "Spyne echo, the MP3 Range request, GetRecordingInfo, the Callbutton report, Buzzeasy's "
-                        "REST RequestCallWhenAvailable, BuzzMeInfo's GetCallDataByNumber, a CTI call.started or a CTI "
+                        "REST RequestCallWhenAvailable, its GetNextThreeTimeSlots, BuzzMeInfo's GetCallDataByNumber, a CTI call.started or a CTI "
                         "call.ended (of a call started and answered before the profile)")
     args = parser.parse_args()
     from pyinstrument import Profiler
@@ -319,6 +325,8 @@ def main() -> int:
         # After the report: CTI's new calls would join it.
         loop(app, 200, lambda n: callback_environ(-n - 2))
         callback = loop(app, args.requests, callback_environ)
+        loop(app, 200, slots_environ)
+        slots = loop(app, args.requests, slots_environ)
         loop(app, 200, buzzmeinfo_environ)
         buzzmeinfo = loop(app, args.requests, buzzmeinfo_environ)
         loop(app, 200, lambda n: cti_environ(-n - 2))
@@ -338,6 +346,7 @@ def main() -> int:
               f"AddLink SOAP 1.1 {soap * 1e6:.0f} µs, "
               f"MP3 Range 64 KiB {mp3 * 1e6:.0f} µs, GetRecordingInfo SOAP 1.1 {info * 1e6:.0f} µs, "
               f"Callbutton small report {report * 1e6:.0f} µs, RequestCallWhenAvailable REST {callback * 1e6:.0f} µs, "
+              f"GetNextThreeTimeSlots REST {slots * 1e6:.0f} µs, "
               f"BuzzMeInfo GetCallDataByNumber SOAP 1.1 {buzzmeinfo * 1e6:.0f} µs, "
               f"CTI call.started {cti * 1e6:.0f} µs, call.answered {answered * 1e6:.0f} µs, "
               f"call.ended {ended * 1e6:.0f} µs, stock Spyne Soap11 echo {echoed * 1e6:.0f} µs, plain WSGI hello-world {base * 1e6:.1f} µs "
@@ -347,7 +356,7 @@ def main() -> int:
                     "mp3": (app, lambda n: mp3_environ(reference)),
                     "info": (app, lambda n: info_environ(reference)), "report": (app, report_environ),
                     "callback": (app, lambda n: callback_environ(args.requests + n)),
-                    "buzzmeinfo": (app, buzzmeinfo_environ),
+                    "slots": (app, slots_environ), "buzzmeinfo": (app, buzzmeinfo_environ),
                     "cti": (app, lambda n: cti_environ(args.requests + n)),
                     "cti-ended": (app, lambda n: cti_environ(args.requests + n, "call.ended"))}[args.profile]
         if args.profile == "cti-ended":  # the calls it ends, started and answered unprofiled
