@@ -79,12 +79,13 @@ class Routes:
 
 
 _CALLS, _EXTENSIONS, _COMPANIES = Call.__table__, Extension.__table__, Company.__table__
-# company_for_call's rule in one statement: the call's company, else its extension's.
+# company_for_call's rule as a join: the call's company, else its extension's.
+_CALL_AND_COMPANY = (_CALLS.outerjoin(_EXTENSIONS, _EXTENSIONS.c.number == _CALLS.c.extension)
+                     .outerjoin(_COMPANIES, _COMPANIES.c.id == func.coalesce(_CALLS.c.company_id,
+                                                                             _EXTENSIONS.c.company_id)))
 _ROUTES = Prepared(
     select(_CALLS.c.extension, _COMPANIES.c.crm_url_template, _COMPANIES.c.crm_web_service, _COMPANIES.c.text_files_dir)
-    .select_from(_CALLS.outerjoin(_EXTENSIONS, _EXTENSIONS.c.number == _CALLS.c.extension)
-                 .outerjoin(_COMPANIES, _COMPANIES.c.id == func.coalesce(_CALLS.c.company_id, _EXTENSIONS.c.company_id)))
-    .where(_CALLS.c.id == bindparam("id")))
+    .select_from(_CALL_AND_COMPANY).where(_CALLS.c.id == bindparam("id")))
 
 
 def routes_of_call(unit: UnitOfWork, call_id: int) -> Optional[Routes]:
@@ -206,8 +207,7 @@ _RECORDINGS, _FAR = Recording.__table__, _EXTENSIONS.alias("far")
 # far_party's rule: the caller of an inbound call, else the called (an empty target as none).
 _FAR_PARTY = case((_CALLS.c.direction == "inbound", _CALLS.c.ani),
                   else_=func.coalesce(func.nullif(_CALLS.c.target, ""), _CALLS.c.did))
-# The call, its recording, its company (company_for_call's rule, as _ROUTES) and call_type's
-# question, in one statement.
+# The call, its recording, its company and call_type's question, in one statement.
 _NOTICE = Prepared(
     select(*(_CALLS.c[name] for name in ("id", "state", "direction", "did", "target", "extension", "ani",
                                           "started_at", "talk_time_s", "duration_s")),
@@ -215,9 +215,7 @@ _NOTICE = Prepared(
            _COMPANIES.c.id, _COMPANIES.c.crm_url_template, _COMPANIES.c.crm_web_service,
            _COMPANIES.c.recording_path_prefix,
            exists().where(_FAR.c.number == _FAR_PARTY).label("internal"))
-    .select_from(_CALLS.join(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id)
-                 .outerjoin(_EXTENSIONS, _EXTENSIONS.c.number == _CALLS.c.extension)
-                 .outerjoin(_COMPANIES, _COMPANIES.c.id == func.coalesce(_CALLS.c.company_id, _EXTENSIONS.c.company_id)))
+    .select_from(_CALL_AND_COMPANY.join(_RECORDINGS, _RECORDINGS.c.call_id == _CALLS.c.id))
     .where(_CALLS.c.id == bindparam("id")))
 
 
